@@ -1,0 +1,172 @@
+// Package cli is kindred's command line. It is the one place that decides how
+// results and errors look, and which exit code they give:
+//
+//	0  success
+//	1  failure while running (a cluster, a chart, a check)
+//	2  bad input: a flag, or a problem in a stack file
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"kindred.dev/kindred/pkg/stack"
+	"kindred.dev/kindred/stacks"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1
+	ExitBadInput = 2
+)
+
+// Output modes for --output.
+const (
+	OutputAuto = "auto"
+	OutputTUI  = "tui"
+	OutputText = "text"
+	OutputJSON = "json"
+)
+
+// DefaultStackFile is read when a command is given no stack and it exists.
+const DefaultStackFile = "kindred.yaml"
+
+// builtinPrefix names an embedded stack on the command line: builtin:minimal.
+const builtinPrefix = "builtin:"
+
+// Version is set at build time with -ldflags "-X kindred.dev/kindred/pkg/cli.Version=...".
+var Version = "dev"
+
+// usageError is bad input on the command line.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// app holds what every command shares.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	lookupEnv      func(string) (string, bool)
+	output         string
+	verbose        int
+	log            *slog.Logger
+}
+
+// Run executes the command line args and returns the exit code.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv}
+	root := a.root()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	return a.report(err)
+}
+
+// report prints err the way its kind deserves and returns its exit code.
+func (a *app) report(err error) int {
+	var ps stack.Problems
+	var ue usageError
+	switch {
+	case errors.As(err, &ps):
+		for _, p := range ps {
+			fmt.Fprintln(a.stderr, p.Error())
+		}
+		fmt.Fprintf(a.stderr, "%d problem%s found\n", len(ps), plural(len(ps)))
+		return ExitBadInput
+	case errors.As(err, &ue):
+		fmt.Fprintf(a.stderr, "kindred: %v\n", err)
+		return ExitBadInput
+	}
+	fmt.Fprintf(a.stderr, "kindred: %v\n", err)
+	return ExitFailure
+}
+
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kindred",
+		Short: "A production-shaped local Kubernetes environment from one stack file",
+		Long: `kindred turns one declarative stack file into a local Kubernetes environment:
+a kind cluster shaped like production, a CNI, ingress, certificates,
+databases and any helm chart or kustomize folder, installed as a parallel
+dependency graph with real readiness checks.
+
+Commands that take a STACK read ./kindred.yaml when it exists, and the
+embedded default stack otherwise. builtin:NAME names an embedded stack.
+
+Exit codes: 0 success, 1 failure while running, 2 bad input.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			switch a.output {
+			case OutputAuto, OutputTUI, OutputText, OutputJSON:
+			default:
+				return usageError{fmt.Errorf("invalid --output %q: want auto, tui, text or json", a.output)}
+			}
+			level := slog.LevelWarn
+			if a.verbose > 0 {
+				level = slog.LevelInfo
+			}
+			if a.verbose > 1 {
+				level = slog.LevelDebug
+			}
+			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentFlags().StringVarP(&a.output, "output", "o", OutputAuto, "output: auto, tui, text or json")
+	root.PersistentFlags().CountVarP(&a.verbose, "verbose", "v", "log more (repeat for debug)")
+	root.AddCommand(a.validateCmd(), a.planCmd(), a.schemaCmd(), a.versionCmd())
+	return root
+}
+
+// loadStack reads the stack a command was given, or the default one.
+func (a *app) loadStack(args []string) (*stack.Stack, error) {
+	opts := []stack.Option{stack.WithEnv(a.lookupEnv)}
+	name := ""
+	if len(args) > 0 {
+		name = args[0]
+	}
+	switch {
+	case strings.HasPrefix(name, builtinPrefix):
+		return stack.Builtin(strings.TrimPrefix(name, builtinPrefix)+".yaml", opts...)
+	case name != "":
+		return stack.Load(name, opts...)
+	}
+	if _, err := os.Stat(DefaultStackFile); err == nil {
+		return stack.Load(DefaultStackFile, opts...)
+	}
+	return stack.Builtin(stacks.Default, opts...)
+}
+
+// json reports whether the command should print machine-readable output.
+func (a *app) json() bool { return a.output == OutputJSON }
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usageError{fmt.Errorf("%s takes at most %d argument%s, got %d", cmd.CommandPath(), n, plural(n), len(args))}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"kindred.dev/kindred/pkg/plan"
+	"kindred.dev/kindred/pkg/schema"
+)
+
+func (a *app) validateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate [STACK]",
+		Short: "Check a stack file and report every problem at once",
+		Args:  maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.loadStack(args)
+			if err != nil {
+				return err
+			}
+			p, err := plan.Build(st)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.writeJSON(map[string]any{"file": st.File, "stack": st.Metadata.Name, "valid": true, "steps": len(p.Steps)})
+			}
+			fmt.Fprintf(a.stdout, "%s: valid (stack %q, %d step%s)\n", st.File, st.Metadata.Name, len(p.Steps), plural(len(p.Steps)))
+			return nil
+		},
+	}
+}
+
+func (a *app) planCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "plan [STACK]",
+		Short: "Print the steps kindred would run, grouped by level",
+		Long: `Print the steps kindred would run. Steps on one level have everything they
+need on earlier levels, so they may run in parallel. -o json gives the plan
+as JSON, with its steps and levels.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.loadStack(args)
+			if err != nil {
+				return err
+			}
+			p, err := plan.Build(st)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.writeJSON(p)
+			}
+			fmt.Fprintf(a.stdout, "Plan for stack %q: %d steps in %d levels\n", p.Stack, len(p.Steps), len(p.Levels))
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			for lv, ids := range p.Levels {
+				fmt.Fprintf(tw, "level %d\n", lv)
+				for _, id := range ids {
+					s, _ := p.Step(id)
+					needs := "-"
+					if len(s.Needs) > 0 {
+						needs = strings.Join(s.Needs, ", ")
+					}
+					fmt.Fprintf(tw, "  %s\t%s\tneeds %s\n", s.ID, s.Kind, needs)
+				}
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func (a *app) schemaCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of stack files, for editors",
+		Long: `Print the JSON Schema of stack files. Save it and point yaml-language-server
+at it with a modeline at the top of a stack file:
+
+  # yaml-language-server: $schema=./stack.schema.json`,
+		Args: maxArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.writeJSON(schema.Stack())
+		},
+	}
+}
+
+func (a *app) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print kindred's version",
+		Args:  maxArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := Version
+			goVersion := ""
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				goVersion = bi.GoVersion
+				if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+					v = bi.Main.Version
+				}
+			}
+			if a.json() {
+				return a.writeJSON(map[string]string{"version": v, "go": goVersion})
+			}
+			fmt.Fprintf(a.stdout, "kindred %s (%s)\n", v, goVersion)
+			return nil
+		},
+	}
+}
+
+func (a *app) writeJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,370 @@
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// source reads stack files, expands ${VAR} references, follows includes and
+// merges the files into one YAML tree. It remembers which file every node
+// came from, so later problems name the right file.
+type source struct {
+	opts     *options
+	origin   map[*yaml.Node]string
+	problems Problems
+}
+
+func newSource(o *options) *source {
+	return &source{opts: o, origin: map[*yaml.Node]string{}}
+}
+
+func (s *source) addf(n *yaml.Node, format string, args ...any) {
+	s.problems = append(s.problems, Problem{Pos: s.pos(n), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (s *source) pos(n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{}
+	}
+	return Pos{File: s.origin[n], Line: n.Line, Column: n.Column}
+}
+
+// load parses the file at name with data, expands it and merges in what it
+// includes. chain holds the files that include this one, for loop detection.
+// It returns nil when the file cannot be parsed at all.
+func (s *source) load(name string, data []byte, chain []string) *yaml.Node {
+	root, ok := s.parse(name, data)
+	if !ok {
+		return nil
+	}
+	s.expand(root)
+
+	incs := takeKey(root, "include")
+	var merged *yaml.Node
+	if incs != nil {
+		if incs.Kind != yaml.SequenceNode {
+			s.addf(incs, "include: want a list of stack files, got %s", describe(incs))
+			incs = nil
+		}
+	}
+	if incs != nil {
+		for _, item := range incs.Content {
+			if item.Kind != yaml.ScalarNode || item.Value == "" {
+				s.addf(item, "include: want a file path, got %s", describe(item))
+				continue
+			}
+			path := s.opts.resolve(name, item.Value)
+			if i := indexOf(chain, path); i >= 0 || path == name {
+				loop := append(append([]string(nil), chain[max(i, 0):]...), name, path)
+				if i < 0 {
+					loop = []string{name, path}
+				}
+				s.addf(item, "include loop: %s", strings.Join(loop, " → "))
+				continue
+			}
+			sub, err := s.opts.readFile(path)
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					s.addf(item, "include %q: no such file", item.Value)
+				} else {
+					s.addf(item, "include %q: %v", item.Value, err)
+				}
+				continue
+			}
+			if n := s.load(path, sub, append(chain, name)); n != nil {
+				merged = merge(merged, n)
+			}
+		}
+	}
+	return merge(merged, root)
+}
+
+// parse reads one YAML document into a mapping node.
+func (s *source) parse(name string, data []byte) (*yaml.Node, bool) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		s.problems = append(s.problems, yamlProblem(name, data, err))
+		return nil, false
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		s.problems = append(s.problems, Problem{Pos: Pos{File: name, Line: 1, Column: 1}, Msg: "empty stack file"})
+		return nil, false
+	}
+	root := doc.Content[0]
+	s.mark(root, name)
+	if root.Kind != yaml.MappingNode {
+		s.addf(root, "a stack file is a mapping with apiVersion, kind and metadata, got %s", describe(root))
+		return nil, false
+	}
+	return root, true
+}
+
+// mark records name as the origin of n and everything under it.
+func (s *source) mark(n *yaml.Node, name string) {
+	s.origin[n] = name
+	for _, c := range n.Content {
+		s.mark(c, name)
+	}
+}
+
+// expand replaces ${VAR} and ${VAR:-default} in every scalar value; $$ is a
+// literal dollar sign.
+func (s *source) expand(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			s.expand(n.Content[i])
+		}
+	case yaml.SequenceNode, yaml.DocumentNode:
+		for _, c := range n.Content {
+			s.expand(c)
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "$") {
+			return
+		}
+		v, err := expandString(n.Value, s.opts.lookupEnv)
+		if err != nil {
+			s.addf(n, "%v", err)
+			return
+		}
+		if v != n.Value && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+			// An unquoted ${PORT} stands for what it expands to, so that
+			// a number field can take its value from a variable.
+			n.Tag = plainTag(v)
+		}
+		n.Value = v
+	}
+}
+
+// expandString expands ${NAME} and ${NAME:-default} with lookup.
+func expandString(in string, lookup func(string) (string, bool)) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '$' || i+1 >= len(in) {
+			b.WriteByte(c)
+			continue
+		}
+		switch in[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+			continue
+		case '{':
+		default:
+			b.WriteByte(c)
+			continue
+		}
+		end := strings.IndexByte(in[i:], '}')
+		if end < 0 {
+			return "", fmt.Errorf("unterminated ${ in %q", in)
+		}
+		expr := in[i+2 : i+end]
+		name, def, hasDef := strings.Cut(expr, ":-")
+		if !validEnvName(name) {
+			return "", fmt.Errorf("invalid variable name %q in %q", name, in)
+		}
+		v, ok := lookup(name)
+		switch {
+		case ok && (v != "" || !hasDef):
+			b.WriteString(v)
+		case hasDef:
+			b.WriteString(def)
+		default:
+			return "", fmt.Errorf("variable %s is not set (set it, or write ${%s:-default})", name, name)
+		}
+		i += end
+	}
+	return b.String(), nil
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// takeKey removes key from mapping n and returns its value.
+func takeKey(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			v := n.Content[i+1]
+			n.Content = append(n.Content[:i], n.Content[i+2:]...)
+			return v
+		}
+	}
+	return nil
+}
+
+// merge lays overlay over base: mappings merge key by key, lists of named
+// items merge item by item (by name, or host for routes), and anything else
+// is replaced by the overlay. It reuses the nodes it is given.
+func merge(base, overlay *yaml.Node) *yaml.Node {
+	switch {
+	case base == nil:
+		return overlay
+	case overlay == nil:
+		return base
+	case base.Kind == yaml.MappingNode && overlay.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(overlay.Content); i += 2 {
+			k, v := overlay.Content[i], overlay.Content[i+1]
+			if j := keyIndex(base, k.Value); j >= 0 {
+				base.Content[j+1] = merge(base.Content[j+1], v)
+			} else {
+				base.Content = append(base.Content, k, v)
+			}
+		}
+		return base
+	case base.Kind == yaml.SequenceNode && overlay.Kind == yaml.SequenceNode && keyed(base) && keyed(overlay):
+		for _, item := range overlay.Content {
+			id := identity(item)
+			found := false
+			for j, b := range base.Content {
+				if identity(b) == id {
+					base.Content[j] = merge(b, item)
+					found = true
+					break
+				}
+			}
+			if !found {
+				base.Content = append(base.Content, item)
+			}
+		}
+		return base
+	}
+	return overlay
+}
+
+func keyIndex(m *yaml.Node, key string) int {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// identity is what makes a list item the same item in an overlay.
+func identity(n *yaml.Node) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for _, key := range []string{"name", "host"} {
+		if i := keyIndex(n, key); i >= 0 && n.Content[i+1].Kind == yaml.ScalarNode {
+			return key + "=" + n.Content[i+1].Value
+		}
+	}
+	return ""
+}
+
+func keyed(seq *yaml.Node) bool {
+	for _, item := range seq.Content {
+		if identity(item) == "" {
+			return false
+		}
+	}
+	return len(seq.Content) > 0
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// describe names a node's kind for messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	switch n.Tag {
+	case "!!null":
+		return "null"
+	case "!!int", "!!float":
+		return "the number " + n.Value
+	case "!!bool":
+		return "the boolean " + n.Value
+	}
+	return fmt.Sprintf("the string %q", n.Value)
+}
+
+// resolve makes path relative to the folder of the file it was written in.
+func (o *options) resolve(file, path string) string {
+	if filepath.IsAbs(path) || isURL(path) {
+		return path
+	}
+	return filepath.Join(filepath.Dir(file), path)
+}
+
+func isURL(s string) bool {
+	for _, p := range []string{"http://", "https://", "oci://"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// plainTag is the YAML tag of an unquoted scalar.
+func plainTag(v string) string {
+	var x any
+	if err := yaml.Unmarshal([]byte(v), &x); err != nil {
+		return "!!str"
+	}
+	switch x.(type) {
+	case int, int64, uint64:
+		return "!!int"
+	case float64:
+		return "!!float"
+	case bool:
+		return "!!bool"
+	case nil:
+		return "!!null"
+	}
+	return "!!str"
+}
+
+// yamlProblem turns a YAML syntax error into a problem. The YAML library
+// reports only a line, so the column is that of the line's first character.
+func yamlProblem(name string, data []byte, err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, tail, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(num); err == nil {
+				line, msg = n, tail
+			}
+		}
+	}
+	col := 1
+	lines := strings.Split(string(data), "\n")
+	if line-1 < len(lines) {
+		l := lines[line-1]
+		col = len(l) - len(strings.TrimLeft(l, " \t")) + 1
+	}
+	return Problem{Pos: Pos{File: name, Line: line, Column: col}, Msg: "invalid YAML: " + msg}
+}

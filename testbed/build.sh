@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the test bed's binaries (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kwok) from the Go module proxy into a cache folder keyed by
+# their versions, and does nothing when that folder is already complete.
+#
+# The cold build takes 15-30 minutes on 2 cores. Prints the folder on success.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+modver() { awk -v m="$2" '$1 == m {print $2; exit}' "$here/$1/go.mod"; }
+K8S_VERSION=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$here/kube/go.mod")
+ETCD_VERSION=$(modver etcd go.etcd.io/etcd/server/v3)
+KWOK_VERSION=$(modver kwok sigs.k8s.io/kwok)
+
+cache=${KINDRED_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kindred/testbed}
+dir="$cache/k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
+if [ -f "$dir/.complete" ]; then
+  echo "$dir"
+  exit 0
+fi
+mkdir -p "$dir"
+
+minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+kube_ldflags="-s -w \
+ -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} \
+ -X k8s.io/component-base/version.gitMajor=1 \
+ -X k8s.io/component-base/version.gitMinor=${minor} \
+ -X k8s.io/component-base/version.gitTreeState=clean \
+ -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z"
+
+build() { # module-dir output package ldflags
+  local mod=$1 out=$2 pkg=$3 ldflags=$4
+  [ -x "$dir/$out" ] && return 0
+  echo "building $out ($pkg)" >&2
+  (cd "$here/$mod" && CGO_ENABLED=0 go build -ldflags "$ldflags" -o "$dir/$out.tmp" "$pkg")
+  mv "$dir/$out.tmp" "$dir/$out"
+}
+
+start=$(date +%s)
+build etcd etcd go.etcd.io/etcd/server/v3 "-s -w"
+build kwok kwok sigs.k8s.io/kwok/cmd/kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}"
+build kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
+build kube kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
+build kube kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
+cat > "$dir/versions.env" <<VERS
+KUBERNETES=${K8S_VERSION}
+ETCD=${ETCD_VERSION}
+KWOK=${KWOK_VERSION}
+VERS
+touch "$dir/.complete"
+echo "test bed built in $(( $(date +%s) - start ))s" >&2
+echo "$dir"
