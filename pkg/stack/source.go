@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	goccy "github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -349,8 +351,18 @@ func plainTag(v string) string {
 }
 
 // yamlProblem turns a YAML syntax error into a problem. The YAML library
-// reports only a line, so the column is that of the line's first character.
+// that builds the tree reports only the line where the broken construct
+// began, so the error is located again with a parser that knows the exact
+// token; when that parser sees no error, the first report stands.
 func yamlProblem(name string, data []byte, err error) Problem {
+	var located interface {
+		GetToken() *token.Token
+		GetMessage() string
+	}
+	if _, perr := goccy.ParseBytes(data, 0); perr != nil && errors.As(perr, &located) && located.GetToken() != nil {
+		tk := located.GetToken()
+		return Problem{Pos: Pos{File: name, Line: tk.Position.Line, Column: tk.Position.Column}, Msg: "invalid YAML: " + strings.ReplaceAll(located.GetMessage(), "\t", `\t`)}
+	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 1
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
@@ -360,11 +372,5 @@ func yamlProblem(name string, data []byte, err error) Problem {
 			}
 		}
 	}
-	col := 1
-	lines := strings.Split(string(data), "\n")
-	if line-1 < len(lines) {
-		l := lines[line-1]
-		col = len(l) - len(strings.TrimLeft(l, " \t")) + 1
-	}
-	return Problem{Pos: Pos{File: name, Line: line, Column: col}, Msg: "invalid YAML: " + msg}
+	return Problem{Pos: Pos{File: name, Line: line, Column: 1}, Msg: "invalid YAML: " + msg}
 }

@@ -100,7 +100,9 @@ func (v *validator) labels(path string, m map[string]string) {
 }
 
 func (v *validator) cluster(c *api.Cluster) {
-	v.name("cluster.name", c.Name)
+	if c.Name != v.st.Metadata.Name { // else metadata.name is checked
+		v.name("cluster.name", c.Name)
+	}
 	v.oneOf("cluster.provider", c.Provider, api.ProviderKind, api.ProviderSim, api.ProviderExisting)
 	if m := kubeVersion.FindStringSubmatch(c.KubernetesVersion); m == nil {
 		v.addf("cluster.kubernetesVersion", "invalid Kubernetes version %q: want the form v1.35.4", c.KubernetesVersion)
