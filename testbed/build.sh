@@ -7,8 +7,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-modver() { awk -v m="$2" '$1 == m {print $2; exit}' "$here/$1/go.mod"; }
-K8S_VERSION=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$here/kube/go.mod")
+# modver DIR MODULE prints the version DIR/go.mod requires of MODULE.
+modver() { (cd "$here/$1" && go list -m -f '{{.Version}}' "$2"); }
+K8S_VERSION=$(modver kube k8s.io/kubernetes)
 ETCD_VERSION=$(modver etcd go.etcd.io/etcd/server/v3)
 KWOK_VERSION=$(modver kwok sigs.k8s.io/kwok)
 

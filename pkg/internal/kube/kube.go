@@ -1,0 +1,170 @@
+// Package kube is kindred's small client for the Kubernetes API: decoding
+// manifests, server-side apply with field manager "kindred", and reading
+// objects back by kind.
+package kube
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+)
+
+// FieldManager is the server-side apply field manager of everything kindred
+// applies.
+const FieldManager = "kindred"
+
+// Client talks to one cluster.
+type Client struct {
+	Config  *rest.Config
+	Typed   kubernetes.Interface
+	Dynamic dynamic.Interface
+	mapper  *restmapper.DeferredDiscoveryRESTMapper
+}
+
+// New returns a client for cfg.
+func New(cfg *rest.Config) (*Client, error) {
+	typed, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		Config:  cfg,
+		Typed:   typed,
+		Dynamic: dyn,
+		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
+	}, nil
+}
+
+// Decode reads a stream of YAML or JSON documents into objects, skipping
+// empty documents.
+func Decode(data []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, fmt.Errorf("decoding manifests: %w", err)
+		}
+		if len(obj) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		if u.GetKind() == "" || u.GetAPIVersion() == "" {
+			return nil, fmt.Errorf("decoding manifests: an object without apiVersion and kind")
+		}
+		if u.IsList() {
+			items, err := u.ToList()
+			if err != nil {
+				return nil, err
+			}
+			for i := range items.Items {
+				out = append(out, &items.Items[i])
+			}
+			continue
+		}
+		out = append(out, u)
+	}
+}
+
+// Resource maps an object's kind to its resource, refreshing discovery once
+// when the kind is new (a CRD just installed).
+func (c *Client) Resource(gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, bool, error) {
+	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		c.mapper.Reset()
+		m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("mapping %s: %w", gvk, err)
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		if namespace == "" {
+			namespace = metav1.NamespaceDefault
+		}
+		return c.Dynamic.Resource(m.Resource).Namespace(namespace), true, nil
+	}
+	return c.Dynamic.Resource(m.Resource), false, nil
+}
+
+// Apply applies obj server-side, taking ownership of conflicting fields, and
+// returns the object as stored.
+func (c *Client) Apply(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	ri, namespaced, err := c.Resource(obj.GroupVersionKind(), obj.GetNamespace())
+	if err != nil {
+		return nil, err
+	}
+	if !namespaced {
+		obj.SetNamespace("")
+	}
+	data, err := obj.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	force := true
+	out, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+	if err != nil {
+		return nil, fmt.Errorf("applying %s %s: %w", obj.GetKind(), Name(obj), err)
+	}
+	return out, nil
+}
+
+// Get reads obj's current state.
+func (c *Client) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
+	ri, _, err := c.Resource(gvk, namespace)
+	if err != nil {
+		return nil, err
+	}
+	return ri.Get(ctx, name, metav1.GetOptions{})
+}
+
+// Delete deletes an object in the background; a missing object is no error.
+func (c *Client) Delete(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) error {
+	ri, _, err := c.Resource(gvk, namespace)
+	if err != nil {
+		if meta.IsNoMatchError(errors.Unwrap(err)) {
+			return nil // its CRD is gone, so it is too
+		}
+		return err
+	}
+	policy := metav1.DeletePropagationBackground
+	err = ri.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// Name is namespace/name, or name for cluster-scoped objects.
+func Name(obj *unstructured.Unstructured) string {
+	if ns := obj.GetNamespace(); ns != "" {
+		return ns + "/" + obj.GetName()
+	}
+	return obj.GetName()
+}

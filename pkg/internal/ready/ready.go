@@ -1,0 +1,141 @@
+// Package ready decides whether objects in a cluster are really ready, and
+// waits until they are, with a deadline and a message that names what is
+// still missing.
+package ready
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"kindred.dev/kindred/pkg/internal/kube"
+)
+
+// ErrNotReady is wrapped by Wait when the deadline passes.
+var ErrNotReady = errors.New("not ready")
+
+// Status is the readiness of one object.
+type Status struct {
+	Object  string // Kind namespace/name
+	Ready   bool
+	Failed  bool
+	Message string
+}
+
+// Object computes the readiness of obj as stored, with kstatus: Current is
+// ready, Failed is failed, anything else is in progress.
+func Object(obj *unstructured.Unstructured) Status {
+	st := Status{Object: obj.GetKind() + " " + kube.Name(obj)}
+	res, err := status.Compute(obj)
+	if err != nil {
+		st.Message = err.Error()
+		return st
+	}
+	st.Ready = res.Status == status.CurrentStatus
+	st.Failed = res.Status == status.FailedStatus
+	st.Message = res.Message
+	if st.Message == "" {
+		st.Message = string(res.Status)
+	}
+	if obj.GroupVersionKind().GroupKind() == (schema.GroupKind{Group: "batch", Kind: "Job"}) && !st.Failed {
+		// kstatus calls a Job that has started Current; a Job kindred waits
+		// for must have finished.
+		st.Ready = condition(obj, "Complete") == "True"
+		if !st.Ready {
+			st.Message = "job has not completed: " + st.Message
+		}
+	}
+	return st
+}
+
+// condition returns the status of obj's condition typ, or "".
+func condition(obj *unstructured.Unstructured, typ string) string {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == typ {
+			s, _ := m["status"].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// Poll reads each object and reports their readiness.
+func Poll(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured) ([]Status, error) {
+	out := make([]Status, 0, len(objs))
+	for _, o := range objs {
+		cur, err := c.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
+		if apierrors.IsNotFound(err) {
+			out = append(out, Status{Object: o.GetKind() + " " + kube.Name(o), Message: "not found"})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Object(cur))
+	}
+	return out, nil
+}
+
+// Wait polls objs until every one is ready, one has failed, or timeout
+// passes. progress, if not nil, gets the count of ready objects after each
+// poll. The error names every object still not ready.
+func Wait(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured, timeout time.Duration, progress func(ready, total int, pending []Status)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var last []Status
+	for {
+		sts, err := Poll(ctx, c, objs)
+		if err == nil {
+			last = sts
+			var pending []Status
+			for _, s := range sts {
+				if s.Failed {
+					return fmt.Errorf("%s failed: %s", s.Object, s.Message)
+				}
+				if !s.Ready {
+					pending = append(pending, s)
+				}
+			}
+			if progress != nil {
+				progress(len(sts)-len(pending), len(sts), pending)
+			}
+			if len(pending) == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil && ctx.Err() == context.DeadlineExceeded {
+				return fmt.Errorf("%w after %s: %s", ErrNotReady, timeout, Describe(last))
+			}
+			if err != nil {
+				return err
+			}
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Describe lists the objects that are not ready, with why.
+func Describe(sts []Status) string {
+	var parts []string
+	for _, s := range sts {
+		if !s.Ready {
+			parts = append(parts, fmt.Sprintf("%s (%s)", s.Object, s.Message))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
+}

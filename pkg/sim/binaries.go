@@ -1,0 +1,67 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Versions of the test-bed binaries. They match the modules under testbed/,
+// which build them; a test keeps the two in step.
+const (
+	KubernetesVersion = "v1.35.4"
+	EtcdVersion       = "v3.6.16"
+	KwokVersion       = "v0.8.0"
+)
+
+// ErrNoBinaries means the simulated cluster's binaries are not built.
+var ErrNoBinaries = errors.New("simulated cluster binaries not found")
+
+// BinariesEnv names a folder holding the binaries, overriding the cache.
+const BinariesEnv = "KINDRED_TESTBED_DIR"
+
+var binaryNames = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+
+type binaries struct {
+	dir        string
+	Kubernetes string
+}
+
+func (b binaries) path(name string) string { return filepath.Join(b.dir, name) }
+
+// BinariesDir is where `make testbed` puts the binaries of these versions:
+// a folder of the user's cache keyed by version.
+func BinariesDir() string {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	return filepath.Join(cache, "kindred", "testbed",
+		fmt.Sprintf("k8s-%s_etcd-%s_kwok-%s", KubernetesVersion, EtcdVersion, KwokVersion))
+}
+
+// findBinaries checks that every binary is in dir, or in $KINDRED_TESTBED_DIR,
+// or in BinariesDir, in that order.
+func findBinaries(dir string) (binaries, error) {
+	if dir == "" {
+		dir = os.Getenv(BinariesEnv)
+	}
+	if dir == "" {
+		dir = BinariesDir()
+	}
+	var missing []string
+	for _, n := range binaryNames {
+		info, err := os.Stat(filepath.Join(dir, n))
+		if err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return binaries{}, fmt.Errorf("%w in %s (missing %s): build them with `make testbed` in a kindred checkout "+
+			"(15-30 minutes the first time, cached after), or point %s at a folder that has them",
+			ErrNoBinaries, dir, strings.Join(missing, ", "), BinariesEnv)
+	}
+	return binaries{dir: dir, Kubernetes: KubernetesVersion}, nil
+}

@@ -1,0 +1,216 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ownerFile records, in a cluster's folder, who started it and which process
+// group holds its processes: "PID STARTTIME PGID KEEP". A later Start reads
+// it to reap clusters whose owner died without stopping them.
+const ownerFile = "owner"
+
+// group is the process group of one simulated cluster.
+type group struct {
+	dir   string
+	pgid  int
+	keep  bool
+	procs []*exec.Cmd
+}
+
+// start runs bin with args in the group, logging to logs/NAME.log.
+func (g *group) start(name, bin string, args ...string) error {
+	logf, err := os.OpenFile(filepath.Join(g.dir, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = g.dir
+	attr := &syscall.SysProcAttr{Setpgid: true, Pgid: g.pgid}
+	if !g.keep {
+		// The kernel kills the process when the test process dies, even by
+		// SIGKILL; reaping covers what this misses.
+		attr.Pdeathsig = syscall.SIGKILL
+	}
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", name, err)
+	}
+	if g.pgid == 0 {
+		g.pgid = cmd.Process.Pid
+		if err := g.writeOwner(); err != nil {
+			_ = cmd.Process.Kill()
+			return err
+		}
+	}
+	g.procs = append(g.procs, cmd)
+	go func() { _ = cmd.Wait() }()
+	return nil
+}
+
+func (g *group) writeOwner() error {
+	pid := os.Getpid()
+	keep := 0
+	if g.keep {
+		keep = 1
+	}
+	line := fmt.Sprintf("%d %d %d %d\n", pid, startTime(pid), g.pgid, keep)
+	return os.WriteFile(filepath.Join(g.dir, ownerFile), []byte(line), 0o600)
+}
+
+// stop ends every process of the group: SIGTERM, then SIGKILL after grace.
+func (g *group) stop(grace time.Duration) error {
+	if g.pgid == 0 {
+		return nil
+	}
+	_ = syscall.Kill(-g.pgid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for groupAlive(g.pgid) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if groupAlive(g.pgid) {
+		_ = syscall.Kill(-g.pgid, syscall.SIGKILL)
+		for i := 0; groupAlive(g.pgid) && i < 100; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if groupAlive(g.pgid) {
+		return fmt.Errorf("process group %d survived SIGKILL", g.pgid)
+	}
+	return nil
+}
+
+// groupAlive reports whether any process is left in process group pgid.
+// Zombies count as gone: they hold no resources but a table entry.
+func groupAlive(pgid int) bool {
+	if err := syscall.Kill(-pgid, 0); err != nil {
+		return false
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		state, pg, ok := procStat(pid)
+		if ok && pg == pgid && state != "Z" {
+			return true
+		}
+	}
+	return false
+}
+
+// procStat reads a process's state and process group from /proc.
+func procStat(pid int) (state string, pgid int, ok bool) {
+	f := statFields(pid)
+	if len(f) < 3 {
+		return "", 0, false
+	}
+	pgid, err := strconv.Atoi(f[2])
+	return f[0], pgid, err == nil
+}
+
+// startTime is a process's start time in clock ticks since boot; with the
+// pid it names a process uniquely, even after pid reuse. 0 if unknown.
+func startTime(pid int) uint64 {
+	f := statFields(pid)
+	if len(f) < 20 {
+		return 0
+	}
+	t, _ := strconv.ParseUint(f[19], 10, 64)
+	return t
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name,
+// so field 0 is the state.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(s[i+1:])
+}
+
+// Reap stops the simulated clusters under root whose owner process has
+// died, such as those of a test that panicked or hit go test -timeout, and
+// removes their folders. Clusters started with Keep are left alone. It
+// returns how many it reaped.
+func Reap(root string) (int, error) {
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, e := range entries {
+		dir := filepath.Join(root, e.Name())
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			// A folder without an owner file is a start that died before
+			// its first process; old ones are safe to remove.
+			if info, serr := os.Stat(dir); serr == nil && time.Since(info.ModTime()) > time.Minute {
+				_ = os.RemoveAll(dir)
+			}
+			continue
+		}
+		var pid, pgid, keep int
+		var start uint64
+		if _, err := fmt.Sscan(string(b), &pid, &start, &pgid, &keep); err != nil {
+			continue
+		}
+		if keep == 1 || (startTime(pid) == start && start != 0) {
+			continue // kept on purpose, or its owner still runs
+		}
+		g := &group{dir: dir, pgid: pgid}
+		if groupAlive(pgid) {
+			if err := g.stop(2 * time.Second); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		_ = os.RemoveAll(dir)
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+// freePorts returns n distinct free TCP ports on 127.0.0.1.
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

@@ -1,0 +1,413 @@
+// Package sim starts a simulated Kubernetes cluster: a real etcd,
+// kube-apiserver, kube-controller-manager and kube-scheduler, with kwok
+// playing the nodes. It needs no containers, starts in seconds, and is what
+// kindred's own integration tests and `kindred up --provider sim` run on.
+//
+// What is real: API validation and defaulting, RBAC, CRDs, admission of the
+// built-in types, every controller of kube-controller-manager (Deployments,
+// ReplicaSets, StatefulSets, DaemonSets, Jobs, garbage collection, service
+// accounts), scheduling, helm release state, the readiness of workloads as
+// kstatus sees it, and custom resources such as Contour's HTTPProxy objects.
+//
+// What is simulated: containers never run. kwok marks pods Running and Ready
+// (after a configurable delay), runs pods with restart policy Never or
+// OnFailure to completion, and gives LoadBalancer Services an address. So no
+// webhook pod answers and no database accepts connections; the API server
+// routes to endpoint IPs (--enable-aggregator-routing), so calls to such
+// webhooks fail fast rather than hang.
+//
+// The processes of one cluster share a process group recorded in a pid file
+// in its folder. Stop ends them all; Start first reaps the clusters of
+// processes that died without stopping theirs.
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// Node is a group of simulated nodes.
+type Node struct {
+	// Name prefix; nodes are NAME-0, NAME-1, ... (or NAME when Count is 1).
+	Name   string
+	Count  int
+	Labels map[string]string
+	Taints []corev1.Taint
+	// ControlPlane adds the node-role.kubernetes.io/control-plane label.
+	ControlPlane bool
+}
+
+// FakeNodeAnnotation marks the nodes kwok manages.
+const FakeNodeAnnotation = "kwok.x-k8s.io/node"
+
+// ServiceSubnet is the service range of every simulated cluster.
+const ServiceSubnet = "10.96.0.0/16"
+
+// Cluster is a running simulated cluster.
+type Cluster struct {
+	// Name of the cluster, used in its kubeconfig context.
+	Name string
+	// Dir holds the cluster's data, certificates, logs and pid file.
+	Dir string
+	// Kubeconfig is the path of an admin kubeconfig, mode 0600.
+	Kubeconfig string
+	// Server is the API server's URL.
+	Server string
+	// Version is the Kubernetes version the API server reports.
+	Version string
+
+	rest  *rest.Config
+	group *group
+	log   *slog.Logger
+}
+
+// RESTConfig returns an admin client configuration.
+func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.rest) }
+
+type options struct {
+	name       string
+	binDir     string
+	root       string
+	nodes      []Node
+	delay      time.Duration
+	rules      []ReadyDelay
+	keep       bool
+	log        *slog.Logger
+	startGrace time.Duration
+}
+
+// Option configures Start.
+type Option func(*options) error
+
+// WithName names the cluster; the default is "sim".
+func WithName(name string) Option {
+	return func(o *options) error { o.name = name; return nil }
+}
+
+// WithBinaries uses the test-bed binaries in dir instead of looking them up
+// (see Binaries).
+func WithBinaries(dir string) Option {
+	return func(o *options) error { o.binDir = dir; return nil }
+}
+
+// WithRoot keeps clusters under root instead of the default state folder.
+func WithRoot(root string) Option {
+	return func(o *options) error { o.root = root; return nil }
+}
+
+// WithNodes registers these nodes instead of one control-plane node.
+func WithNodes(nodes ...Node) Option {
+	return func(o *options) error {
+		for _, n := range nodes {
+			if n.Name == "" || n.Count < 0 {
+				return fmt.Errorf("sim: a node group needs a name and a count >= 0")
+			}
+		}
+		o.nodes = nodes
+		return nil
+	}
+}
+
+// WithReadyDelay makes pods Ready after delay, unless a rule matches first.
+func WithReadyDelay(delay time.Duration, rules ...ReadyDelay) Option {
+	return func(o *options) error {
+		for _, r := range rules {
+			if (r.Label == "") == (r.Image == "") {
+				return fmt.Errorf("sim: a ready-delay rule matches a label or an image, not both or neither")
+			}
+			if r.Label != "" && !strings.Contains(r.Label, "=") {
+				return fmt.Errorf("sim: ready-delay label %q is not key=value", r.Label)
+			}
+		}
+		o.delay, o.rules = delay, rules
+		return nil
+	}
+}
+
+// WithKeep leaves the cluster running when its owner process exits, for a
+// cluster that a command starts and a later command stops.
+func WithKeep() Option {
+	return func(o *options) error { o.keep = true; return nil }
+}
+
+// WithLogger sends diagnostics to log; the default discards them.
+func WithLogger(log *slog.Logger) Option {
+	return func(o *options) error { o.log = log; return nil }
+}
+
+// DefaultRoot is where clusters live unless WithRoot says otherwise.
+func DefaultRoot() string {
+	return filepath.Join(os.TempDir(), "kindred-sim")
+}
+
+// Start starts a simulated cluster and returns when it is ready for pods:
+// the API server answers /readyz, the default ServiceAccount exists, and
+// every node is Ready. On error, everything it started is stopped.
+func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
+	o := &options{name: "sim", root: DefaultRoot(), startGrace: 90 * time.Second}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	if len(o.nodes) == 0 {
+		o.nodes = []Node{{Name: o.name + "-control-plane", Count: 1, ControlPlane: true, Labels: map[string]string{"ingress-ready": "true"}}}
+	}
+	bins, err := findBinaries(o.binDir)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := Reap(o.root); err != nil {
+		o.log.Warn("reaping leftover simulated clusters", "err", err)
+	} else if n > 0 {
+		o.log.Info("reaped leftover simulated clusters", "count", n)
+	}
+	if err := os.MkdirAll(o.root, 0o700); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(o.root, o.name+"-")
+	if err != nil {
+		return nil, err
+	}
+	c = &Cluster{Name: o.name, Dir: dir, group: &group{dir: dir, keep: o.keep}, log: o.log}
+	defer func() {
+		if err != nil {
+			if serr := c.Stop(); serr != nil {
+				err = errors.Join(err, serr)
+			}
+			c = nil
+		}
+	}()
+	for _, sub := range []string{"logs", "etcd"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return c, err
+		}
+	}
+	p, err := newPKI(dir)
+	if err != nil {
+		return c, fmt.Errorf("generating certificates: %w", err)
+	}
+	ports, err := freePorts(7)
+	if err != nil {
+		return c, err
+	}
+	etcdClient, etcdPeer, etcdMetrics, apiPort, kcmPort, schedPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6]
+	c.Server = fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+
+	// Kubeconfigs: admin for users and kwok, and one per component.
+	kubeconfig := func(file, user string, groups ...string) (string, error) {
+		cert, err := p.client(user, groups...)
+		if err != nil {
+			return "", err
+		}
+		path := filepath.Join(dir, file)
+		return path, writeKubeconfig(path, o.name, c.Server, p.CACert, cert)
+	}
+	if c.Kubeconfig, err = kubeconfig("kubeconfig", "kindred-admin", "system:masters"); err != nil {
+		return c, err
+	}
+	kcmConfig, err := kubeconfig("controller-manager.kubeconfig", "system:kube-controller-manager")
+	if err != nil {
+		return c, err
+	}
+	schedConfig, err := kubeconfig("scheduler.kubeconfig", "system:kube-scheduler")
+	if err != nil {
+		return c, err
+	}
+	if c.rest, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
+		return c, err
+	}
+	c.rest.QPS, c.rest.Burst = 200, 400
+
+	started := time.Now()
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
+	if err := c.group.start("etcd", bins.path("etcd"),
+		"--name=default",
+		"--data-dir="+filepath.Join(dir, "etcd"),
+		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=default="+peerURL,
+		fmt.Sprintf("--listen-metrics-urls=http://127.0.0.1:%d", etcdMetrics),
+		"--unsafe-no-fsync=true", "--log-level=warn",
+	); err != nil {
+		return c, err
+	}
+	if err := c.group.start("kube-apiserver", bins.path("kube-apiserver"),
+		"--etcd-servers="+etcdURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(apiPort),
+		"--tls-cert-file="+p.ServerCert, "--tls-private-key-file="+p.ServerKey,
+		"--client-ca-file="+p.CACert,
+		"--service-account-key-file="+p.SAPub, "--service-account-signing-key-file="+p.SAKey,
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-cluster-ip-range="+ServiceSubnet,
+		"--authorization-mode=Node,RBAC", "--allow-privileged=true",
+		"--enable-aggregator-routing=true",
+		"--endpoint-reconciler-type=none",
+		"--cert-dir="+filepath.Join(dir, "apiserver-certs"),
+		"--profiling=false",
+	); err != nil {
+		return c, err
+	}
+	if err := c.waitReadyz(ctx, o.startGrace); err != nil {
+		return c, err
+	}
+	o.log.Info("simulated API server ready", "after", time.Since(started))
+	if err := c.group.start("kube-controller-manager", bins.path("kube-controller-manager"),
+		"--kubeconfig="+kcmConfig,
+		"--authentication-kubeconfig="+kcmConfig, "--authorization-kubeconfig="+kcmConfig,
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(kcmPort),
+		"--leader-elect=false",
+		"--service-account-private-key-file="+p.SAKey,
+		"--root-ca-file="+p.CACert,
+		"--cluster-signing-cert-file="+p.CACert, "--cluster-signing-key-file="+p.CAKey,
+		"--use-service-account-credentials=true",
+		"--controllers=*",
+		"--cert-dir="+filepath.Join(dir, "kcm-certs"),
+	); err != nil {
+		return c, err
+	}
+	if err := c.group.start("kube-scheduler", bins.path("kube-scheduler"),
+		"--kubeconfig="+schedConfig,
+		"--authentication-kubeconfig="+schedConfig, "--authorization-kubeconfig="+schedConfig,
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(schedPort),
+		"--leader-elect=false",
+	); err != nil {
+		return c, err
+	}
+	stagesFile := filepath.Join(dir, "stages.yaml")
+	if err := os.WriteFile(stagesFile, []byte(stages(bins.Kubernetes, o.delay, o.rules)), 0o600); err != nil {
+		return c, err
+	}
+	if err := c.group.start("kwok", bins.path("kwok"),
+		"--kubeconfig="+c.Kubeconfig,
+		"--config="+stagesFile,
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector="+FakeNodeAnnotation+"=fake",
+		"--node-lease-duration-seconds=40",
+		fmt.Sprintf("--server-address=127.0.0.1:%d", kwokPort),
+		"--cidr=10.0.0.0/24",
+		"--node-ip=127.0.0.1",
+	); err != nil {
+		return c, err
+	}
+
+	cs, err := kubernetes.NewForConfig(c.rest)
+	if err != nil {
+		return c, err
+	}
+	if v, err := cs.Discovery().ServerVersion(); err == nil {
+		c.Version = v.GitVersion
+	}
+	if err := registerNodes(ctx, cs, o.nodes); err != nil {
+		return c, err
+	}
+	if err := waitFor(ctx, o.startGrace, "the default ServiceAccount", func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, ignoreNotFound(err)
+	}); err != nil {
+		return c, c.withLogs(err)
+	}
+	if err := waitFor(ctx, o.startGrace, "nodes Ready", func(ctx context.Context) (bool, error) {
+		return nodesReady(ctx, cs)
+	}); err != nil {
+		return c, c.withLogs(err)
+	}
+	o.log.Info("simulated cluster ready for pods", "after", time.Since(started), "dir", dir)
+	return c, nil
+}
+
+// Stop ends every process of the cluster and removes its folder.
+func (c *Cluster) Stop() error {
+	if c == nil || c.group == nil {
+		return nil
+	}
+	// The cluster is throw-away, so a short grace is enough.
+	if err := c.group.stop(2 * time.Second); err != nil {
+		return err
+	}
+	c.group = nil
+	return os.RemoveAll(c.Dir)
+}
+
+func (c *Cluster) waitReadyz(ctx context.Context, timeout time.Duration) error {
+	cfg := rest.CopyConfig(c.rest)
+	cfg.Timeout = 2 * time.Second
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	err = waitFor(ctx, timeout, "the API server's /readyz", func(ctx context.Context) (bool, error) {
+		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err == nil && string(body) == "ok", nil
+	})
+	return c.withLogs(err)
+}
+
+// withLogs adds the end of each component's log to a start-up error.
+func (c *Cluster) withLogs(err error) error {
+	if err == nil {
+		return nil
+	}
+	var b strings.Builder
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+		data, rerr := os.ReadFile(filepath.Join(c.Dir, "logs", name+".log"))
+		if rerr != nil || len(data) == 0 {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		fmt.Fprintf(&b, "\n--- last lines of %s.log:\n%s", name, strings.Join(lines[max(0, len(lines)-8):], "\n"))
+	}
+	return fmt.Errorf("%w%s", err, b.String())
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, cond)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("waiting for %s: %w", what, err)
+	}
+	return err
+}
+
+func ignoreNotFound(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func writeKubeconfig(path, name, server, caFile string, cert clientCert) error {
+	ca, err := os.ReadFile(caFile)
+	if err != nil {
+		return err
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: cert.Cert, ClientKeyData: cert.Key}
+	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
+	cfg.CurrentContext = name
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o600)
+}
