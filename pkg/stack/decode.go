@@ -18,6 +18,26 @@ import (
 type decoder struct {
 	src *source
 	pos map[string]Pos
+	// visited counts nodes, so that aliases cannot expand a small file into
+	// an enormous tree (a "billion laughs").
+	visited  int
+	exceeded bool
+}
+
+// maxNodes bounds the nodes one stack may expand to.
+const maxNodes = 200_000
+
+// spend counts a node and reports whether the budget allows it.
+func (d *decoder) spend(n *yaml.Node, path string) bool {
+	d.visited++
+	if d.visited <= maxNodes {
+		return true
+	}
+	if !d.exceeded {
+		d.exceeded = true
+		d.addf(n, path, "the stack expands to more than %d values; are aliases nested too deep?", maxNodes)
+	}
+	return false
 }
 
 var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
@@ -29,6 +49,9 @@ func (d *decoder) addf(n *yaml.Node, path, format string, args ...any) {
 // value converts n to a plain value for a field of type t at path. ok is
 // false when n did not fit t; the problem is already recorded.
 func (d *decoder) value(n *yaml.Node, t reflect.Type, path string) (v any, ok bool) {
+	if !d.spend(n, path) {
+		return nil, false
+	}
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -156,6 +179,9 @@ func (d *decoder) eachKey(n *yaml.Node, path string, fn func(k string, kn, vn *y
 
 // any converts free-form YAML, such as chart values.
 func (d *decoder) any(n *yaml.Node, path string) (any, bool) {
+	if !d.spend(n, path) {
+		return nil, false
+	}
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}

@@ -1,0 +1,48 @@
+# kindred's tasks. `make test` builds the test bed (cached) and runs every test.
+GO       ?= go
+FUZZTIME ?= 5m
+BIN      ?= kindred
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X kindred.dev/kindred/pkg/cli.Version=$(VERSION)
+
+# Test-bed processes; none may outlive a test run.
+TESTBED_PROCS := etcd|kube-apiserver|kube-controll|kube-scheduler|kwok
+
+.PHONY: build test unit testbed lint fuzz bench check-leaks clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+# The simulated cluster's binaries, built from the Go module proxy into a
+# cache keyed by version: 15-30 minutes the first time, instant after. As
+# root, it also blackholes the cluster address ranges (testbed/network.sh).
+testbed:
+	@testbed/build.sh >/dev/null
+	@if [ "$$(id -u)" = 0 ]; then testbed/network.sh; fi
+
+test: testbed
+	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" $(GO) test -count=1 -timeout 40m ./...
+	@$(MAKE) -s check-leaks
+
+# Unit tests only: no test bed, seconds.
+unit:
+	$(GO) test -short ./...
+
+check-leaks:
+	@left=$$(ps -eo pid,comm | awk '$$2 ~ /^($(TESTBED_PROCS))$$/'); \
+	if [ -n "$$left" ]; then echo "test-bed processes left running:"; echo "$$left"; exit 1; fi
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# Fuzz the stack loader; the corpus that found bugs stays in
+# pkg/stack/testdata/fuzz.
+fuzz:
+	$(GO) test ./pkg/stack -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+
+bench: testbed
+	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" $(GO) test -run '^$$' -bench . -benchtime 1x ./pkg/...
+
+clean:
+	rm -f $(BIN)
