@@ -256,11 +256,21 @@ func suggest(k string, fields map[string]jsonField) string {
 	return Closest(k, names)
 }
 
+// maxSuggestLen bounds the names Closest compares, so that hostile input
+// cannot make suggestions quadratic in its size.
+const maxSuggestLen = 128
+
 // Closest returns the name in names nearest to s, ignoring case, when it is
 // close enough to be a likely typo; otherwise "".
 func Closest(s string, names []string) string {
 	best, bestDist := "", 3
+	if len(s) > maxSuggestLen {
+		return ""
+	}
 	for _, n := range names {
+		if len(n) > maxSuggestLen || len(n)-len(s) >= bestDist || len(s)-len(n) >= bestDist {
+			continue // too long to be a typo, or too far apart in length
+		}
 		if d := editDistance(strings.ToLower(s), strings.ToLower(n)); d < bestDist {
 			best, bestDist = n, d
 		}

@@ -1,0 +1,282 @@
+// Package helm is kindred's adapter to the helm v4 SDK, and the one package
+// that imports it. It installs, upgrades, repairs and uninstalls releases,
+// and fetches charts from repositories, OCI registries, folders and mirrors.
+//
+// The SDK is not safe for concurrent use (helm#9366), so every operation
+// builds its own action.Configuration.
+package helm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/kube"
+	ri "helm.sh/helm/v4/pkg/release"
+	"helm.sh/helm/v4/pkg/release/common"
+	rspb "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage/driver"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+)
+
+// Labels kindred stores on each release, to tell whether anything changed.
+const (
+	LabelChartDigest = "kindred.dev/chart-digest"
+	LabelValuesHash  = "kindred.dev/values-hash"
+)
+
+// Actions Ensure can take.
+const (
+	ActionNone    = "unchanged"
+	ActionInstall = "installed"
+	ActionUpgrade = "upgraded"
+)
+
+// Client runs helm operations against one cluster.
+type Client struct {
+	Kubeconfig string
+	Context    string
+	Fetcher    *Fetcher
+	Log        *slog.Logger
+}
+
+// Release is the desired state of one release.
+type Release struct {
+	Name      string
+	Namespace string
+	Chart     ChartRef
+	Values    map[string]any
+	Timeout   time.Duration
+}
+
+// Result says what Ensure did.
+type Result struct {
+	Action   string
+	Revision int
+	// Recovered names the repair of a release an interrupted run left
+	// pending, if one was needed.
+	Recovered string
+	// Manifest is the rendered manifest of the release, for readiness.
+	Manifest string
+	// ChartVersion is the version of the chart installed.
+	ChartVersion string
+}
+
+// Changed reports whether Ensure changed the cluster.
+func (r Result) Changed() bool { return r.Action != ActionNone || r.Recovered != "" }
+
+func (c *Client) log() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
+}
+
+// config makes the action configuration of one operation in namespace.
+func (c *Client) config(namespace string) (*action.Configuration, error) {
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig = &c.Kubeconfig
+	flags.Namespace = &namespace
+	if c.Context != "" {
+		flags.Context = &c.Context
+	}
+	cfg := action.NewConfiguration(action.ConfigurationSetLogger(c.log().Handler()))
+	if err := cfg.Init(flags, namespace, "secret"); err != nil {
+		return nil, fmt.Errorf("initialising helm: %w", err)
+	}
+	return cfg, nil
+}
+
+// Ensure makes the release match rel: it installs an absent release,
+// upgrades one whose chart or values changed, does nothing to one that is
+// unchanged, and first repairs a release an interrupted run left pending.
+func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
+	fetched, err := c.Fetcher.Fetch(ctx, rel.Chart)
+	if err != nil {
+		return Result{}, err
+	}
+	valuesHash, err := hashValues(rel.Values)
+	if err != nil {
+		return Result{}, err
+	}
+	labels := map[string]string{LabelChartDigest: fetched.Digest[:32], LabelValuesHash: valuesHash}
+
+	cfg, err := c.config(rel.Namespace)
+	if err != nil {
+		return Result{}, err
+	}
+	last, err := lastRelease(cfg, rel.Name)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{ChartVersion: fetched.Chart.Metadata.Version}
+
+	if last != nil {
+		switch last.Info.Status {
+		case common.StatusPendingInstall, common.StatusPendingUpgrade, common.StatusPendingRollback, common.StatusFailed, common.StatusUninstalling:
+			if last.Version == 1 || last.Info.Status == common.StatusUninstalling || !hasDeployed(cfg, rel.Name) {
+				// A first install that never finished: start again.
+				c.log().Info("removing a release an interrupted install left behind", "release", rel.Name, "status", last.Info.Status)
+				if err := c.uninstall(cfg, rel.Name, rel.Timeout); err != nil {
+					return Result{}, fmt.Errorf("repairing release %s (%s): uninstalling: %w", rel.Name, last.Info.Status, err)
+				}
+				res.Recovered = fmt.Sprintf("reinstalled after %s", last.Info.Status)
+				last = nil
+			} else if last.Info.Status != common.StatusFailed {
+				c.log().Info("rolling back a release an interrupted run left pending", "release", rel.Name, "status", last.Info.Status)
+				rb := action.NewRollback(cfg)
+				rb.WaitStrategy = kube.StatusWatcherStrategy
+				rb.Timeout = rel.Timeout
+				rb.ServerSideApply = "auto"
+				if err := rb.Run(rel.Name); err != nil {
+					return Result{}, fmt.Errorf("repairing release %s (%s): rolling back: %w", rel.Name, last.Info.Status, err)
+				}
+				res.Recovered = fmt.Sprintf("rolled back after %s", last.Info.Status)
+				if last, err = lastRelease(cfg, rel.Name); err != nil {
+					return Result{}, err
+				}
+			}
+		}
+	}
+
+	if last == nil {
+		in := action.NewInstall(cfg)
+		in.ReleaseName = rel.Name
+		in.Namespace = rel.Namespace
+		in.CreateNamespace = true
+		in.WaitStrategy = kube.StatusWatcherStrategy
+		in.WaitForJobs = true
+		in.Timeout = rel.Timeout
+		in.Labels = labels
+		out, err := in.RunWithContext(ctx, fetched.Chart, rel.Values)
+		if err != nil {
+			return res, fmt.Errorf("installing %s from %s: %w", rel.Name, fetched.From, err)
+		}
+		return finish(res, ActionInstall, out)
+	}
+
+	if last.Info.Status == common.StatusDeployed && last.Labels[LabelChartDigest] == labels[LabelChartDigest] && last.Labels[LabelValuesHash] == valuesHash {
+		res.Action = ActionNone
+		res.Revision = last.Version
+		res.Manifest = last.Manifest
+		return res, nil
+	}
+	up := action.NewUpgrade(cfg)
+	up.Namespace = rel.Namespace
+	up.WaitStrategy = kube.StatusWatcherStrategy
+	up.WaitForJobs = true
+	up.Timeout = rel.Timeout
+	up.Labels = labels
+	up.MaxHistory = 10
+	up.ServerSideApply = "auto"
+	out, err := up.RunWithContext(ctx, rel.Name, fetched.Chart, rel.Values)
+	if err != nil {
+		return res, fmt.Errorf("upgrading %s to %s: %w", rel.Name, fetched.From, err)
+	}
+	return finish(res, ActionUpgrade, out)
+}
+
+func finish(res Result, act string, out ri.Releaser) (Result, error) {
+	r, err := toV1(out)
+	if err != nil {
+		return res, err
+	}
+	res.Action = act
+	res.Revision = r.Version
+	res.Manifest = r.Manifest
+	return res, nil
+}
+
+// Uninstall removes a release; an absent one is no error.
+func (c *Client) Uninstall(ctx context.Context, name, namespace string, timeout time.Duration) error {
+	cfg, err := c.config(namespace)
+	if err != nil {
+		return err
+	}
+	return c.uninstall(cfg, name, timeout)
+}
+
+func (c *Client) uninstall(cfg *action.Configuration, name string, timeout time.Duration) error {
+	un := action.NewUninstall(cfg)
+	un.IgnoreNotFound = true
+	un.WaitStrategy = kube.StatusWatcherStrategy
+	un.Timeout = timeout
+	_, err := un.Run(name)
+	return err
+}
+
+// Status is what the cluster records of a release.
+type Status struct {
+	Name, Namespace string
+	Status          string // deployed, pending-install, failed, ...
+	Revision        int
+	ChartVersion    string
+	Labels          map[string]string
+}
+
+// Get returns the latest record of a release, or nil when there is none.
+func (c *Client) Get(ctx context.Context, name, namespace string) (*Status, error) {
+	cfg, err := c.config(namespace)
+	if err != nil {
+		return nil, err
+	}
+	r, err := lastRelease(cfg, name)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	st := &Status{Name: r.Name, Namespace: r.Namespace, Status: string(r.Info.Status), Revision: r.Version, Labels: r.Labels}
+	if r.Chart != nil && r.Chart.Metadata != nil {
+		st.ChartVersion = r.Chart.Metadata.Version
+	}
+	return st, nil
+}
+
+func lastRelease(cfg *action.Configuration, name string) (*rspb.Release, error) {
+	r, err := cfg.Releases.Last(name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading release %s: %w", name, err)
+	}
+	return toV1(r)
+}
+
+func hasDeployed(cfg *action.Configuration, name string) bool {
+	hist, err := cfg.Releases.History(name)
+	if err != nil {
+		return false
+	}
+	for _, h := range hist {
+		if r, err := toV1(h); err == nil && (r.Info.Status == common.StatusDeployed || r.Info.Status == common.StatusSuperseded) {
+			return true
+		}
+	}
+	return false
+}
+
+func toV1(r ri.Releaser) (*rspb.Release, error) {
+	switch v := r.(type) {
+	case *rspb.Release:
+		return v, nil
+	case rspb.Release:
+		return &v, nil
+	}
+	return nil, fmt.Errorf("unexpected release type %T", r)
+}
+
+// hashValues is a stable hash of values: encoding/json sorts map keys.
+func hashValues(v map[string]any) (string, error) {
+	if v == nil {
+		v = map[string]any{}
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("hashing values: %w", err)
+	}
+	return sha256Hex(data)[:32], nil
+}
