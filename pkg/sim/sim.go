@@ -411,3 +411,41 @@ func writeKubeconfig(path, name, server, caFile string, cert clientCert) error {
 	}
 	return os.Chmod(path, 0o600)
 }
+
+// Open returns the running cluster that Start with WithKeep left under
+// root, or nil when there is none. The folders of kept clusters whose
+// processes are gone (after a reboot, say) are removed.
+func Open(root string) (*Cluster, error) {
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		dir := filepath.Join(root, e.Name())
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue
+		}
+		var pid, pgid, keep int
+		var start uint64
+		if _, err := fmt.Sscan(string(b), &pid, &start, &pgid, &keep); err != nil || keep != 1 {
+			continue
+		}
+		if !groupAlive(pgid) {
+			_ = os.RemoveAll(dir)
+			continue
+		}
+		c := &Cluster{Name: strings.SplitN(e.Name(), "-", 2)[0], Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"),
+			group: &group{dir: dir, pgid: pgid, keep: true}, log: slog.New(slog.DiscardHandler)}
+		if c.rest, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
+			return nil, err
+		}
+		c.Server = c.rest.Host
+		c.Version = KubernetesVersion
+		return c, nil
+	}
+	return nil, nil
+}

@@ -177,6 +177,7 @@ func resolvePaths(st *Stack, o *options) {
 			*p = o.resolve(st.Pos(path).File, *p)
 		}
 	}
+	fix("chartMirror", &st.ChartMirror)
 	fix("cluster.dataDir", &st.Cluster.DataDir)
 	for i := range st.Databases {
 		db := &st.Databases[i]

@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/event"
+	"kindred.dev/kindred/pkg/provider"
+	"kindred.dev/kindred/pkg/render"
+	"kindred.dev/kindred/pkg/stack"
+)
+
+// clusterFlags are the flags of every command that acts on a cluster.
+type clusterFlags struct {
+	provider   string
+	kubeconfig string
+	context    string
+}
+
+func (f *clusterFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.provider, "provider", "", "where the cluster comes from: kind, sim or existing (default: the stack's cluster.provider)")
+	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for --provider existing (default $KUBECONFIG or ~/.kube/config)")
+	cmd.Flags().StringVar(&f.context, "context", "", "kubeconfig context for --provider existing")
+}
+
+// provider picks the cluster provider for st.
+func (a *app) provider(f *clusterFlags, st *stack.Stack) (engine.Provider, error) {
+	name := f.provider
+	if name == "" {
+		name = st.Cluster.Provider
+	}
+	switch name {
+	case api.ProviderSim:
+		bins, _ := a.lookupEnv("KINDRED_TESTBED_DIR")
+		return &provider.Sim{Binaries: bins, Log: a.log}, nil
+	case api.ProviderExisting:
+		kc := f.kubeconfig
+		if kc == "" {
+			kc, _ = a.lookupEnv("KUBECONFIG")
+		}
+		return &provider.Existing{Kubeconfig: kc, Context: f.context}, nil
+	case api.ProviderKind:
+		return nil, fmt.Errorf("the kind provider is not built yet; use --provider sim (a simulated cluster, no Docker needed) or --provider existing")
+	}
+	return nil, usageError{fmt.Errorf("invalid --provider %q: want kind, sim or existing", name)}
+}
+
+// sink returns the renderer for the chosen output.
+func (a *app) sink() event.Sink {
+	if a.json() {
+		return render.NewJSON(a.stdout)
+	}
+	return render.NewText(a.stdout, a.verbose > 0)
+}
+
+func (a *app) engineConfig(p engine.Provider) engine.Config {
+	mirror, _ := a.lookupEnv("KINDRED_CHART_MIRROR")
+	return engine.Config{Provider: p, Sink: a.sink(), Log: a.log, ChartMirror: mirror}
+}
+
+// interruptible cancels the context on Ctrl-C or SIGTERM, so steps stop
+// cleanly and the next run resumes.
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func (a *app) upCmd() *cobra.Command {
+	var f clusterFlags
+	var parallel int
+	var lockTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "up [STACK]",
+		Short: "Create the cluster and install the stack, or bring it up to date",
+		Long: `Create the cluster and install everything in the stack, as a parallel
+dependency graph with real readiness checks. Run it again at any time: steps
+whose inputs did not change are left alone, and a run that was interrupted
+resumes where it stopped.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.loadStack(args)
+			if err != nil {
+				return err
+			}
+			p, err := a.provider(&f, st)
+			if err != nil {
+				return err
+			}
+			ctx, stop := interruptible()
+			defer stop()
+			up := engine.NewUp(a.engineConfig(p))
+			up.Parallelism = parallel
+			up.LockTimeout = lockTimeout
+			_, err = up.Run(ctx, st)
+			return err
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().IntVar(&parallel, "parallel", 0, "run at most this many steps at once (0: every step that is ready)")
+	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 2*time.Minute, "how long to wait while another run holds the cluster")
+	return cmd
+}
+
+func (a *app) downCmd() *cobra.Command {
+	var f clusterFlags
+	var deleteCluster bool
+	cmd := &cobra.Command{
+		Use:   "down [STACK]",
+		Short: "Uninstall what the stack installed, in reverse order",
+		Long: `Uninstall everything kindred recorded in the cluster, last level first.
+It reads the record in the cluster, so the stack file may have changed or
+be gone. With --delete-cluster, a simulated cluster is stopped too.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.loadStack(args)
+			if err != nil {
+				return err
+			}
+			p, err := a.provider(&f, st)
+			if err != nil {
+				return err
+			}
+			ctx, stop := interruptible()
+			defer stop()
+			if _, err := engine.NewDown(a.engineConfig(p)).Run(ctx, st); err != nil && !(deleteCluster && errors.Is(err, provider.ErrNoCluster)) {
+				return err
+			}
+			if deleteCluster {
+				if s, ok := p.(*provider.Sim); ok {
+					return s.Delete(ctx, st)
+				}
+				return fmt.Errorf("--delete-cluster works with --provider sim; deleting kind clusters arrives with the kind provider")
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().BoolVar(&deleteCluster, "delete-cluster", false, "also delete the cluster (sim)")
+	return cmd
+}
+
+func (a *app) statusCmd() *cobra.Command {
+	var f clusterFlags
+	cmd := &cobra.Command{
+		Use:   "status [STACK]",
+		Short: "Show what the cluster runs and whether each step is healthy",
+		Args:  maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.loadStack(args)
+			if err != nil {
+				return err
+			}
+			p, err := a.provider(&f, st)
+			if err != nil {
+				return err
+			}
+			ctx, stop := interruptible()
+			defer stop()
+			rep, err := engine.NewStatus(a.engineConfig(p)).Run(ctx, st)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.writeJSON(rep)
+			}
+			fmt.Fprintf(a.stdout, "stack %q (kubeconfig %s)\n", rep.Stack, rep.Kubeconfig)
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "STEP\tKIND\tHEALTH\tDETAIL")
+			unhealthy := 0
+			for _, s := range rep.Steps {
+				h := "healthy"
+				if !s.Healthy {
+					h = "UNHEALTHY"
+					unhealthy++
+				}
+				detail := s.Message
+				if s.Endpoint != "" {
+					detail += " at " + s.Endpoint
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, s.Kind, h, detail)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if unhealthy > 0 {
+				return fmt.Errorf("%d step%s unhealthy", unhealthy, plural(unhealthy))
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}

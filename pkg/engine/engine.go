@@ -1,0 +1,375 @@
+// Package engine makes a cluster match a stack. Up runs the stack's plan as
+// a parallel dependency graph, waiting on real readiness and doing nothing
+// where nothing changed; Down uninstalls in reverse order; Status reports
+// what the cluster records. Progress goes out as events to a Sink, and
+// diagnostics to a slog.Logger; the engine never prints.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"kindred.dev/kindred/pkg/event"
+	"kindred.dev/kindred/pkg/internal/helm"
+	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/plan"
+	"kindred.dev/kindred/pkg/stack"
+)
+
+// Access is how to reach a cluster.
+type Access struct {
+	Kubeconfig string
+	Context    string
+}
+
+// Provider supplies the cluster a stack runs on: kind, the simulated
+// cluster, or an existing one.
+type Provider interface {
+	// Name is kind, sim or existing.
+	Name() string
+	// Ensure makes the cluster exist and answer, and reports whether it
+	// had to create or start it.
+	Ensure(ctx context.Context, st *stack.Stack, progress func(string)) (Access, bool, error)
+	// Access returns how to reach the cluster, without creating it.
+	Access(ctx context.Context, st *stack.Stack) (Access, error)
+}
+
+// Config carries what every action needs.
+type Config struct {
+	Provider Provider
+	// Sink receives progress events; nil discards them.
+	Sink event.Sink
+	// Log receives diagnostics, including helm's; nil discards them.
+	Log *slog.Logger
+	// ChartMirror overrides the stack's chartMirror (KINDRED_CHART_MIRROR).
+	ChartMirror string
+	// CacheDir holds fetched charts; defaults to the user's cache folder.
+	CacheDir string
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.Sink == nil {
+		c.Sink = event.Discard
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.CacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		c.CacheDir = filepath.Join(dir, "kindred", "charts")
+	}
+}
+
+// Up installs a stack.
+type Up struct {
+	cfg Config
+	// Parallelism bounds how many steps run at once; 0 runs every step
+	// that is ready.
+	Parallelism int
+	// LockTimeout is how long to wait for another run to finish.
+	LockTimeout time.Duration
+}
+
+// NewUp returns an Up action with defaults.
+func NewUp(cfg Config) *Up {
+	cfg.defaults()
+	return &Up{cfg: cfg, LockTimeout: 2 * time.Minute}
+}
+
+// Run makes the cluster match st. A step that fails is reported and its
+// dependants are skipped; the error is then a *RunError.
+func (u *Up) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) {
+	started := u.cfg.Now()
+	p, err := plan.Build(st)
+	if err != nil {
+		return event.Summary{}, err
+	}
+	u.cfg.Sink.Emit(event.Event{Time: started, Type: event.PlanReady, Levels: p.Levels, Message: fmt.Sprintf("%d steps in %d levels", len(p.Steps), len(p.Levels))})
+
+	r := &runner{cfg: &u.cfg, st: st, plan: p, lockTimeout: u.LockTimeout}
+	nodes := r.nodes()
+	sum, err := execute(ctx, nodes, u.Parallelism, u.cfg.Sink, u.cfg.Now)
+	if r.lock != nil {
+		r.lock.release()
+	}
+	u.cfg.Sink.Emit(event.Event{Time: u.cfg.Now(), Type: event.Finished, Elapsed: u.cfg.Now().Sub(started), Summary: &sum})
+	return sum, err
+}
+
+// runner holds one Up run's shared state.
+type runner struct {
+	cfg         *Config
+	st          *stack.Stack
+	plan        *plan.Plan
+	lockTimeout time.Duration
+
+	// Set by the cluster step, read by every later step.
+	access Access
+	kube   *kube.Client
+	helm   *helm.Client
+	store  *stateStore
+	prev   *State
+	lock   *lock
+}
+
+// nodes turns the plan into executor nodes, plus removal nodes for steps
+// the cluster records but the stack no longer has.
+func (r *runner) nodes() []*node {
+	var out []*node
+	for _, s := range r.plan.Steps {
+		s := s
+		n := &node{id: s.ID, kind: s.Kind, needs: s.Needs}
+		if s.Kind == plan.KindCluster {
+			n.run = r.cluster
+		} else {
+			n.run = func(ctx context.Context, progress func(string)) (bool, error) {
+				return r.step(ctx, s, progress)
+			}
+		}
+		out = append(out, n)
+	}
+	// Removals depend on the recorded state, which the cluster step reads;
+	// they are decided then, so one node runs them all.
+	out = append(out, &node{id: "prune", kind: "prune", needs: []string{stack.StepCluster}, run: r.prune})
+	return out
+}
+
+// cluster ensures the cluster, takes the run's lock and reads the state.
+func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, error) {
+	if r.cfg.Provider == nil {
+		return false, errors.New("no cluster provider configured")
+	}
+	acc, changed, err := r.cfg.Provider.Ensure(ctx, r.st, progress)
+	if err != nil {
+		return false, err
+	}
+	r.access = acc
+	rc, err := restConfig(acc)
+	if err != nil {
+		return false, err
+	}
+	if r.kube, err = kube.New(rc); err != nil {
+		return false, err
+	}
+	mirror := r.cfg.ChartMirror
+	if mirror == "" {
+		mirror = r.st.ChartMirror
+	}
+	r.helm = &helm.Client{Kubeconfig: acc.Kubeconfig, Context: acc.Context, Log: r.cfg.Log,
+		Fetcher: &helm.Fetcher{CacheDir: r.cfg.CacheDir, Mirror: mirror}}
+	if err := ensureSystemNamespace(ctx, r.kube.Typed); err != nil {
+		return false, fmt.Errorf("creating %s: %w", SystemNamespace, err)
+	}
+	r.lock, err = acquireLock(ctx, r.kube.Typed, r.lockTimeout, func(holder string) {
+		progress(fmt.Sprintf("waiting for another kindred run to finish (%s)", holder))
+	})
+	if err != nil {
+		return false, err
+	}
+	r.store = &stateStore{cs: r.kube.Typed}
+	if r.prev, err = r.store.load(ctx); err != nil {
+		return false, err
+	}
+	spec, _ := json.Marshal(r.st.Stack)
+	err = r.store.update(ctx, func(s *State) {
+		s.Stack, s.File, s.Spec = r.st.Metadata.Name, r.st.File, spec
+	})
+	return changed, err
+}
+
+// prune removes what earlier runs installed for steps the stack dropped.
+func (r *runner) prune(ctx context.Context, progress func(string)) (bool, error) {
+	var gone []string
+	for id := range r.prev.Steps {
+		if _, ok := r.plan.Step(id); !ok {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) == 0 {
+		return false, nil
+	}
+	// Remove later levels first, as down does.
+	sort.Slice(gone, func(i, j int) bool {
+		a, b := r.prev.Steps[gone[i]], r.prev.Steps[gone[j]]
+		if a.Level != b.Level {
+			return a.Level > b.Level
+		}
+		return gone[i] < gone[j]
+	})
+	for _, id := range gone {
+		progress("removing " + id)
+		if err := removeStep(ctx, r.kube, r.helm, r.prev.Steps[id]); err != nil {
+			return true, fmt.Errorf("removing %s: %w", id, err)
+		}
+		if err := r.store.update(ctx, func(s *State) { delete(s.Steps, id) }); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+func restConfig(acc Access) (*rest.Config, error) {
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: acc.Kubeconfig}
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: acc.Context}
+	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("reading kubeconfig %s: %w", acc.Kubeconfig, err)
+	}
+	rc.QPS, rc.Burst = 100, 200
+	return rc, nil
+}
+
+// Down uninstalls what the cluster records, in reverse order.
+type Down struct {
+	cfg         Config
+	LockTimeout time.Duration
+}
+
+// NewDown returns a Down action.
+func NewDown(cfg Config) *Down {
+	cfg.defaults()
+	return &Down{cfg: cfg, LockTimeout: 2 * time.Minute}
+}
+
+// Run uninstalls every recorded step, last level first, then forgets them.
+// It needs only the cluster, not the stack file that installed it.
+func (d *Down) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) {
+	started := d.cfg.Now()
+	acc, err := d.cfg.Provider.Access(ctx, st)
+	if err != nil {
+		return event.Summary{}, err
+	}
+	rc, err := restConfig(acc)
+	if err != nil {
+		return event.Summary{}, err
+	}
+	kc, err := kube.New(rc)
+	if err != nil {
+		return event.Summary{}, err
+	}
+	hc := &helm.Client{Kubeconfig: acc.Kubeconfig, Context: acc.Context, Log: d.cfg.Log, Fetcher: &helm.Fetcher{CacheDir: d.cfg.CacheDir}}
+	store := &stateStore{cs: kc.Typed}
+	state, err := store.load(ctx)
+	if err != nil {
+		return event.Summary{}, err
+	}
+	l, err := acquireLock(ctx, kc.Typed, d.LockTimeout, func(holder string) {
+		d.cfg.Sink.Emit(event.Event{Time: d.cfg.Now(), Type: event.StepProgress, Message: "waiting for another kindred run to finish (" + holder + ")"})
+	})
+	if err != nil {
+		return event.Summary{}, err
+	}
+	defer l.release()
+
+	// Each recorded step waits for every step of a later level to go first.
+	var nodes []*node
+	for id, rec := range state.Steps {
+		id, rec := id, rec
+		var needs []string
+		for other, o := range state.Steps {
+			if o.Level > rec.Level {
+				needs = append(needs, other)
+			}
+		}
+		nodes = append(nodes, &node{id: id, kind: rec.Kind, needs: needs, run: func(ctx context.Context, progress func(string)) (bool, error) {
+			if err := removeStep(ctx, kc, hc, rec); err != nil {
+				return false, err
+			}
+			return true, store.update(ctx, func(s *State) { delete(s.Steps, id) })
+		}})
+	}
+	var levels [][]string
+	for _, n := range nodes {
+		levels = append(levels, []string{n.id})
+	}
+	d.cfg.Sink.Emit(event.Event{Time: started, Type: event.PlanReady, Levels: levels, Message: fmt.Sprintf("%d steps to remove", len(nodes))})
+	sum, err := execute(ctx, nodes, 0, d.cfg.Sink, d.cfg.Now)
+	d.cfg.Sink.Emit(event.Event{Time: d.cfg.Now(), Type: event.Finished, Elapsed: d.cfg.Now().Sub(started), Summary: &sum})
+	return sum, err
+}
+
+// StepStatus is one recorded step and its health now.
+type StepStatus struct {
+	ID       string      `json:"id"`
+	Kind     string      `json:"kind"`
+	Level    int         `json:"level"`
+	Healthy  bool        `json:"healthy"`
+	Message  string      `json:"message"`
+	Release  string      `json:"release,omitempty"`
+	Endpoint string      `json:"endpoint,omitempty"`
+	Objects  []ObjectRef `json:"objects,omitempty"`
+	Applied  string      `json:"applied,omitempty"`
+}
+
+// Report is what Status returns.
+type Report struct {
+	Stack      string       `json:"stack"`
+	File       string       `json:"file,omitempty"`
+	Kubeconfig string       `json:"kubeconfig"`
+	Steps      []StepStatus `json:"steps"`
+}
+
+// Status reads what the cluster records and checks each step's health.
+type Status struct{ cfg Config }
+
+// NewStatus returns a Status action.
+func NewStatus(cfg Config) *Status {
+	cfg.defaults()
+	return &Status{cfg: cfg}
+}
+
+// Run reports the stack recorded in the cluster.
+func (s *Status) Run(ctx context.Context, st *stack.Stack) (*Report, error) {
+	acc, err := s.cfg.Provider.Access(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := restConfig(acc)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := kube.New(rc)
+	if err != nil {
+		return nil, err
+	}
+	hc := &helm.Client{Kubeconfig: acc.Kubeconfig, Context: acc.Context, Log: s.cfg.Log}
+	state, err := (&stateStore{cs: kc.Typed}).load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Stack: state.Stack, File: state.File, Kubeconfig: acc.Kubeconfig}
+	for id, rec := range state.Steps {
+		ss := StepStatus{ID: id, Kind: rec.Kind, Level: rec.Level, Release: rec.Release, Endpoint: rec.Endpoint, Objects: rec.Inventory, Applied: rec.Applied}
+		ss.Healthy, ss.Message = health(ctx, kc, hc, rec)
+		rep.Steps = append(rep.Steps, ss)
+	}
+	slices.SortFunc(rep.Steps, func(a, b StepStatus) int {
+		if a.Level != b.Level {
+			return a.Level - b.Level
+		}
+		if a.ID < b.ID {
+			return -1
+		}
+		return 1
+	})
+	return rep, nil
+}

@@ -1,0 +1,279 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
+)
+
+// The user kindred creates in every database.
+const dbUser = "kindred"
+
+// database renders a database server from its engine's official image: a
+// Secret with generated credentials (kept across runs), init scripts, a
+// StatefulSet and a Service.
+func (r *runner) database(ctx context.Context, db *api.Database) ([]*unstructured.Unstructured, error) {
+	e, ok := r.st.Catalog.Engine(db.Engine)
+	if !ok {
+		return nil, fmt.Errorf("no catalogue entry for engine %s", db.Engine)
+	}
+	version := db.Version
+	if version == "" {
+		version = e.DefaultVersion
+	}
+	password, err := r.databasePassword(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	labels := map[string]string{"app.kubernetes.io/name": db.Engine, "app.kubernetes.io/instance": db.Name, "app.kubernetes.io/managed-by": "kindred"}
+	secretName := db.Name + "-credentials"
+	secret := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: db.Namespace, Labels: labels},
+		Type:       corev1.SecretTypeOpaque,
+		StringData: map[string]string{"username": dbUser, "password": password, "database": db.Name,
+			"host": fmt.Sprintf("%s.%s.svc.cluster.local", db.Name, db.Namespace), "port": fmt.Sprint(e.Port)},
+	}
+	fromSecret := func(name, key string) corev1.EnvVar {
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secretName}, Key: key}}}
+	}
+	c := corev1.Container{
+		Name:  db.Engine,
+		Image: fmt.Sprintf("%s:%s", e.Image, version),
+		Ports: []corev1.ContainerPort{{Name: db.Engine, ContainerPort: int32(e.Port)}},
+	}
+	var dataPath string
+	switch db.Engine {
+	case api.EnginePostgres:
+		dataPath = "/var/lib/postgresql/data"
+		c.Env = []corev1.EnvVar{fromSecret("POSTGRES_PASSWORD", "password"), {Name: "POSTGRES_USER", Value: dbUser}, {Name: "POSTGRES_DB", Value: db.Name}, {Name: "PGDATA", Value: dataPath + "/pgdata"}}
+		c.ReadinessProbe = execProbe("pg_isready", "-U", dbUser, "-d", db.Name)
+	case api.EngineMySQL:
+		dataPath = "/var/lib/mysql"
+		c.Env = []corev1.EnvVar{fromSecret("MYSQL_ROOT_PASSWORD", "password"), fromSecret("MYSQL_PASSWORD", "password"), {Name: "MYSQL_USER", Value: dbUser}, {Name: "MYSQL_DATABASE", Value: db.Name}}
+		c.ReadinessProbe = execProbe("sh", "-c", `mysqladmin ping -h 127.0.0.1 -uroot -p"$MYSQL_ROOT_PASSWORD"`)
+	case api.EngineRedis:
+		dataPath = "/data"
+		c.Env = []corev1.EnvVar{fromSecret("REDIS_PASSWORD", "password")}
+		c.Command = []string{"sh", "-c", `exec redis-server --appendonly yes --requirepass "$REDIS_PASSWORD"`}
+		c.ReadinessProbe = execProbe("sh", "-c", `redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG`)
+	}
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: dataPath}}
+
+	objs := []runtime.Object{secret}
+	pod := corev1.PodSpec{Containers: []corev1.Container{c}}
+	if len(db.Init) > 0 && db.Engine != api.EngineRedis {
+		cm := &corev1.ConfigMap{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Name: db.Name + "-init", Namespace: db.Namespace, Labels: labels},
+			Data:       map[string]string{},
+		}
+		for i, f := range db.Init {
+			data, err := r.st.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("reading init script: %w", err)
+			}
+			// Numbered, so scripts run in the stack's order.
+			cm.Data[fmt.Sprintf("%02d-%s", i, filepath.Base(f))] = string(data)
+		}
+		objs = append(objs, cm)
+		pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "init", MountPath: "/docker-entrypoint-initdb.d", ReadOnly: true})
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "init", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: cm.Name}}}})
+	}
+	one := int32(1)
+	sts := &appsv1.StatefulSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
+		ObjectMeta: metav1.ObjectMeta{Name: db.Name, Namespace: db.Namespace, Labels: labels},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:    &one,
+			ServiceName: db.Name,
+			Selector:    &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/instance": db.Name}},
+			Template:    corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
+		},
+	}
+	if db.Persistence != nil && db.Persistence.Enabled {
+		size := db.Persistence.Size
+		if size == "" {
+			size = "1Gi"
+		}
+		sts.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{
+			ObjectMeta: metav1.ObjectMeta{Name: "data"},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}},
+			},
+		}}
+	} else {
+		sts.Spec.Template.Spec.Volumes = append(sts.Spec.Template.Spec.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	}
+	svc := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: db.Name, Namespace: db.Namespace, Labels: labels},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app.kubernetes.io/instance": db.Name},
+			Ports:    []corev1.ServicePort{{Name: db.Engine, Port: int32(e.Port), TargetPort: intstr.FromString(db.Engine)}},
+		},
+	}
+	return toUnstructured(append(objs, sts, svc)...)
+}
+
+// databasePassword returns the password already in the cluster, or a new
+// one. It is never logged or sent as an event.
+func (r *runner) databasePassword(ctx context.Context, db *api.Database) (string, error) {
+	s, err := r.kube.Typed.CoreV1().Secrets(db.Namespace).Get(ctx, db.Name+"-credentials", metav1.GetOptions{})
+	switch {
+	case err == nil && len(s.Data["password"]) > 0:
+		return string(s.Data["password"]), nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return "", fmt.Errorf("reading the credentials of %s: %w", db.Name, err)
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func execProbe(cmd ...string) *corev1.Probe {
+	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: cmd}}, PeriodSeconds: 2, FailureThreshold: 30}
+}
+
+// tenantObjects renders a tenant: its namespace, role bindings, a
+// default-deny network policy that still allows DNS, and a quota.
+func tenantObjects(t *api.Tenant) ([]*unstructured.Unstructured, error) {
+	labels := map[string]string{"app.kubernetes.io/managed-by": "kindred", "kindred.dev/tenant": t.Name}
+	objs := []runtime.Object{&corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: t.Namespace, Labels: labels},
+	}}
+	for _, role := range []struct {
+		name     string
+		subjects []string
+	}{{"admin", t.Admins}, {"view", t.Viewers}} {
+		if len(role.subjects) == 0 {
+			continue
+		}
+		rb := &rbacv1.RoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+			ObjectMeta: metav1.ObjectMeta{Name: "kindred-" + role.name, Namespace: t.Namespace, Labels: labels},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.name},
+		}
+		for _, s := range role.subjects {
+			rb.Subjects = append(rb.Subjects, subjectOf(s))
+		}
+		objs = append(objs, rb)
+	}
+	if t.NetworkPolicy == api.NetworkPolicyDefaultDeny {
+		udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+		dns := intstr.FromInt32(53)
+		objs = append(objs, &networkingv1.NetworkPolicy{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+			ObjectMeta: metav1.ObjectMeta{Name: "default-deny", Namespace: t.Namespace, Labels: labels},
+			Spec: networkingv1.NetworkPolicySpec{
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+				Egress: []networkingv1.NetworkPolicyEgressRule{{
+					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}},
+				}},
+			},
+		})
+	}
+	if q := t.Quota; q != nil {
+		hard := corev1.ResourceList{}
+		if q.CPU != "" {
+			hard[corev1.ResourceRequestsCPU] = resource.MustParse(q.CPU)
+		}
+		if q.Memory != "" {
+			hard[corev1.ResourceRequestsMemory] = resource.MustParse(q.Memory)
+		}
+		if q.Pods > 0 {
+			hard[corev1.ResourcePods] = *resource.NewQuantity(int64(q.Pods), resource.DecimalSI)
+		}
+		objs = append(objs, &corev1.ResourceQuota{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ResourceQuota"},
+			ObjectMeta: metav1.ObjectMeta{Name: "kindred-quota", Namespace: t.Namespace, Labels: labels},
+			Spec:       corev1.ResourceQuotaSpec{Hard: hard},
+		})
+	}
+	return toUnstructured(objs...)
+}
+
+func subjectOf(s string) rbacv1.Subject {
+	kind, name, _ := strings.Cut(s, ":")
+	switch kind {
+	case "user":
+		return rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: name}
+	case "group":
+		return rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: name}
+	}
+	ns, n, _ := strings.Cut(name, "/")
+	return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: n}
+}
+
+// jobObjects renders a job: a Job that runs once, or a CronJob.
+func jobObjects(j *api.Job) ([]*unstructured.Unstructured, error) {
+	labels := map[string]string{"app.kubernetes.io/managed-by": "kindred", "kindred.dev/job": j.Name}
+	var env []corev1.EnvVar
+	for k, v := range j.Env {
+		env = append(env, corev1.EnvVar{Name: k, Value: v})
+	}
+	sortEnv(env)
+	backoff := int32(j.BackoffLimit)
+	spec := batchv1.JobSpec{
+		BackoffLimit: &backoff,
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: j.Name, Image: j.Image, Command: j.Command, Args: j.Args, Env: env}},
+			},
+		},
+	}
+	meta := metav1.ObjectMeta{Name: j.Name, Namespace: j.Namespace, Labels: labels}
+	if j.Schedule != "" {
+		return toUnstructured(&batchv1.CronJob{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
+			ObjectMeta: meta,
+			Spec:       batchv1.CronJobSpec{Schedule: j.Schedule, JobTemplate: batchv1.JobTemplateSpec{Spec: spec}},
+		})
+	}
+	return toUnstructured(&batchv1.Job{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}, ObjectMeta: meta, Spec: spec})
+}
+
+func sortEnv(env []corev1.EnvVar) {
+	sort.Slice(env, func(i, k int) bool { return env[i].Name < env[k].Name })
+}
+
+func toUnstructured(objs ...runtime.Object) ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	for _, o := range objs {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+		if err != nil {
+			return nil, err
+		}
+		u := &unstructured.Unstructured{Object: m}
+		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+		unstructured.RemoveNestedField(u.Object, "status")
+		unstructured.RemoveNestedField(u.Object, "spec", "template", "metadata", "creationTimestamp")
+		out = append(out, u)
+	}
+	return out, nil
+}

@@ -1,0 +1,247 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Where kindred keeps its records in a cluster.
+const (
+	SystemNamespace = "kindred-system"
+	stateConfigMap  = "kindred-state"
+	lockLease       = "kindred-lock"
+)
+
+// ErrLocked is wrapped when another run holds the cluster's lock too long.
+var ErrLocked = errors.New("another kindred run holds the cluster")
+
+// ObjectRef names one object kindred applied.
+type ObjectRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+// StepRecord is what the cluster remembers of one applied step.
+type StepRecord struct {
+	Kind  string `json:"kind"`
+	Level int    `json:"level"`
+	// Hash of the step's desired state when it last succeeded.
+	Hash string `json:"hash,omitempty"`
+	// Release, for chart steps.
+	Release   string `json:"release,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	// Inventory, for steps that apply objects themselves.
+	Inventory []ObjectRef `json:"inventory,omitempty"`
+	// Endpoint is a database's in-cluster address, and Secret the name of
+	// the Secret holding its credentials (never the credentials).
+	Endpoint string `json:"endpoint,omitempty"`
+	Secret   string `json:"secret,omitempty"`
+	Applied  string `json:"applied,omitempty"` // RFC 3339
+}
+
+// State is the applied stack recorded in the cluster, so that status and
+// down work without the original file.
+type State struct {
+	Stack string                 `json:"stack"`
+	File  string                 `json:"file,omitempty"`
+	Spec  json.RawMessage        `json:"spec,omitempty"`
+	Steps map[string]*StepRecord `json:"steps"`
+}
+
+// stateStore reads and writes the State ConfigMap; writes are serialised.
+type stateStore struct {
+	cs kubernetes.Interface
+	mu sync.Mutex
+}
+
+func ensureSystemNamespace(ctx context.Context, cs kubernetes.Interface) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "kindred"}}}
+	_, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+// load returns the recorded state, or an empty one.
+func (s *stateStore) load(ctx context.Context) (*State, error) {
+	cm, err := s.cs.CoreV1().ConfigMaps(SystemNamespace).Get(ctx, stateConfigMap, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return &State{Steps: map[string]*StepRecord{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading kindred's state: %w", err)
+	}
+	st := &State{}
+	if err := json.Unmarshal([]byte(cm.Data["state.json"]), st); err != nil {
+		return nil, fmt.Errorf("reading kindred's state: %w", err)
+	}
+	if st.Steps == nil {
+		st.Steps = map[string]*StepRecord{}
+	}
+	return st, nil
+}
+
+// update applies fn to the recorded state and writes it back, retrying on
+// conflicts.
+func (s *stateStore) update(ctx context.Context, fn func(*State)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		cm, err := s.cs.CoreV1().ConfigMaps(SystemNamespace).Get(ctx, stateConfigMap, metav1.GetOptions{})
+		create := apierrors.IsNotFound(err)
+		if err != nil && !create {
+			return err
+		}
+		st := &State{Steps: map[string]*StepRecord{}}
+		if !create {
+			if err := json.Unmarshal([]byte(cm.Data["state.json"]), st); err != nil || st.Steps == nil {
+				st = &State{Steps: map[string]*StepRecord{}}
+			}
+		} else {
+			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: stateConfigMap, Namespace: SystemNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "kindred"}}}
+		}
+		fn(st)
+		data, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		cm.Data = map[string]string{"state.json": string(data)}
+		if create {
+			_, err = s.cs.CoreV1().ConfigMaps(SystemNamespace).Create(ctx, cm, metav1.CreateOptions{})
+		} else {
+			_, err = s.cs.CoreV1().ConfigMaps(SystemNamespace).Update(ctx, cm, metav1.UpdateOptions{})
+		}
+		if (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("writing kindred's state: %w", err)
+		}
+		return nil
+	}
+}
+
+// lock is a Lease held while a run changes the cluster.
+type lock struct {
+	cs       kubernetes.Interface
+	identity string
+	duration time.Duration
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+func newIdentity() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano())
+}
+
+// acquire takes the lease, waiting up to timeout while another live run
+// holds it; waiting is called once with the holder's identity.
+func acquireLock(ctx context.Context, cs kubernetes.Interface, timeout time.Duration, waiting func(holder string)) (*lock, error) {
+	l := &lock{cs: cs, identity: newIdentity(), duration: 15 * time.Second, stop: make(chan struct{}), done: make(chan struct{})}
+	deadline := time.Now().Add(timeout)
+	told := false
+	leases := cs.CoordinationV1().Leases(SystemNamespace)
+	for {
+		now := metav1.NewMicroTime(time.Now())
+		secs := int32(l.duration / time.Second)
+		lease, err := leases.Get(ctx, lockLease, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			_, err = leases.Create(ctx, &coordinationv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{Name: lockLease, Namespace: SystemNamespace},
+				Spec:       coordinationv1.LeaseSpec{HolderIdentity: &l.identity, LeaseDurationSeconds: &secs, AcquireTime: &now, RenewTime: &now},
+			}, metav1.CreateOptions{})
+			if err == nil {
+				go l.renew()
+				return l, nil
+			}
+			if !apierrors.IsAlreadyExists(err) {
+				return nil, err
+			}
+		case err != nil:
+			return nil, err
+		default:
+			holder := ""
+			if lease.Spec.HolderIdentity != nil {
+				holder = *lease.Spec.HolderIdentity
+			}
+			expired := lease.Spec.RenewTime == nil || lease.Spec.LeaseDurationSeconds == nil ||
+				time.Since(lease.Spec.RenewTime.Time) > time.Duration(*lease.Spec.LeaseDurationSeconds)*time.Second
+			if holder == "" || expired {
+				lease.Spec.HolderIdentity = &l.identity
+				lease.Spec.LeaseDurationSeconds = &secs
+				lease.Spec.AcquireTime = &now
+				lease.Spec.RenewTime = &now
+				if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{}); err == nil {
+					go l.renew()
+					return l, nil
+				} else if !apierrors.IsConflict(err) {
+					return nil, err
+				}
+				continue
+			}
+			if !told && waiting != nil {
+				waiting(holder)
+				told = true
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("%w (%s) after waiting %s; if no other run is active, it expires within %s", ErrLocked, holder, timeout, l.duration)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (l *lock) renew() {
+	defer close(l.done)
+	t := time.NewTicker(l.duration / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			lease, err := l.cs.CoordinationV1().Leases(SystemNamespace).Get(ctx, lockLease, metav1.GetOptions{})
+			if err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity == l.identity {
+				now := metav1.NewMicroTime(time.Now())
+				lease.Spec.RenewTime = &now
+				_, _ = l.cs.CoordinationV1().Leases(SystemNamespace).Update(ctx, lease, metav1.UpdateOptions{})
+			}
+			cancel()
+		}
+	}
+}
+
+// release gives the lease up for the next run.
+func (l *lock) release() {
+	close(l.stop)
+	<-l.done
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	lease, err := l.cs.CoordinationV1().Leases(SystemNamespace).Get(ctx, lockLease, metav1.GetOptions{})
+	if err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity == l.identity {
+		_ = l.cs.CoordinationV1().Leases(SystemNamespace).Delete(ctx, lockLease, metav1.DeleteOptions{
+			Preconditions: &metav1.Preconditions{ResourceVersion: &lease.ResourceVersion},
+		})
+	}
+}

@@ -1,0 +1,164 @@
+// Package provider supplies the clusters stacks run on: the simulated
+// cluster (sim), any existing cluster through a kubeconfig (existing), and,
+// with the kind issue, kind clusters.
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/sim"
+	"kindred.dev/kindred/pkg/stack"
+)
+
+// ErrNoCluster means the provider has no cluster for the stack.
+var ErrNoCluster = errors.New("no cluster")
+
+// StateDir is where kindred keeps clusters' state on this machine.
+func StateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "kindred")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "kindred-state")
+	}
+	return filepath.Join(home, ".local", "state", "kindred")
+}
+
+// Sim runs stacks on a simulated cluster that outlives the command, so
+// that up, status and down work across commands.
+type Sim struct {
+	// Root holds one folder per cluster; defaults to StateDir()/sim.
+	Root string
+	// Binaries is the folder of the test-bed binaries; empty looks them up.
+	Binaries string
+	Log      *slog.Logger
+}
+
+// Name is "sim".
+func (p *Sim) Name() string { return api.ProviderSim }
+
+func (p *Sim) root(st *stack.Stack) string {
+	root := p.Root
+	if root == "" {
+		root = filepath.Join(StateDir(), "sim")
+	}
+	return filepath.Join(root, st.Cluster.Name)
+}
+
+// Ensure reuses the stack's running simulated cluster or starts one shaped
+// like the stack's nodes.
+func (p *Sim) Ensure(ctx context.Context, st *stack.Stack, progress func(string)) (engine.Access, bool, error) {
+	c, err := sim.Open(p.root(st))
+	if err != nil {
+		return engine.Access{}, false, err
+	}
+	if c != nil {
+		return engine.Access{Kubeconfig: c.Kubeconfig}, false, nil
+	}
+	progress("starting a simulated cluster")
+	opts := []sim.Option{sim.WithRoot(p.root(st)), sim.WithKeep(), sim.WithName(st.Cluster.Name), sim.WithNodes(Nodes(st)...)}
+	if p.Binaries != "" {
+		opts = append(opts, sim.WithBinaries(p.Binaries))
+	}
+	if p.Log != nil {
+		opts = append(opts, sim.WithLogger(p.Log))
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	c, err = sim.Start(ctx, opts...)
+	if err != nil {
+		return engine.Access{}, false, err
+	}
+	return engine.Access{Kubeconfig: c.Kubeconfig}, true, nil
+}
+
+// Access returns the running simulated cluster of the stack.
+func (p *Sim) Access(ctx context.Context, st *stack.Stack) (engine.Access, error) {
+	c, err := sim.Open(p.root(st))
+	if err != nil {
+		return engine.Access{}, err
+	}
+	if c == nil {
+		return engine.Access{}, fmt.Errorf("%w: no simulated cluster %q is running; start one with `kindred up --provider sim`", ErrNoCluster, st.Cluster.Name)
+	}
+	return engine.Access{Kubeconfig: c.Kubeconfig}, nil
+}
+
+// Delete stops the stack's simulated cluster, if one runs.
+func (p *Sim) Delete(ctx context.Context, st *stack.Stack) error {
+	c, err := sim.Open(p.root(st))
+	if err != nil || c == nil {
+		return err
+	}
+	return c.Stop()
+}
+
+// Nodes shapes simulated nodes like the stack's node groups, named as kind
+// names its nodes.
+func Nodes(st *stack.Stack) []sim.Node {
+	var out []sim.Node
+	workers := 0
+	for _, g := range st.Cluster.Nodes {
+		name := st.Cluster.Name + "-control-plane"
+		if g.Role == api.RoleWorker {
+			workers++
+			name = fmt.Sprintf("%s-worker%d", st.Cluster.Name, workers)
+		}
+		labels := map[string]string{}
+		for k, v := range g.Labels {
+			labels[k] = v
+		}
+		if g.Ingress {
+			labels["ingress-ready"] = "true"
+		}
+		n := sim.Node{Name: name, Count: g.Count, Labels: labels, ControlPlane: g.Role == api.RoleControlPlane}
+		for _, t := range g.Taints {
+			n.Taints = append(n.Taints, corev1.Taint{Key: t.Key, Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// Existing runs stacks on a cluster kindred did not create.
+type Existing struct {
+	Kubeconfig string
+	Context    string
+}
+
+// Name is "existing".
+func (p *Existing) Name() string { return api.ProviderExisting }
+
+// Ensure checks nothing beyond the kubeconfig; the first API call tells.
+func (p *Existing) Ensure(ctx context.Context, st *stack.Stack, progress func(string)) (engine.Access, bool, error) {
+	acc, err := p.Access(ctx, st)
+	return acc, false, err
+}
+
+// Access returns the kubeconfig and context to use.
+func (p *Existing) Access(ctx context.Context, st *stack.Stack) (engine.Access, error) {
+	kc := p.Kubeconfig
+	if kc == "" {
+		home, _ := os.UserHomeDir()
+		kc = filepath.Join(home, ".kube", "config")
+	}
+	if _, err := os.Stat(kc); err != nil {
+		return engine.Access{}, fmt.Errorf("%w: kubeconfig %s: %v", ErrNoCluster, kc, err)
+	}
+	ctxName := p.Context
+	if ctxName == "" {
+		ctxName = st.Cluster.Context
+	}
+	return engine.Access{Kubeconfig: kc, Context: ctxName}, nil
+}

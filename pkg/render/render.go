@@ -1,0 +1,99 @@
+// Package render prints a run's events for terminals that are not
+// interactive and for machines: whole lines of text, or JSON lines. It only
+// consumes events; the TUI in ui/ is the third renderer.
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"kindred.dev/kindred/pkg/event"
+)
+
+// Text writes one line per event, never redrawing: fit for logs and CI.
+type Text struct {
+	mu      sync.Mutex
+	w       io.Writer
+	verbose bool
+}
+
+// NewText returns a text renderer; verbose adds progress details.
+func NewText(w io.Writer, verbose bool) *Text { return &Text{w: w, verbose: verbose} }
+
+// Emit prints e.
+func (t *Text) Emit(e event.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch e.Type {
+	case event.PlanReady:
+		fmt.Fprintf(t.w, "plan: %s\n", e.Message)
+		for i, lv := range e.Levels {
+			fmt.Fprintf(t.w, "  level %d: %s\n", i, strings.Join(lv, ", "))
+		}
+	case event.StepStarted:
+		fmt.Fprintf(t.w, "start     %s\n", e.Step)
+	case event.StepProgress:
+		if t.verbose || e.Step == "" {
+			name := e.Step
+			if name == "" {
+				name = "kindred"
+			}
+			fmt.Fprintf(t.w, "          %s: %s\n", name, e.Message)
+		}
+	case event.StepSucceeded:
+		word := "unchanged"
+		if e.Changed {
+			word = "changed"
+		}
+		fmt.Fprintf(t.w, "%-9s %s (%s)\n", word, e.Step, Duration(e.Elapsed))
+	case event.StepFailed:
+		fmt.Fprintf(t.w, "FAILED    %s (%s): %s\n", e.Step, Duration(e.Elapsed), e.Message)
+		if e.Detail != "" {
+			for _, l := range strings.Split(strings.TrimRight(e.Detail, "\n"), "\n") {
+				fmt.Fprintf(t.w, "          | %s\n", l)
+			}
+		}
+	case event.StepSkipped:
+		fmt.Fprintf(t.w, "skipped   %s: %s\n", e.Step, e.Message)
+	case event.Finished:
+		s := e.Summary
+		if s == nil {
+			s = &event.Summary{}
+		}
+		fmt.Fprintf(t.w, "done in %s: %d changed, %d unchanged, %d failed, %d skipped\n", Duration(e.Elapsed), s.Changed, s.Unchanged, s.Failed, s.Skipped)
+		if s.Cancelled {
+			fmt.Fprintln(t.w, "cancelled: steps not finished were left as they were; run the same command again to resume")
+		}
+	}
+}
+
+// JSON writes each event as one JSON object per line.
+type JSON struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+// NewJSON returns a JSON-lines renderer.
+func NewJSON(w io.Writer) *JSON { return &JSON{enc: json.NewEncoder(w)} }
+
+// Emit writes e.
+func (j *JSON) Emit(e event.Event) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_ = j.enc.Encode(e)
+}
+
+// Duration rounds d for people: 850ms, 12.3s, 2m05s.
+func Duration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
