@@ -29,7 +29,7 @@ unit:
 	$(GO) test -short ./...
 
 check-leaks:
-	@left=$$(ps -eo pid,comm | awk '$$2 ~ /^($(TESTBED_PROCS))$$/'); \
+	@left=$$(ps -eo pid,stat,comm | awk '$$2 !~ /^Z/ && $$3 ~ /^($(TESTBED_PROCS))$$/'); \
 	if [ -n "$$left" ]; then echo "test-bed processes left running:"; echo "$$left"; exit 1; fi
 
 lint:

@@ -30,6 +30,15 @@ type RunError struct {
 	Skipped []string
 }
 
+// Unwrap returns the failed steps' errors, for errors.Is and errors.As.
+func (e *RunError) Unwrap() []error {
+	out := make([]error, len(e.Failed))
+	for i, f := range e.Failed {
+		out[i] = f
+	}
+	return out
+}
+
 func (e *RunError) Error() string {
 	var parts []string
 	for _, f := range e.Failed {
