@@ -139,17 +139,21 @@ func (r *runner) nodes() []*node {
 		s := s
 		n := &node{id: s.ID, kind: s.Kind, needs: s.Needs}
 		if s.Kind == plan.KindCluster {
-			n.run = r.cluster
+			n.run = func(ctx context.Context, progress func(string)) (bool, error) {
+				return retryTransient(ctx, progress, func() (bool, error) { return r.cluster(ctx, progress) })
+			}
 		} else {
 			n.run = func(ctx context.Context, progress func(string)) (bool, error) {
-				return r.step(ctx, s, progress)
+				return retryTransient(ctx, progress, func() (bool, error) { return r.step(ctx, s, progress) })
 			}
 		}
 		out = append(out, n)
 	}
 	// Removals depend on the recorded state, which the cluster step reads;
 	// they are decided then, so one node runs them all.
-	out = append(out, &node{id: "prune", kind: "prune", needs: []string{stack.StepCluster}, run: r.prune})
+	out = append(out, &node{id: "prune", kind: "prune", needs: []string{stack.StepCluster}, run: func(ctx context.Context, progress func(string)) (bool, error) {
+		return retryTransient(ctx, progress, func() (bool, error) { return r.prune(ctx, progress) })
+	}})
 	return out
 }
 

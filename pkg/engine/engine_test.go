@@ -232,3 +232,45 @@ func TestIntegrationConcurrentUp(t *testing.T) {
 	}
 	expect(t, rec.Final(), allSteps("unchanged", refSteps...))
 }
+
+// TestIntegrationAPIServerRestart restarts the API server while up runs;
+// the run rides out the outage and converges.
+func TestIntegrationAPIServerRestart(t *testing.T) {
+	f := newFixture(t, sim.WithReadyDelay(500*time.Millisecond, sim.ReadyDelay{Image: "example.test/operator:0.3.1", Delay: 3 * time.Second}))
+	st := load(t, refStack, nil)
+	restarted := make(chan error, 1)
+	var restartedAt time.Time
+	var once sync.Once
+	sink := event.SinkFunc(func(e event.Event) {
+		// Restart while level-1 steps are in flight.
+		if e.Type == event.StepStarted && e.Step == "op" {
+			once.Do(func() {
+				go func() {
+					err := f.sim.RestartAPIServer(f.ctx)
+					restartedAt = time.Now()
+					restarted <- err
+				}()
+			})
+		}
+	})
+	rec := &event.Recorder{}
+	both := event.SinkFunc(func(e event.Event) { sink.Emit(e); rec.Emit(e) })
+	_, err := engine.NewUp(f.config(both)).Run(f.ctx, st)
+	if rerr := <-restarted; rerr != nil {
+		t.Fatalf("restarting the API server: %v", rerr)
+	}
+	if err != nil {
+		t.Fatalf("up did not converge across the restart: %v", err)
+	}
+	// The outage fell inside the run: the server came back before it ended.
+	for _, e := range rec.Events() {
+		if e.Type == event.Finished && !restartedAt.Before(e.Time) {
+			t.Fatalf("the run finished at %v, before the API server was back at %v; the test did not test a restart", e.Time, restartedAt)
+		}
+	}
+	got, err := f.up(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, got, allSteps("unchanged", refSteps...))
+}

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"sync"
 	"time"
 
@@ -182,7 +185,7 @@ func acquireLock(ctx context.Context, cs kubernetes.Interface, timeout time.Dura
 			}
 			expired := lease.Spec.RenewTime == nil || lease.Spec.LeaseDurationSeconds == nil ||
 				time.Since(lease.Spec.RenewTime.Time) > time.Duration(*lease.Spec.LeaseDurationSeconds)*time.Second
-			if holder == "" || expired {
+			if holder == "" || expired || deadLocalHolder(holder) {
 				lease.Spec.HolderIdentity = &l.identity
 				lease.Spec.LeaseDurationSeconds = &secs
 				lease.Spec.AcquireTime = &now
@@ -209,6 +212,26 @@ func acquireLock(ctx context.Context, cs kubernetes.Interface, timeout time.Dura
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// deadLocalHolder reports whether holder names a process of this machine
+// that no longer runs, such as a run killed with SIGKILL; its lease need
+// not run out before the next run goes ahead.
+func deadLocalHolder(holder string) bool {
+	host, _ := os.Hostname()
+	rest, ok := strings.CutPrefix(holder, host+"-")
+	if !ok {
+		return false
+	}
+	pidText, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return syscall.Kill(pid, 0) == syscall.ESRCH
 }
 
 func (l *lock) renew() {

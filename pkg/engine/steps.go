@@ -199,7 +199,7 @@ func (r *runner) objects(ctx context.Context, id, ns string, prev *StepRecord, p
 	}
 	changed := prev == nil || prev.Hash != hash || !r.allExist(ctx, objs)
 	if changed {
-		if err := r.ensureNamespaces(ctx, objs); err != nil {
+		if err := r.ensureNamespaces(ctx, objs, progress); err != nil {
 			return nil, false, err
 		}
 		progress(fmt.Sprintf("applying %d objects", len(objs)))
@@ -252,9 +252,28 @@ func (r *runner) allExist(ctx context.Context, objs []*unstructured.Unstructured
 	return true
 }
 
-// ensureNamespaces creates the namespaces objects live in.
-func (r *runner) ensureNamespaces(ctx context.Context, objs []*unstructured.Unstructured) error {
+// ensureNamespaces creates the namespaces objects live in, first waiting
+// out any that are still being deleted.
+func (r *runner) ensureNamespaces(ctx context.Context, objs []*unstructured.Unstructured, progress func(string)) error {
 	seen := map[string]bool{}
+	for _, o := range objs {
+		ns := o.GetNamespace()
+		if o.GetKind() == "Namespace" {
+			ns = o.GetName()
+		}
+		if ns == "" || seen["wait/"+ns] {
+			continue
+		}
+		seen["wait/"+ns] = true
+		if terminating, err := r.kube.Terminating(ctx, ns); err != nil {
+			return err
+		} else if terminating {
+			progress("waiting for namespace " + ns + " to finish terminating")
+			if err := r.kube.WaitGone(ctx, schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, "", ns, DefaultTimeout); err != nil {
+				return err
+			}
+		}
+	}
 	for _, o := range objs {
 		if o.GetKind() == "Namespace" {
 			seen[o.GetName()] = true
@@ -349,6 +368,14 @@ func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *Step
 		gv, _ := schema.ParseGroupVersion(o.APIVersion)
 		if err := kc.Delete(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name); err != nil {
 			return fmt.Errorf("deleting %s %s: %w", o.Kind, o.Name, err)
+		}
+	}
+	// Wait until they are really gone, namespaces included, so that a run
+	// that follows does not write into a namespace being terminated.
+	for _, o := range rec.Inventory {
+		gv, _ := schema.ParseGroupVersion(o.APIVersion)
+		if err := kc.WaitGone(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name, DefaultTimeout); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -23,7 +23,8 @@ type group struct {
 	dir   string
 	pgid  int
 	keep  bool
-	procs []*exec.Cmd
+	procs map[string]*exec.Cmd
+	args  map[string][]string
 }
 
 // start runs bin with args in the group, logging to logs/NAME.log.
@@ -53,9 +54,32 @@ func (g *group) start(name, bin string, args ...string) error {
 			return err
 		}
 	}
-	g.procs = append(g.procs, cmd)
+	if g.procs == nil {
+		g.procs, g.args = map[string]*exec.Cmd{}, map[string][]string{}
+	}
+	g.procs[name] = cmd
+	g.args[name] = append([]string{bin}, args...)
 	go func() { _ = cmd.Wait() }()
 	return nil
+}
+
+// restart kills one process of the group and starts it again with the
+// same arguments.
+func (g *group) restart(name string) error {
+	cmd, ok := g.procs[name]
+	if !ok {
+		return fmt.Errorf("no process %s in this cluster", name)
+	}
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Kill()
+	for i := 0; i < 200; i++ {
+		if st, _, ok := procStat(pid); !ok || st == "Z" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a := g.args[name]
+	return g.start(name, a[0], a[1:]...)
 }
 
 func (g *group) writeOwner() error {

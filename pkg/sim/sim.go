@@ -337,6 +337,19 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 	return c, nil
 }
 
+// RestartAPIServer kills the API server and starts it again, as an
+// upgrade or a crash would, and waits until it is ready. Tests use it to
+// check that runs survive an API server outage.
+func (c *Cluster) RestartAPIServer(ctx context.Context) error {
+	if c.group == nil || c.group.procs == nil {
+		return errors.New("sim: this cluster was not started by this process")
+	}
+	if err := c.group.restart("kube-apiserver"); err != nil {
+		return err
+	}
+	return c.waitReadyz(ctx, time.Minute)
+}
+
 // Stop ends every process of the cluster and removes its folder.
 func (c *Cluster) Stop() error {
 	if c == nil || c.group == nil {

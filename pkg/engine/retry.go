@@ -1,0 +1,61 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+)
+
+// retryTransient runs fn again, with backoff, while it fails because the
+// API server is briefly away (a restart, an overload), so a run rides out
+// an outage instead of failing. Other errors return at once.
+func retryTransient(ctx context.Context, progress func(string), fn func() (bool, error)) (bool, error) {
+	delay := time.Second
+	changedAny := false
+	for attempt := 1; ; attempt++ {
+		changed, err := fn()
+		changedAny = changedAny || changed
+		if err == nil || !transient(err) || attempt == 6 || ctx.Err() != nil {
+			return changedAny, err
+		}
+		progress("the API server did not answer (" + firstLine(err.Error()) + "); retrying")
+		select {
+		case <-ctx.Done():
+			return changedAny, err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 8*time.Second)
+	}
+}
+
+// transient reports whether err means the API server was briefly away.
+func transient(err error) bool {
+	if apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsServiceUnavailable(err) || utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	// helm and client-go sometimes flatten errors into text.
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "connection reset", "http2: client connection lost",
+		"the server is currently unable to handle the request", "unexpected EOF", "TLS handshake timeout",
+		"i/o timeout", "etcdserver: leader changed", "the server has received too many requests"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}
