@@ -41,8 +41,12 @@ lint:
 fuzz:
 	$(GO) test ./pkg/stack -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 
+# Benchmarks, side by side in one run: the simulated cluster's start-up, and
+# kindred against helmfile and a serial helm script (built once by
+# testbed/bench/build.sh, about 10 minutes). Medians go to bench/out/results.json.
 bench: testbed
-	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" $(GO) test -run '^$$' -bench . -benchtime 1x ./pkg/...
+	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" KINDRED_BENCH_TOOLS="$$(testbed/bench/build.sh)" \
+		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./pkg/...
 
 clean:
 	rm -f $(BIN)

@@ -23,7 +23,7 @@ import (
 const refStack = "../../testdata/stacks/engine/stack.yaml"
 
 // buildKindred builds the kindred binary for tests that run it.
-func buildKindred(t *testing.T) string {
+func buildKindred(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kindred")
 	out, err := exec.Command("go", "build", "-o", bin, "../..").CombinedOutput()

@@ -71,6 +71,9 @@ type Cluster struct {
 	Server string
 	// Version is the Kubernetes version the API server reports.
 	Version string
+	// ReadyzAfter and ReadyAfter measure Start: until the API server's
+	// /readyz answered, and until the cluster was ready for pods.
+	ReadyzAfter, ReadyAfter time.Duration
 
 	rest  *rest.Config
 	group *group
@@ -272,7 +275,8 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 	if err := c.waitReadyz(ctx, o.startGrace); err != nil {
 		return c, err
 	}
-	o.log.Info("simulated API server ready", "after", time.Since(started))
+	c.ReadyzAfter = time.Since(started)
+	o.log.Info("simulated API server ready", "after", c.ReadyzAfter)
 	if err := c.group.start("kube-controller-manager", bins.path("kube-controller-manager"),
 		"--kubeconfig="+kcmConfig,
 		"--authentication-kubeconfig="+kcmConfig, "--authorization-kubeconfig="+kcmConfig,
@@ -333,7 +337,8 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 	}); err != nil {
 		return c, c.withLogs(err)
 	}
-	o.log.Info("simulated cluster ready for pods", "after", time.Since(started), "dir", dir)
+	c.ReadyAfter = time.Since(started)
+	o.log.Info("simulated cluster ready for pods", "after", c.ReadyAfter, "dir", dir)
 	return c, nil
 }
 
@@ -348,6 +353,27 @@ func (c *Cluster) RestartAPIServer(ctx context.Context) error {
 		return err
 	}
 	return c.waitReadyz(ctx, time.Minute)
+}
+
+// RSS returns the resident memory of each process of the cluster, in bytes.
+func (c *Cluster) RSS() map[string]int64 {
+	out := map[string]int64{}
+	if c.group == nil {
+		return out
+	}
+	for name, cmd := range c.group.procs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				out[name] = kb * 1024
+			}
+		}
+	}
+	return out
 }
 
 // Stop ends every process of the cluster and removes its folder.

@@ -1,0 +1,205 @@
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kindred.dev/kindred/pkg/event"
+	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/internal/testbed"
+	"kindred.dev/kindred/pkg/plan"
+	"kindred.dev/kindred/pkg/sim"
+	"kindred.dev/kindred/pkg/stack"
+)
+
+const (
+	benchStack    = "../../testdata/bench/stack.yaml"
+	benchChange   = "../../testdata/bench/stack-change.yaml"
+	benchHelmfile = "../../testdata/bench/helmfile.yaml"
+	benchHFChange = "../../testdata/bench/helmfile-change.yaml"
+	benchRuns     = 3
+)
+
+// BenchmarkPeers compares kindred with helmfile sync and a serial script of
+// helm upgrade --install --wait, on the same ten charts and the same
+// simulated cluster, alternating, for a cold install, a no-op re-run and
+// one changed value. It prints every ratio and the graph's critical path,
+// and writes the medians to bench/out/results.json. It asserts no timings.
+func BenchmarkPeers(b *testing.B) {
+	tools := os.Getenv("KINDRED_BENCH_TOOLS")
+	if tools == "" {
+		testbed.Missing(b, "KINDRED_BENCH_TOOLS names no folder with helm and helmfile; run testbed/bench/build.sh")
+	}
+	helmBin, helmfileBin := filepath.Join(tools, "helm"), filepath.Join(tools, "helmfile")
+	// kwok makes every pod Ready after a second, like a fast real start.
+	c := testbed.Sim(b, sim.WithReadyDelay(time.Second))
+	bin := buildKindred(b)
+	ctx := context.Background()
+	kc, err := kube.New(c.RESTConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := stack.Load(benchStack)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := plan.Build(st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var releases []string
+	for _, s := range p.Steps { // by level: a valid serial order
+		if s.Kind == plan.KindComponent {
+			releases = append(releases, s.ID)
+		}
+	}
+	env := append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "HELM_CACHE_HOME="+b.TempDir(), "HELM_CONFIG_HOME="+b.TempDir(), "HELM_DATA_HOME="+b.TempDir())
+	run := func(name string, args ...string) (time.Duration, int64, []byte) {
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Env = env
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out.Bytes())
+		}
+		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+		return time.Since(start), rss, out.Bytes()
+	}
+	reset := func() {
+		for _, r := range releases {
+			cmd := exec.CommandContext(ctx, helmBin, "uninstall", r, "-n", "bench", "--ignore-not-found", "--wait")
+			cmd.Env = env
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("helm uninstall %s: %v\n%s", r, err, out)
+			}
+		}
+		_ = kc.Typed.CoreV1().ConfigMaps("kindred-system").Delete(ctx, "kindred-state", metav1.DeleteOptions{})
+	}
+	var peakRSS int64
+	var criticalPath time.Duration
+	kindredUp := func(file string) time.Duration {
+		d, rss, out := run(bin, "up", "--provider", "existing", "--kubeconfig", c.Kubeconfig, "-o", "json", file)
+		peakRSS = max(peakRSS, rss)
+		if cp := critical(p, out); cp > criticalPath {
+			criticalPath = cp
+		}
+		return d
+	}
+	helmfileSync := func(file string) time.Duration {
+		d, _, _ := run(helmfileBin, "--helm-binary", helmBin, "-f", file, "sync", "--concurrency", "0")
+		return d
+	}
+	helmSerial := func() time.Duration {
+		var total time.Duration
+		for _, r := range releases {
+			s, _ := p.Step(r)
+			d, _, _ := run(helmBin, "upgrade", "--install", r, s.Component.Chart.Path,
+				"-n", "bench", "--create-namespace", "--wait", "--wait-for-jobs", "--timeout", "5m")
+			total += d
+		}
+		return total
+	}
+
+	res := map[string][]time.Duration{}
+	for b.Loop() {
+		for i := range benchRuns {
+			// Alternate which tool goes first, so neither always meets a
+			// warmer cluster.
+			order := []string{"kindred", "helmfile", "helm"}
+			if i%2 == 1 {
+				slices.Reverse(order)
+			}
+			for _, tool := range order {
+				reset()
+				switch tool {
+				case "kindred":
+					res["kindred_cold_s"] = append(res["kindred_cold_s"], kindredUp(benchStack))
+					res["kindred_noop_s"] = append(res["kindred_noop_s"], kindredUp(benchStack))
+					res["kindred_one_change_s"] = append(res["kindred_one_change_s"], kindredUp(benchChange))
+				case "helmfile":
+					res["helmfile_cold_s"] = append(res["helmfile_cold_s"], helmfileSync(benchHelmfile))
+					res["helmfile_noop_s"] = append(res["helmfile_noop_s"], helmfileSync(benchHelmfile))
+					res["helmfile_one_change_s"] = append(res["helmfile_one_change_s"], helmfileSync(benchHFChange))
+				case "helm":
+					res["helm_serial_cold_s"] = append(res["helm_serial_cold_s"], helmSerial())
+				}
+			}
+		}
+	}
+	out := map[string]float64{"critical_path_s": criticalPath.Seconds(), "kindred_peak_rss_mb": float64(peakRSS) / (1 << 20)}
+	for k, v := range res {
+		out[k] = median(v).Seconds()
+	}
+	keys := make([]string, 0, len(out))
+	for k := range out {
+		keys = append(keys, k)
+		b.ReportMetric(out[k], k)
+	}
+	sort.Strings(keys)
+	var report strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&report, "%-24s %8.3f\n", k, out[k])
+	}
+	ratio := func(name string, a, c string) {
+		fmt.Fprintf(&report, "%-40s %6.2fx\n", name, out[a]/out[c])
+	}
+	ratio("kindred cold / critical path", "kindred_cold_s", "critical_path_s")
+	ratio("helmfile cold / kindred cold", "helmfile_cold_s", "kindred_cold_s")
+	ratio("helm serial cold / kindred cold", "helm_serial_cold_s", "kindred_cold_s")
+	ratio("helmfile no-op / kindred no-op", "helmfile_noop_s", "kindred_noop_s")
+	ratio("helmfile one change / kindred one change", "helmfile_one_change_s", "kindred_one_change_s")
+	b.Log("\n" + report.String())
+	fmt.Print(report.String())
+	if err := os.MkdirAll("../../bench/out", 0o755); err != nil {
+		b.Fatal(err)
+	}
+	data, _ := json.MarshalIndent(out, "", "  ")
+	if err := os.WriteFile("../../bench/out/results.json", append(data, '\n'), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// critical computes the plan's critical path from a run's JSON events: the
+// longest chain of step durations along the needs edges.
+func critical(p *plan.Plan, out []byte) time.Duration {
+	took := map[string]time.Duration{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var e event.Event
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Type == event.StepSucceeded {
+			took[e.Step] = e.Elapsed
+		}
+	}
+	finish := map[string]time.Duration{}
+	var longest time.Duration
+	for _, s := range p.Steps { // sorted by level, so needs come first
+		var start time.Duration
+		for _, n := range s.Needs {
+			start = max(start, finish[n])
+		}
+		finish[s.ID] = start + took[s.ID]
+		longest = max(longest, finish[s.ID])
+	}
+	return longest
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
