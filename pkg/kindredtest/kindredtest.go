@@ -1,0 +1,504 @@
+// Package kindredtest gives a Go test a cluster with a stack installed:
+//
+//	func TestCheckout(t *testing.T) {
+//		env := kindredtest.Up(t, "testdata/stack.yaml", kindredtest.WithProvider(kindredtest.Sim))
+//		ns := env.Namespace(t)
+//		...
+//	}
+//
+// Up works from any test, with no TestMain. The cluster is keyed by a hash of
+// the resolved stack: tests and packages that ask for the same stack share
+// one cluster (go test runs packages as parallel processes; a file lock and
+// lease files coordinate them), and a later run finds it again when
+// KINDRED_REUSE=1 kept it. Up waits until every step of the stack is really
+// ready, not until pods merely exist.
+//
+// Environment:
+//
+//	KINDRED_REUSE=1            keep the cluster after the run, for the next one
+//	KINDRED_KEEP_ON_FAILURE=1  keep it when a test failed, to look inside
+//	KINDRED_ARTIFACTS=DIR      where diagnostics of failed tests go (default t.ArtifactDir())
+//	KINDRED_KUBECONFIG=PATH    use this existing cluster instead
+package kindredtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/event"
+	"kindred.dev/kindred/pkg/provider"
+	"kindred.dev/kindred/pkg/sim"
+	"kindred.dev/kindred/pkg/stack"
+)
+
+// ProviderKind names where the cluster comes from.
+type ProviderKind string
+
+// Providers.
+const (
+	Kind     ProviderKind = "kind"     // a kind cluster (needs a container runtime)
+	Sim      ProviderKind = "sim"      // the simulated cluster: seconds, no Docker
+	Existing ProviderKind = "existing" // the cluster of KINDRED_KUBECONFIG
+)
+
+// Option configures Up.
+type Option func(*options)
+
+type options struct {
+	provider ProviderKind
+	timeout  time.Duration
+	env      map[string]string
+	ttl      time.Duration
+}
+
+// WithProvider picks the provider; the default is Kind, or Existing when
+// KINDRED_KUBECONFIG is set.
+func WithProvider(p ProviderKind) Option { return func(o *options) { o.provider = p } }
+
+// WithTimeout bounds Up; the default is 10 minutes.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithVars sets ${VAR} values for the stack file, over the environment.
+func WithVars(vars map[string]string) Option { return func(o *options) { o.env = vars } }
+
+// WithTTL sets how long a cluster left by a killed test run may idle before
+// a later run removes it; the default is an hour.
+func WithTTL(d time.Duration) Option { return func(o *options) { o.ttl = d } }
+
+// Env is a cluster with the stack installed.
+type Env struct {
+	// Kubeconfig is the path of an admin kubeconfig (mode 0600).
+	Kubeconfig string
+	// Config is the client configuration.
+	Config *rest.Config
+	// Client is a typed client-go clientset.
+	Client kubernetes.Interface
+	// Stack is the stack as loaded.
+	Stack *stack.Stack
+
+	provider ProviderKind
+	access   engine.Access
+	report   *engine.Report
+}
+
+// Up brings up a cluster with the stack file installed, or reuses one that
+// already has exactly this stack, and registers cleanup with t.
+func Up(t testing.TB, stackFile string, opts ...Option) *Env {
+	t.Helper()
+	o := &options{timeout: 10 * time.Minute, ttl: time.Hour}
+	if os.Getenv("KINDRED_KUBECONFIG") != "" {
+		o.provider = Existing
+	}
+	for _, opt := range opts {
+		opt(o)
+	}
+	if o.provider == "" {
+		o.provider = Kind
+	}
+	lookup := func(k string) (string, bool) {
+		if v, ok := o.env[k]; ok {
+			return v, true
+		}
+		return os.LookupEnv(k)
+	}
+	st, err := stack.Load(stackFile, stack.WithEnv(lookup))
+	if err != nil {
+		t.Fatalf("kindredtest: loading %s: %v", stackFile, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+
+	var p engine.Provider
+	var shared *sharedCluster
+	switch o.provider {
+	case Existing:
+		kc := os.Getenv("KINDRED_KUBECONFIG")
+		if kc == "" {
+			missing(t, "WithProvider(Existing) needs KINDRED_KUBECONFIG")
+		}
+		p = &provider.Existing{Kubeconfig: kc}
+	case Sim:
+		hash, err := Hash(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := filepath.Join(provider.StateDir(), "kindredtest")
+		shared, err = join(root, hash, o.ttl)
+		if err != nil {
+			t.Fatalf("kindredtest: %v", err)
+		}
+		st.Cluster.Name = "kt-" + hash[:10]
+		p = &provider.Sim{Root: filepath.Join(root, "clusters")}
+	case Kind:
+		missing(t, "the kind provider is not built yet; use kindredtest.WithProvider(kindredtest.Sim) or KINDRED_KUBECONFIG")
+	default:
+		t.Fatalf("kindredtest: unknown provider %q", o.provider)
+	}
+
+	env := &Env{Stack: st, provider: o.provider}
+	var failed []string
+	sink := event.SinkFunc(func(e event.Event) {
+		if e.Type == event.StepFailed {
+			failed = append(failed, e.Step+": "+e.Message)
+		}
+	})
+	upErr := func() error {
+		if shared != nil {
+			if err := shared.lock(); err != nil {
+				return err
+			}
+			defer shared.unlock()
+		}
+		_, err := engine.NewUp(engine.Config{Provider: p, Sink: sink}).Run(ctx, st)
+		return err
+	}()
+	if acc, err := p.Access(ctx, st); err == nil {
+		env.access = acc
+	}
+	t.Cleanup(func() { env.cleanup(t, shared, p) })
+	if upErr != nil {
+		env.fail(t, fmt.Sprintf("kindredtest: bringing up %s: %v\n%s", stackFile, upErr, strings.Join(failed, "\n")))
+		return nil
+	}
+	env.Kubeconfig = env.access.Kubeconfig
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: env.access.Kubeconfig}
+	env.Config, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: env.access.Context}).ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Client, err = kubernetes.NewForConfig(env.Config); err != nil {
+		t.Fatal(err)
+	}
+	if env.report, err = engine.NewStatus(engine.Config{Provider: p}).Run(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// fail writes diagnostics and fails the test.
+func (e *Env) fail(t testing.TB, msg string) {
+	t.Helper()
+	if dir := artifactDir(t); dir != "" && e.access.Kubeconfig != "" {
+		if err := e.diagnostics(dir); err == nil {
+			msg += "\ndiagnostics: " + dir
+		}
+	}
+	t.Fatal(msg)
+}
+
+func (e *Env) cleanup(t testing.TB, shared *sharedCluster, p engine.Provider) {
+	if t.Failed() && e.access.Kubeconfig != "" {
+		if dir := artifactDir(t); dir != "" {
+			if err := e.diagnostics(dir); err == nil {
+				t.Logf("kindredtest: diagnostics written to %s", dir)
+			}
+		}
+	}
+	if shared == nil {
+		return
+	}
+	keep := os.Getenv("KINDRED_REUSE") == "1" || (t.Failed() && os.Getenv("KINDRED_KEEP_ON_FAILURE") == "1")
+	last, err := shared.leave()
+	if err != nil {
+		t.Errorf("kindredtest: %v", err)
+	}
+	if last && !keep {
+		if s, ok := p.(*provider.Sim); ok {
+			if err := s.Delete(context.Background(), e.Stack); err != nil {
+				t.Errorf("kindredtest: deleting the cluster: %v", err)
+			}
+		}
+		_ = os.RemoveAll(shared.dir)
+	}
+	if keep {
+		t.Logf("kindredtest: kept the cluster; kubeconfig %s", e.access.Kubeconfig)
+	}
+}
+
+// Namespace creates a fresh namespace that is deleted when t ends.
+func (e *Env) Namespace(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "kt-" + hex.EncodeToString(b)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kindred.dev/test": sanitize(t.Name())}}}
+	if _, err := e.Client.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("kindredtest: creating namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = e.Client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	return name
+}
+
+// URL returns the URL of the route for host, as the host machine reaches it.
+func (e *Env) URL(host string) (string, error) {
+	for _, r := range e.Stack.Routes {
+		if r.Host != host {
+			continue
+		}
+		scheme, port := "http", e.Stack.Ingress.HostPorts.HTTP
+		if r.TLS != nil && *r.TLS {
+			scheme, port = "https", e.Stack.Ingress.HostPorts.HTTPS
+		}
+		if (scheme == "http" && port == 80) || (scheme == "https" && port == 443) {
+			return fmt.Sprintf("%s://%s%s", scheme, host, r.PathPrefix), nil
+		}
+		return fmt.Sprintf("%s://%s:%d%s", scheme, host, port, r.PathPrefix), nil
+	}
+	return "", fmt.Errorf("the stack has no route for %s", host)
+}
+
+// DSN returns the connection string of a database of the stack, with its
+// generated credentials, for clients inside the cluster.
+func (e *Env) DSN(name string) (string, error) {
+	for _, db := range e.Stack.Databases {
+		if db.Name != name {
+			continue
+		}
+		s, err := e.Client.CoreV1().Secrets(db.Namespace).Get(context.Background(), name+"-credentials", metav1.GetOptions{})
+		if err != nil {
+			return "", fmt.Errorf("reading the credentials of %s: %w", name, err)
+		}
+		d := s.Data
+		host := fmt.Sprintf("%s:%s", d["host"], d["port"])
+		switch db.Engine {
+		case "postgres":
+			return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", d["username"], d["password"], host, d["database"]), nil
+		case "mysql":
+			return fmt.Sprintf("%s:%s@tcp(%s)/%s", d["username"], d["password"], host, d["database"]), nil
+		case "redis":
+			return fmt.Sprintf("redis://:%s@%s/0", d["password"], host), nil
+		}
+	}
+	return "", fmt.Errorf("the stack has no database %s", name)
+}
+
+// LoadImage makes a local image available to the cluster's nodes. The
+// simulated cluster runs no containers, so there it only checks the name.
+func (e *Env) LoadImage(ref string) error {
+	if ref == "" {
+		return errors.New("an empty image reference")
+	}
+	if e.provider == Sim {
+		return nil
+	}
+	return fmt.Errorf("loading images into %s clusters is not built yet", e.provider)
+}
+
+// Diagnostics writes what helps explain a failure to dir: the recorded
+// stack and step health, nodes, pods and events in every namespace.
+func (e *Env) Diagnostics(dir string) error { return e.diagnostics(dir) }
+
+func (e *Env) diagnostics(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: e.access.Kubeconfig}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: e.access.Context}).ClientConfig()
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	write := func(name string, v any, err error) {
+		if err != nil {
+			v = map[string]string{"error": err.Error()}
+		}
+		data, _ := json.MarshalIndent(v, "", "  ")
+		_ = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	write("nodes.json", nodes, err)
+	pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	write("pods.json", pods, err)
+	events, err := cs.CoreV1().Events("").List(ctx, metav1.ListOptions{})
+	write("events.json", events, err)
+	state, err := cs.CoreV1().ConfigMaps(engine.SystemNamespace).Get(ctx, "kindred-state", metav1.GetOptions{})
+	if err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "kindred-state.json"), []byte(state.Data["state.json"]), 0o644)
+	}
+	return nil
+}
+
+// Hash identifies a stack's cluster: the resolved stack (charts, versions,
+// values, the node shape), so a change of any of them means another cluster
+// or an upgrade in place.
+func Hash(st *stack.Stack) (string, error) {
+	data, err := json.Marshal(st.Stack)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write(data)
+	// Local files the stack names count too: a changed values file or
+	// chart is a changed stack.
+	for _, c := range st.Components {
+		for _, f := range c.ValuesFiles {
+			if b, err := st.ReadFile(f); err == nil {
+				h.Write(b)
+			}
+		}
+	}
+	fmt.Fprint(h, sim.KubernetesVersion)
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+func artifactDir(t testing.TB) string {
+	if d := os.Getenv("KINDRED_ARTIFACTS"); d != "" {
+		return filepath.Join(d, sanitize(t.Name()))
+	}
+	if at, ok := t.(interface{ ArtifactDir() string }); ok {
+		return at.ArtifactDir()
+	}
+	return ""
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == ' ' || r == ':' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+func missing(t testing.TB, msg string) {
+	t.Helper()
+	if v := os.Getenv("CI"); v != "" && v != "false" && v != "0" {
+		t.Fatalf("kindredtest: %s (CI=true: not skipping)", msg)
+	}
+	t.Skipf("kindredtest: %s", msg)
+}
+
+// sharedCluster coordinates test processes that share one cluster: a file
+// lock serialises changes, and each process holds a lease file while it
+// uses the cluster.
+type sharedCluster struct {
+	dir   string
+	lease string
+	lk    *os.File
+}
+
+// join registers this process with the cluster for hash, first removing
+// clusters whose every user died more than ttl ago.
+func join(root, hash string, ttl time.Duration) (*sharedCluster, error) {
+	if err := gc(root, ttl); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, "leases", hash)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	s := &sharedCluster{dir: dir, lease: filepath.Join(dir, fmt.Sprintf("%d.lease", os.Getpid()))}
+	users.Lock()
+	users.n[s.lease]++
+	users.Unlock()
+	if err := os.WriteFile(s.lease, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *sharedCluster) lock() error {
+	f, err := os.OpenFile(filepath.Join(s.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return err
+	}
+	s.lk = f
+	return nil
+}
+
+func (s *sharedCluster) unlock() {
+	if s.lk != nil {
+		_ = syscall.Flock(int(s.lk.Fd()), syscall.LOCK_UN)
+		s.lk.Close()
+		s.lk = nil
+	}
+}
+
+// leave drops this process's lease and reports whether no live process
+// uses the cluster any more. Tests of one process share the lease, so
+// only the process's last user deletes it.
+func (s *sharedCluster) leave() (last bool, err error) {
+	if err := s.lock(); err != nil {
+		return false, err
+	}
+	defer s.unlock()
+	users.Lock()
+	users.n[s.lease]--
+	mine := users.n[s.lease] > 0
+	users.Unlock()
+	if mine {
+		return false, nil
+	}
+	_ = os.Remove(s.lease)
+	return len(liveLeases(s.dir)) == 0, nil
+}
+
+// users counts, per lease file, the Up calls of this process still open.
+var users = struct {
+	sync.Mutex
+	n map[string]int
+}{n: map[string]int{}}
+
+// liveLeases lists the lease files of processes still running.
+func liveLeases(dir string) []string {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.lease"))
+	var live []string
+	for _, f := range files {
+		pid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(f), ".lease"))
+		if err == nil && syscall.Kill(pid, 0) != syscall.ESRCH {
+			live = append(live, f)
+		}
+	}
+	return live
+}
+
+// gc stops clusters left by killed runs (a go test -timeout panic skips
+// t.Cleanup) once every lease is dead and the folder idled for ttl.
+func gc(root string, ttl time.Duration) error {
+	dirs, _ := filepath.Glob(filepath.Join(root, "leases", "*"))
+	for _, dir := range dirs {
+		info, err := os.Stat(dir)
+		if err != nil || time.Since(info.ModTime()) < ttl || len(liveLeases(dir)) > 0 {
+			continue
+		}
+		hash := filepath.Base(dir)
+		st := &stack.Stack{}
+		st.Cluster.Name = "kt-" + hash[:min(10, len(hash))]
+		if err := (&provider.Sim{Root: filepath.Join(root, "clusters")}).Delete(context.Background(), st); err != nil {
+			return fmt.Errorf("removing the idle cluster %s: %w", hash, err)
+		}
+		_ = os.RemoveAll(dir)
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+package kindredtest_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kindred.dev/kindred/pkg/internal/testbed"
+	"kindred.dev/kindred/pkg/kindredtest"
+	"kindred.dev/kindred/pkg/stack"
+)
+
+const refStack = "../../testdata/stacks/engine/stack.yaml"
+
+func TestIntegrationUpSim(t *testing.T) {
+	testbed.Integration(t)
+	testbed.RequireBlackholes(t)
+	env := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim))
+	ctx := context.Background()
+
+	info, err := os.Stat(env.Kubeconfig)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("kubeconfig %s: %v, %v", env.Kubeconfig, info, err)
+	}
+	// Up returned only when everything was ready.
+	dep, err := env.Client.AppsV1().Deployments("ops").Get(ctx, "op", metav1.GetOptions{})
+	if err != nil || dep.Status.AvailableReplicas != 2 {
+		t.Fatalf("the operator after Up: %v", err)
+	}
+	ns := env.Namespace(t)
+	if _, err := env.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+		t.Errorf("namespace %s: %v", ns, err)
+	}
+	dsn, err := env.DSN("orders")
+	if err != nil || !strings.HasPrefix(dsn, "postgres://kindred:") || !strings.Contains(dsn, "@orders.default.svc.cluster.local:5432/orders") {
+		t.Errorf("DSN = %q, %v", dsn, err)
+	}
+	if _, err := env.DSN("nothing"); err == nil {
+		t.Error("DSN of an unknown database did not fail")
+	}
+	if err := env.LoadImage("example.test/app:dev"); err != nil {
+		t.Error(err)
+	}
+	dir := t.TempDir()
+	if err := env.Diagnostics(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir + "/pods.json"); err != nil {
+		t.Errorf("diagnostics: %v", err)
+	}
+
+	// The same stack again: the cluster is reused, not re-created.
+	again := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim))
+	if again.Kubeconfig != env.Kubeconfig {
+		t.Errorf("a second Up made another cluster: %s, want %s", again.Kubeconfig, env.Kubeconfig)
+	}
+}
+
+// TestIntegrationSharedAcrossProcesses runs three processes that Up the
+// same stack at once, as go test does with packages: they share one
+// cluster, and none fails on the lock.
+func TestIntegrationSharedAcrossProcesses(t *testing.T) {
+	testbed.Integration(t)
+	testbed.RequireBlackholes(t)
+	if os.Getenv("KINDREDTEST_CHILD") == "1" {
+		env := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim))
+		t.Logf("KUBECONFIG=%s", env.Kubeconfig)
+		return
+	}
+	var cmds []*exec.Cmd
+	var outs []*strings.Builder
+	for range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestIntegrationSharedAcrossProcesses$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "KINDREDTEST_CHILD=1")
+		out := &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, out)
+	}
+	configs := map[string]bool{}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("process %d: %v\n%s", i, err, outs[i])
+		}
+		for _, line := range strings.Split(outs[i].String(), "\n") {
+			if _, kc, ok := strings.Cut(line, "KUBECONFIG="); ok {
+				configs[kc] = true
+			}
+		}
+	}
+	if len(configs) != 1 {
+		t.Errorf("the processes used %d clusters, want 1: %v", len(configs), configs)
+	}
+}
+
+func TestHashFollowsTheStack(t *testing.T) {
+	a, err := stack.Load(refStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := stack.Load(refStack)
+	b.Components[1].Values["replicas"] = 3
+	ha, _ := kindredtest.Hash(a)
+	hb, _ := kindredtest.Hash(b)
+	ha2, _ := kindredtest.Hash(a)
+	if ha == hb || ha != ha2 {
+		t.Errorf("hashes %s %s %s: want stable, and different for a changed value", ha, hb, ha2)
+	}
+}
