@@ -84,7 +84,7 @@ func allSteps(st string, ids ...string) map[string]string {
 	return m
 }
 
-var refSteps = []string{"agent", "extra", "orders", "tenant/team-a", "widgets", "op", "user", "fixtures"}
+var refSteps = []string{"agent", "extra", "kz", "orders", "tenant/team-a", "widgets", "op", "user", "fixtures"}
 
 // TestIntegrationUpConverges runs the reference stack cold, again with
 // nothing changed, with one value changed, and with a component removed.
@@ -110,7 +110,7 @@ func TestIntegrationUpConverges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := allSteps("unchanged", "agent", "extra", "orders", "tenant/team-a", "widgets", "user", "fixtures")
+	want := allSteps("unchanged", "agent", "extra", "kz", "orders", "tenant/team-a", "widgets", "user", "fixtures")
 	want["op"] = "changed"
 	expect(t, got, want)
 	dep, err := f.kube.Typed.AppsV1().Deployments("ops").Get(f.ctx, "op", metav1.GetOptions{})
@@ -130,6 +130,9 @@ func TestIntegrationUpConverges(t *testing.T) {
 	expect(t, got, map[string]string{"prune": "changed", "op": "unchanged"})
 	if _, err := f.kube.Typed.AppsV1().DaemonSets("agents").Get(f.ctx, "agent", metav1.GetOptions{}); err == nil {
 		t.Error("the removed component's DaemonSet is still there")
+	}
+	if cm, err := f.kube.Typed.CoreV1().ConfigMaps("extras").Get(f.ctx, "kz-settings", metav1.GetOptions{}); err != nil || cm.Labels["app.kubernetes.io/part-of"] != "engine-test" {
+		t.Errorf("the kustomize component's ConfigMap: %v", err)
 	}
 
 	// Status reads the record, and down removes everything.

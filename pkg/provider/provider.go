@@ -98,10 +98,15 @@ func (p *Sim) Access(ctx context.Context, st *stack.Stack) (engine.Access, error
 // Delete stops the stack's simulated cluster, if one runs.
 func (p *Sim) Delete(ctx context.Context, st *stack.Stack) error {
 	c, err := sim.Open(p.root(st))
-	if err != nil || c == nil {
+	if err != nil {
 		return err
 	}
-	return c.Stop()
+	if c != nil {
+		if err := c.Stop(); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(p.root(st))
 }
 
 // Nodes shapes simulated nodes like the stack's node groups, named as kind
