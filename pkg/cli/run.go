@@ -97,10 +97,22 @@ resumes where it stopped.`,
 			}
 			ctx, stop := interruptible()
 			defer stop()
-			up := engine.NewUp(a.engineConfig(p))
-			up.Parallelism = parallel
-			up.LockTimeout = lockTimeout
-			_, err = up.Run(ctx, st)
+			run := func(ctx context.Context, sink event.Sink) (event.Summary, error) {
+				cfg := a.engineConfig(p)
+				cfg.Sink = sink
+				up := engine.NewUp(cfg)
+				up.Parallelism = parallel
+				up.LockTimeout = lockTimeout
+				return up.Run(ctx, st)
+			}
+			if a.useTUI() {
+				err = a.runTUI(ctx, "kindred up "+st.Metadata.Name, run)
+			} else {
+				_, err = run(ctx, a.sink())
+			}
+			if err == nil && !a.json() {
+				a.printSummary(ctx, p, st)
+			}
 			return err
 		},
 	}

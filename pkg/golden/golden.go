@@ -1,4 +1,4 @@
-// Package golden compares test output with files under a package's testdata
+// Package golden is for tests: it compares output with files under a package's testdata
 // folder. Run tests with -update to rewrite the files; it is the one place
 // that flag is defined.
 package golden

@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/stack"
+)
+
+// printSummary tells what the user now has and what to try next. Database
+// credentials are masked: they live in their Secrets.
+func (a *app) printSummary(ctx context.Context, p engine.Provider, st *stack.Stack) {
+	acc, err := p.Access(ctx, st)
+	if err != nil {
+		return
+	}
+	w := a.stdout
+	fmt.Fprintln(w)
+	for _, r := range st.Routes {
+		scheme, port := "http", 0
+		if st.Ingress != nil {
+			port = st.Ingress.HostPorts.HTTP
+		}
+		if r.TLS != nil && *r.TLS {
+			scheme, port = "https", st.Ingress.HostPorts.HTTPS
+		}
+		url := fmt.Sprintf("%s://%s", scheme, r.Host)
+		if (scheme == "http" && port != 80) || (scheme == "https" && port != 443) {
+			url = fmt.Sprintf("%s:%d", url, port)
+		}
+		fmt.Fprintf(w, "route     %s%s\n", url, r.PathPrefix)
+	}
+	for _, db := range st.Databases {
+		e, ok := st.Catalog.Engine(db.Engine)
+		if !ok {
+			continue
+		}
+		scheme := map[string]string{"postgres": "postgres", "mysql": "mysql", "redis": "redis"}[db.Engine]
+		fmt.Fprintf(w, "database  %s://kindred:****@%s.%s.svc.cluster.local:%d/%s  (password: secret %s/%s-credentials)\n",
+			scheme, db.Name, db.Namespace, e.Port, db.Name, db.Namespace, db.Name)
+	}
+	fmt.Fprintf(w, "kubeconfig %s\n", acc.Kubeconfig)
+	fmt.Fprintf(w, "next      kindred status --provider %s   ·   kubectl --kubeconfig %s get pods -A   ·   kindred down --provider %s\n", p.Name(), acc.Kubeconfig, p.Name())
+}

@@ -1,0 +1,89 @@
+package ui
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"kindred.dev/kindred/pkg/event"
+	"kindred.dev/kindred/pkg/golden"
+)
+
+// fixture drives the progress page with messages at a fixed clock and size.
+type fixture struct {
+	t      *testing.T
+	now    time.Time
+	page   *Progress
+	cancel int
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{t: t, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	f.page = NewProgress("kindred up shop", func() { f.cancel++ }, func() time.Time { return f.now }, false)
+	f.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	return f
+}
+
+func (f *fixture) send(msg tea.Msg) tea.Cmd {
+	_, cmd := f.page.Update(msg)
+	return cmd
+}
+
+func (f *fixture) event(e event.Event) tea.Cmd {
+	if e.Time.IsZero() {
+		e.Time = f.now
+	}
+	return f.send(EventMsg{Event: e})
+}
+
+func (f *fixture) view() string { return f.page.View().Content }
+
+func TestProgressView(t *testing.T) {
+	f := newFixture(t)
+	f.event(event.Event{Type: event.PlanReady, Levels: [][]string{{"cluster"}, {"calico"}, {"orders", "redis"}, {"api"}}})
+	f.event(event.Event{Type: event.StepStarted, Step: "cluster"})
+	f.now = f.now.Add(8 * time.Second)
+	if cmd := f.event(event.Event{Type: event.StepSucceeded, Step: "cluster", Changed: true, Elapsed: 8 * time.Second}); cmd == nil {
+		t.Error("a finished step did not print above the live area")
+	}
+	f.event(event.Event{Type: event.StepStarted, Step: "calico"})
+	f.now = f.now.Add(2 * time.Second)
+	f.event(event.Event{Type: event.StepProgress, Step: "calico", Message: "2/3 objects ready, waiting for Deployment tigera-operator/tigera-operator"})
+	golden.Check(t, "progress-running.txt", []byte(f.view()))
+
+	// The log pane shows the selected step's details.
+	f.send(tea.KeyPressMsg{Code: 'l', Text: "l"})
+	if v := f.view(); !strings.Contains(v, "log of calico") || !strings.Contains(v, "2/3 objects ready") {
+		t.Errorf("log pane missing:\n%s", v)
+	}
+}
+
+func TestProgressCancel(t *testing.T) {
+	f := newFixture(t)
+	f.event(event.Event{Type: event.PlanReady, Levels: [][]string{{"cluster"}, {"a", "b"}}})
+	f.event(event.Event{Type: event.StepStarted, Step: "cluster"})
+	f.send(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	f.send(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	if f.cancel != 1 {
+		t.Errorf("cancel called %d times, want once", f.cancel)
+	}
+	if !strings.Contains(f.view(), "cancelling") {
+		t.Errorf("no cancelling notice:\n%s", f.view())
+	}
+	f.event(event.Event{Type: event.StepFailed, Step: "cluster", Message: "context canceled"})
+	f.event(event.Event{Type: event.StepSkipped, Step: "a", Message: "needs cluster, which failed"})
+	f.event(event.Event{Type: event.StepSkipped, Step: "b", Message: "needs cluster, which failed"})
+	f.send(DoneMsg{Summary: event.Summary{Failed: 1, Skipped: 2, Cancelled: true}, Err: errors.New("cancelled")})
+	final := f.page.final()
+	for _, want := range []string{"not done: a, b", "run the same command again"} {
+		if !strings.Contains(final, want) {
+			t.Errorf("final block lacks %q:\n%s", want, final)
+		}
+	}
+	if f.page.Err() == nil {
+		t.Error("the run's error was lost")
+	}
+}
