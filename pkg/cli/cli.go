@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/stack"
 	"kindred.dev/kindred/stacks"
 )
@@ -79,6 +80,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 func (a *app) report(err error) int {
 	var ps stack.Problems
 	var ue usageError
+	var runErr *engine.RunError
 	switch {
 	case errors.As(err, &ps):
 		for _, p := range ps {
@@ -89,6 +91,18 @@ func (a *app) report(err error) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(a.stderr, "kindred: %v\n", err)
 		return ExitBadInput
+	case errors.As(err, &runErr):
+		// The steps were reported as they failed; name them once more.
+		var names []string
+		for _, f := range runErr.Failed {
+			names = append(names, f.Step)
+		}
+		fmt.Fprintf(a.stderr, "kindred: failed: %s", strings.Join(names, ", "))
+		if n := len(runErr.Skipped); n > 0 {
+			fmt.Fprintf(a.stderr, " (%d step%s skipped)", n, plural(n))
+		}
+		fmt.Fprintln(a.stderr)
+		return ExitFailure
 	}
 	fmt.Fprintf(a.stderr, "kindred: %v\n", err)
 	return ExitFailure
@@ -129,7 +143,7 @@ Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", OutputAuto, "output: auto, tui, text or json")
 	root.PersistentFlags().CountVarP(&a.verbose, "verbose", "v", "log more (repeat for debug)")
-	root.AddCommand(a.validateCmd(), a.planCmd(), a.upCmd(), a.downCmd(), a.statusCmd(), a.schemaCmd(), a.versionCmd())
+	root.AddCommand(a.validateCmd(), a.planCmd(), a.upCmd(), a.downCmd(), a.statusCmd(), a.doctorCmd(), a.schemaCmd(), a.versionCmd())
 	return root
 }
 

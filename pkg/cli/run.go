@@ -25,12 +25,17 @@ type clusterFlags struct {
 	provider   string
 	kubeconfig string
 	context    string
+	runtime    string
+	nodeImage  string
+	recreate   bool
+	dryRun     bool
 }
 
 func (f *clusterFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.provider, "provider", "", "where the cluster comes from: kind, sim or existing (default: the stack's cluster.provider)")
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for --provider existing (default $KUBECONFIG or ~/.kube/config)")
 	cmd.Flags().StringVar(&f.context, "context", "", "kubeconfig context for --provider existing")
+	cmd.Flags().StringVar(&f.runtime, "runtime", "", "container runtime for kind: docker, podman or nerdctl (default $KINDRED_RUNTIME, else detected)")
 }
 
 // provider picks the cluster provider for st.
@@ -50,7 +55,15 @@ func (a *app) provider(f *clusterFlags, st *stack.Stack) (engine.Provider, error
 		}
 		return &provider.Existing{Kubeconfig: kc, Context: f.context}, nil
 	case api.ProviderKind:
-		return nil, fmt.Errorf("the kind provider is not built yet; use --provider sim (a simulated cluster, no Docker needed) or --provider existing")
+		rt := f.runtime
+		if rt == "" {
+			rt, _ = a.lookupEnv("KINDRED_RUNTIME")
+		}
+		k := &provider.Kind{Runtime: rt, NodeImage: f.nodeImage, Recreate: f.recreate, DryRun: f.dryRun, Log: a.log}
+		if a.verbose > 0 {
+			k.Config = func(yaml []byte) { fmt.Fprintf(a.stderr, "kind config:\n%s", yaml) }
+		}
+		return k, nil
 	}
 	return nil, usageError{fmt.Errorf("invalid --provider %q: want kind, sim or existing", name)}
 }
@@ -97,6 +110,9 @@ resumes where it stopped.`,
 			}
 			ctx, stop := interruptible()
 			defer stop()
+			if f.dryRun {
+				return a.dryRun(ctx, st, p)
+			}
 			run := func(ctx context.Context, sink event.Sink) (event.Summary, error) {
 				cfg := a.engineConfig(p)
 				cfg.Sink = sink
@@ -117,6 +133,9 @@ resumes where it stopped.`,
 		},
 	}
 	f.add(cmd)
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "plan and run doctor, and create nothing (with -v, print the kind config)")
+	cmd.Flags().BoolVar(&f.recreate, "recreate", false, "delete and re-create a kind cluster whose shape changed")
+	cmd.Flags().StringVar(&f.nodeImage, "node-image", "", "kind node image to use instead of the pinned one")
 	cmd.Flags().IntVar(&parallel, "parallel", 0, "run at most this many steps at once (0: every step that is ready)")
 	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 2*time.Minute, "how long to wait while another run holds the cluster")
 	return cmd
@@ -147,16 +166,19 @@ be gone. With --delete-cluster, a simulated cluster is stopped too.`,
 				return err
 			}
 			if deleteCluster {
-				if s, ok := p.(*provider.Sim); ok {
-					return s.Delete(ctx, st)
+				switch d := p.(type) {
+				case *provider.Sim:
+					return d.Delete(ctx, st)
+				case *provider.Kind:
+					return d.Delete(ctx, st)
 				}
-				return fmt.Errorf("--delete-cluster works with --provider sim; deleting kind clusters arrives with the kind provider")
+				return usageError{fmt.Errorf("--delete-cluster does not delete clusters kindred did not create (--provider existing)")}
 			}
 			return nil
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().BoolVar(&deleteCluster, "delete-cluster", false, "also delete the cluster (sim)")
+	cmd.Flags().BoolVar(&deleteCluster, "delete-cluster", false, "also delete the cluster (kind or sim)")
 	return cmd
 }
 

@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"kindred.dev/kindred/pkg/doctor"
+	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/internal/kind"
+	"kindred.dev/kindred/pkg/plan"
+	"kindred.dev/kindred/pkg/provider"
+	"kindred.dev/kindred/pkg/stack"
+)
+
+func (a *app) doctorCmd() *cobra.Command {
+	var runtime string
+	cmd := &cobra.Command{
+		Use:   "doctor [STACK]",
+		Short: "Check that this machine can run the stack's kind cluster",
+		Long: `Check the container runtime, its CPUs and memory, the host ports the stack
+needs, inotify limits, the cluster subnets against host routes, and the
+cgroup version. Each problem comes with a one-line fix. up runs the same
+checks before it creates anything.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.loadStack(args)
+			if err != nil {
+				return err
+			}
+			if runtime == "" {
+				runtime, _ = a.lookupEnv("KINDRED_RUNTIME")
+			}
+			rt, _ := kind.DetectRuntime(cmd.Context(), runtime)
+			rep := doctor.Run(cmd.Context(), st, doctor.Env{Runtime: rt}, nil)
+			if a.json() {
+				if err := a.writeJSON(rep); err != nil {
+					return err
+				}
+			} else {
+				a.printDoctor(rep)
+			}
+			if !rep.OK() {
+				return errors.New("doctor found problems")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&runtime, "runtime", "", "container runtime: docker, podman or nerdctl")
+	return cmd
+}
+
+func (a *app) printDoctor(rep doctor.Report) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	for _, c := range rep.Checks {
+		line := fmt.Sprintf("%s\t%s\t%s", c.Status, c.Name, c.Detail)
+		if c.Fix != "" {
+			line += "\t→ " + c.Fix
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
+}
+
+// dryRun plans the stack and, for kind, renders its config and runs
+// doctor, creating nothing.
+func (a *app) dryRun(ctx context.Context, st *stack.Stack, p engine.Provider) error {
+	pl, err := plan.Build(st)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "plan: %d steps in %d levels\n", len(pl.Steps), len(pl.Levels))
+	for i, lv := range pl.Levels {
+		fmt.Fprintf(a.stdout, "  level %d: %v\n", i, lv)
+	}
+	k, ok := p.(*provider.Kind)
+	if !ok {
+		fmt.Fprintf(a.stdout, "provider %s: nothing to check before creating\n", p.Name())
+		return nil
+	}
+	k.DryRun = true
+	if a.verbose > 0 {
+		k.Config = func(yaml []byte) { fmt.Fprintf(a.stdout, "kind config:\n%s", yaml) }
+	}
+	_, _, err = k.Ensure(ctx, st, func(string) {})
+	if errors.Is(err, provider.ErrDryRun) {
+		fmt.Fprintln(a.stdout, "doctor: ok; dry run, nothing was created")
+		return nil
+	}
+	return err
+}

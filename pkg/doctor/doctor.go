@@ -1,0 +1,258 @@
+// Package doctor checks that this machine can run a stack's kind cluster,
+// before anything is created, and says how to fix what it cannot.
+package doctor
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"kindred.dev/kindred/pkg/stack"
+)
+
+// Statuses of a check.
+const (
+	OK   = "ok"
+	Warn = "warn"
+	Fail = "fail"
+)
+
+// Check is the result of one check.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// Report is every check, in order.
+type Report struct {
+	Checks []Check `json:"checks"`
+}
+
+// OK reports whether no check failed.
+func (r Report) OK() bool {
+	for _, c := range r.Checks {
+		if c.Status == Fail {
+			return false
+		}
+	}
+	return true
+}
+
+// Err returns an error naming the failed checks, or nil.
+func (r Report) Err() error {
+	var failed []string
+	for _, c := range r.Checks {
+		if c.Status == Fail {
+			failed = append(failed, fmt.Sprintf("%s: %s (fix: %s)", c.Name, c.Detail, c.Fix))
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("doctor found %d problem%s: %s", len(failed), map[bool]string{true: "", false: "s"}[len(failed) == 1], strings.Join(failed, "; "))
+}
+
+// Env is what the checks read; tests replace parts of it.
+type Env struct {
+	// Runtime is the container runtime's CLI (docker, podman, nerdctl).
+	Runtime string
+	// ReadFile reads /proc and /sys files.
+	ReadFile func(string) ([]byte, error)
+	// Listen tries a port.
+	Listen func(network, addr string) (net.Listener, error)
+	// RuntimeInfo runs `RUNTIME info --format FORMAT`.
+	RuntimeInfo func(ctx context.Context, format string) (string, error)
+}
+
+func (e *Env) defaults() {
+	if e.ReadFile == nil {
+		e.ReadFile = os.ReadFile
+	}
+	if e.Listen == nil {
+		e.Listen = net.Listen
+	}
+	if e.RuntimeInfo == nil {
+		rt := e.Runtime
+		e.RuntimeInfo = func(ctx context.Context, format string) (string, error) {
+			out, err := exec.CommandContext(ctx, rt, "info", "--format", format).CombinedOutput()
+			return strings.TrimSpace(string(out)), err
+		}
+	}
+}
+
+// Run checks the machine for st's cluster. skipPorts lists host ports the
+// stack's own cluster already holds (a reused cluster), which are fine.
+func Run(ctx context.Context, st *stack.Stack, env Env, skipPorts map[int]bool) Report {
+	env.defaults()
+	var r Report
+	add := func(c Check) { r.Checks = append(r.Checks, c) }
+
+	// The runtime, its version, CPUs and memory.
+	if env.Runtime == "" {
+		add(Check{Name: "runtime", Status: Fail, Detail: "no container runtime answers", Fix: "install Docker (or podman, nerdctl) and start it"})
+	} else if v, err := env.RuntimeInfo(ctx, "{{.ServerVersion}}"); err != nil {
+		add(Check{Name: "runtime", Status: Fail, Detail: fmt.Sprintf("%s does not answer: %s", env.Runtime, firstLine(v)), Fix: "start the " + env.Runtime + " engine"})
+	} else {
+		add(Check{Name: "runtime", Status: OK, Detail: env.Runtime + " " + v})
+		if out, err := env.RuntimeInfo(ctx, "{{.NCPU}} {{.MemTotal}}"); err == nil {
+			var cpus int
+			var mem int64
+			fmt.Sscan(out, &cpus, &mem)
+			nodes := 0
+			for _, g := range st.Cluster.Nodes {
+				nodes += g.Count
+			}
+			c := Check{Name: "resources", Status: OK, Detail: fmt.Sprintf("%d CPUs, %.1f GiB for %d nodes", cpus, float64(mem)/(1<<30), nodes)}
+			if cpus < 2 || mem < 2<<30 {
+				c.Status, c.Fix = Fail, "give the runtime at least 2 CPUs and 2 GiB"
+			} else if mem < int64(nodes)*(1<<30)+(1<<30) {
+				c.Status, c.Fix = Warn, "give the runtime about 1 GiB per node more, or use fewer nodes"
+			}
+			add(c)
+		}
+	}
+
+	// Host ports.
+	for _, p := range hostPorts(st) {
+		if skipPorts[p.port] {
+			continue
+		}
+		l, err := env.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.port))
+		if err != nil {
+			add(Check{Name: "port " + strconv.Itoa(p.port), Status: Fail, Detail: fmt.Sprintf("127.0.0.1:%d (%s) is in use", p.port, p.what), Fix: "free the port, or change " + p.field})
+			continue
+		}
+		l.Close()
+		add(Check{Name: "port " + strconv.Itoa(p.port), Status: OK, Detail: fmt.Sprintf("127.0.0.1:%d is free (%s)", p.port, p.what)})
+	}
+
+	// inotify limits.
+	for _, lim := range []struct {
+		name string
+		min  int
+	}{{"max_user_watches", 524288}, {"max_user_instances", 512}} {
+		data, err := env.ReadFile("/proc/sys/fs/inotify/" + lim.name)
+		if err != nil {
+			continue
+		}
+		v, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		c := Check{Name: "inotify " + lim.name, Status: OK, Detail: strconv.Itoa(v)}
+		if v < lim.min {
+			c.Status, c.Detail = Warn, fmt.Sprintf("%d, below %d: clusters with many pods fail with \"too many open files\"", v, lim.min)
+			c.Fix = fmt.Sprintf("sysctl -w fs.inotify.%s=%d", lim.name, lim.min)
+		}
+		add(c)
+	}
+
+	// Cluster subnets against host routes.
+	routes := hostRoutes(env.ReadFile)
+	for _, s := range []struct{ name, cidr string }{{"pod subnet", st.Cluster.Networking.PodSubnet}, {"service subnet", st.Cluster.Networking.ServiceSubnet}} {
+		p, err := netip.ParsePrefix(s.cidr)
+		if err != nil {
+			continue
+		}
+		c := Check{Name: s.name, Status: OK, Detail: s.cidr + " clashes with no host route"}
+		for _, r := range routes {
+			if r.prefix.Overlaps(p) {
+				c.Status = Fail
+				c.Detail = fmt.Sprintf("%s overlaps the host route %s via %s", s.cidr, r.prefix, r.iface)
+				c.Fix = "pick another " + s.name + " in cluster.networking"
+				break
+			}
+		}
+		add(c)
+	}
+
+	// cgroup version.
+	if _, err := env.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		add(Check{Name: "cgroup", Status: OK, Detail: "cgroup v2"})
+	} else {
+		c := Check{Name: "cgroup", Status: OK, Detail: "cgroup v1"}
+		if minor(st.Cluster.KubernetesVersion) >= 35 {
+			c.Status = Warn
+			c.Detail = "cgroup v1: the kubelet of Kubernetes 1.35 and later refuses it unless its node image sets failCgroupV1: false"
+			c.Fix = "boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1), or use a node image configured for cgroup v1"
+		}
+		add(c)
+	}
+	return r
+}
+
+type hostPort struct {
+	port        int
+	what, field string
+}
+
+func hostPorts(st *stack.Stack) []hostPort {
+	var out []hostPort
+	if in := st.Ingress; in != nil {
+		out = append(out, hostPort{in.HostPorts.HTTP, "ingress http", "ingress.hostPorts.http"}, hostPort{in.HostPorts.HTTPS, "ingress https", "ingress.hostPorts.https"})
+	}
+	if r := st.Cluster.Registry; r != nil {
+		out = append(out, hostPort{r.HostPort, "local registry", "cluster.registry.hostPort"})
+	}
+	if p := st.Cluster.Networking.APIServerPort; p != 0 {
+		out = append(out, hostPort{p, "API server", "cluster.networking.apiServerPort"})
+	}
+	for _, m := range st.Cluster.PortMappings {
+		if m.Protocol == "" || m.Protocol == "TCP" {
+			out = append(out, hostPort{m.HostPort, "port mapping", "cluster.portMappings"})
+		}
+	}
+	return out
+}
+
+type route struct {
+	prefix netip.Prefix
+	iface  string
+}
+
+// hostRoutes reads the IPv4 routes that send traffic somewhere: not the
+// default route, and not blackhole or unreachable routes.
+func hostRoutes(read func(string) ([]byte, error)) []route {
+	data, err := read("/proc/net/route")
+	if err != nil {
+		return nil
+	}
+	var out []route
+	for i, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) < 8 {
+			continue
+		}
+		dst, err1 := strconv.ParseUint(f[1], 16, 32)
+		flags, err2 := strconv.ParseUint(f[3], 16, 32)
+		mask, err3 := strconv.ParseUint(f[7], 16, 32)
+		if err1 != nil || err2 != nil || err3 != nil || mask == 0 || f[0] == "*" || flags&0x0200 != 0 {
+			continue
+		}
+		var d, m [4]byte
+		binary.LittleEndian.PutUint32(d[:], uint32(dst))
+		binary.LittleEndian.PutUint32(m[:], uint32(mask))
+		ones, _ := net.IPMask(m[:]).Size()
+		out = append(out, route{netip.PrefixFrom(netip.AddrFrom4(d), ones), f[0]})
+	}
+	return out
+}
+
+func minor(version string) int {
+	parts := strings.Split(strings.TrimPrefix(version, "v"), ".")
+	if len(parts) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(parts[1])
+	return n
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}

@@ -1,0 +1,222 @@
+package kind
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	"sigs.k8s.io/kind/pkg/cluster"
+	kindlog "sigs.k8s.io/kind/pkg/log"
+)
+
+// Runtimes kind can drive.
+const (
+	RuntimeDocker  = "docker"
+	RuntimePodman  = "podman"
+	RuntimeNerdctl = "nerdctl"
+)
+
+// ErrNoRuntime means no container runtime answers.
+var ErrNoRuntime = errors.New("no container runtime answers")
+
+// DetectRuntime returns want if set, else the first of docker, podman and
+// nerdctl whose engine answers. kind's own detection lives in an internal
+// package, so kindred has its own.
+func DetectRuntime(ctx context.Context, want string) (string, error) {
+	candidates := []string{RuntimeDocker, RuntimePodman, RuntimeNerdctl}
+	if want != "" {
+		candidates = []string{want}
+	}
+	var tried []string
+	for _, rt := range candidates {
+		if _, err := exec.LookPath(rt); err != nil {
+			tried = append(tried, rt+": not installed")
+			continue
+		}
+		out, err := exec.CommandContext(ctx, rt, "info", "--format", "{{.ServerVersion}}").CombinedOutput()
+		if err == nil {
+			return rt, nil
+		}
+		tried = append(tried, fmt.Sprintf("%s: %s", rt, firstLine(string(out))))
+	}
+	return "", fmt.Errorf("%w (%s)", ErrNoRuntime, strings.Join(tried, "; "))
+}
+
+// Clusters creates and deletes kind clusters with one runtime.
+type Clusters struct {
+	Runtime string
+	p       *cluster.Provider
+	log     *slog.Logger
+}
+
+// New returns a kind client for runtime (docker, podman or nerdctl).
+func New(runtime string, log *slog.Logger) (*Clusters, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := []cluster.ProviderOption{cluster.ProviderWithLogger(slogLogger{log})}
+	switch runtime {
+	case RuntimeDocker:
+		opts = append(opts, cluster.ProviderWithDocker())
+	case RuntimePodman:
+		opts = append(opts, cluster.ProviderWithPodman())
+	case RuntimeNerdctl:
+		opts = append(opts, cluster.ProviderWithNerdctl("nerdctl"))
+	default:
+		return nil, fmt.Errorf("unknown container runtime %q: want docker, podman or nerdctl", runtime)
+	}
+	return &Clusters{Runtime: runtime, p: cluster.NewProvider(opts...), log: log}, nil
+}
+
+// Exists reports whether a kind cluster called name exists.
+func (c *Clusters) Exists(name string) (bool, error) {
+	names, err := c.p.List()
+	if err != nil {
+		return false, fmt.Errorf("listing kind clusters: %w", err)
+	}
+	for _, n := range names {
+		if n == name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Create creates the cluster cfg describes and writes its kubeconfig to the
+// private path kubeconfig (0600), never into ~/.kube/config. It does not
+// wait for nodes to be Ready: with Calico they stay NotReady until the CNI
+// step. kind's API takes no context, so when ctx ends first Create waits for
+// kind to return and then deletes what it half-created.
+func (c *Clusters) Create(ctx context.Context, cfg *v1alpha4.Cluster, kubeconfig string) error {
+	done := make(chan error, 1)
+	go func() {
+		done <- c.p.Create(cfg.Name,
+			cluster.CreateWithV1Alpha4Config(cfg),
+			cluster.CreateWithKubeconfigPath(kubeconfig),
+			cluster.CreateWithDisplayUsage(false),
+			cluster.CreateWithDisplaySalutation(false),
+			cluster.CreateWithRetain(false))
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return c.explain(cfg, err)
+		}
+		return os.Chmod(kubeconfig, 0o600)
+	case <-ctx.Done():
+		c.log.Info("cancelled while kind creates the cluster; waiting to clean up", "cluster", cfg.Name)
+		<-done
+		if err := c.p.Delete(cfg.Name, kubeconfig); err != nil {
+			return fmt.Errorf("%w; removing the half-created cluster %s: %v", ctx.Err(), cfg.Name, err)
+		}
+		return ctx.Err()
+	}
+}
+
+// explain adds what the user can do to kind's errors.
+func (c *Clusters) explain(cfg *v1alpha4.Cluster, err error) error {
+	images := map[string]bool{}
+	for _, n := range cfg.Nodes {
+		images[n.Image] = true
+	}
+	var list []string
+	for img := range images {
+		list = append(list, img)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "pull") || strings.Contains(msg, "image") {
+		return fmt.Errorf("creating kind cluster %s: the node image %s could not be used (%v); pull it with `%s pull` where a registry is reachable, or build one locally and set it with --node-image",
+			cfg.Name, strings.Join(list, ", "), firstLine(msg), c.Runtime)
+	}
+	return fmt.Errorf("creating kind cluster %s with node image %s: %w", cfg.Name, strings.Join(list, ", "), err)
+}
+
+// Delete deletes the cluster; an absent one is no error.
+func (c *Clusters) Delete(name, kubeconfig string) error {
+	return c.p.Delete(name, kubeconfig)
+}
+
+// WriteKubeconfig writes the cluster's admin kubeconfig to path, 0600.
+func (c *Clusters) WriteKubeconfig(name, path string) error {
+	if err := c.p.ExportKubeConfig(name, path, false); err != nil {
+		return fmt.Errorf("writing the kubeconfig of %s: %w", name, err)
+	}
+	return os.Chmod(path, 0o600)
+}
+
+// Nodes lists the cluster's node containers and whether each runs.
+func (c *Clusters) Nodes(ctx context.Context, name string) (map[string]bool, error) {
+	nodes, err := c.p.ListNodes(name)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, n := range nodes {
+		state, err := exec.CommandContext(ctx, c.Runtime, "inspect", "--format", "{{.State.Running}}", n.String()).Output()
+		if err != nil {
+			return nil, fmt.Errorf("inspecting node %s: %w", n, err)
+		}
+		out[n.String()] = strings.TrimSpace(string(state)) == "true"
+	}
+	return out, nil
+}
+
+// StartNodes starts node containers that are stopped.
+func (c *Clusters) StartNodes(ctx context.Context, name string) (int, error) {
+	nodes, err := c.Nodes(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	started := 0
+	for n, running := range nodes {
+		if running {
+			continue
+		}
+		if out, err := exec.CommandContext(ctx, c.Runtime, "start", n).CombinedOutput(); err != nil {
+			return started, fmt.Errorf("starting node %s: %v: %s", n, err, firstLine(string(out)))
+		}
+		started++
+	}
+	return started, nil
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// slogLogger routes kind's logs to slog; the library never prints.
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) Warn(m string)                         { s.l.Warn(m) }
+func (s slogLogger) Warnf(f string, a ...any)              { s.l.Warn(fmt.Sprintf(f, a...)) }
+func (s slogLogger) Error(m string)                        { s.l.Error(m) }
+func (s slogLogger) Errorf(f string, a ...any)             { s.l.Error(fmt.Sprintf(f, a...)) }
+func (s slogLogger) V(lv kindlog.Level) kindlog.InfoLogger { return slogInfo{s.l, lv} }
+
+type slogInfo struct {
+	l  *slog.Logger
+	lv kindlog.Level
+}
+
+func (s slogInfo) Info(m string) {
+	if s.lv == 0 {
+		s.l.Info(m)
+	} else {
+		s.l.Debug(m)
+	}
+}
+func (s slogInfo) Infof(f string, a ...any) { s.Info(fmt.Sprintf(f, a...)) }
+func (s slogInfo) Enabled() bool {
+	lvl := slog.LevelInfo
+	if s.lv > 0 {
+		lvl = slog.LevelDebug
+	}
+	return s.l.Enabled(context.Background(), lvl)
+}

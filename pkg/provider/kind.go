@@ -1,0 +1,234 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/doctor"
+	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/internal/kind"
+	"kindred.dev/kindred/pkg/stack"
+)
+
+// ErrShapeChanged means an existing cluster differs from the stack's shape
+// and Recreate was not asked for.
+var ErrShapeChanged = errors.New("the cluster's shape changed")
+
+// Kind runs stacks on kind clusters, through kind's Go library.
+type Kind struct {
+	// Runtime is docker, podman or nerdctl; empty detects one.
+	Runtime string
+	// NodeImage overrides the pinned node image.
+	NodeImage string
+	// Recreate allows deleting a cluster whose shape changed.
+	Recreate bool
+	// DryRun renders and checks, and creates nothing.
+	DryRun bool
+	// Config, if set, receives the rendered kind configuration.
+	Config func(yaml []byte)
+	Log    *slog.Logger
+}
+
+// Name is "kind".
+func (p *Kind) Name() string { return api.ProviderKind }
+
+func (p *Kind) dir(st *stack.Stack) string { return filepath.Join(StateDir(), "kind", st.Cluster.Name) }
+
+// Kubeconfig is the private kubeconfig of the stack's kind cluster.
+func (p *Kind) Kubeconfig(st *stack.Stack) string { return filepath.Join(p.dir(st), "kubeconfig") }
+
+// ErrDryRun ends a dry run after the checks, before anything is created.
+var ErrDryRun = errors.New("dry run: nothing was created")
+
+// Ensure runs doctor, then creates the cluster, reuses it when its shape is
+// the same, or starts its stopped nodes.
+func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string)) (engine.Access, bool, error) {
+	cfg, err := kind.Render(st, kind.Options{NodeImage: p.NodeImage})
+	if err != nil {
+		return engine.Access{}, false, err
+	}
+	rendered, err := kind.Marshal(cfg)
+	if err != nil {
+		return engine.Access{}, false, err
+	}
+	if p.Config != nil {
+		p.Config(rendered)
+	}
+	runtime, rerr := kind.DetectRuntime(ctx, p.Runtime)
+	var kc *kind.Clusters
+	exists := false
+	if rerr == nil {
+		if kc, err = kind.New(runtime, p.Log); err != nil {
+			return engine.Access{}, false, err
+		}
+		if exists, err = kc.Exists(cfg.Name); err != nil {
+			return engine.Access{}, false, err
+		}
+	}
+	progress("running doctor")
+	skip := map[int]bool{}
+	if exists {
+		for _, n := range cfg.Nodes {
+			for _, m := range n.ExtraPortMappings {
+				skip[int(m.HostPort)] = true
+			}
+		}
+	}
+	rep := doctor.Run(ctx, st, doctor.Env{Runtime: runtime}, skip)
+	if err := rep.Err(); err != nil {
+		return engine.Access{}, false, err
+	}
+	if p.DryRun {
+		return engine.Access{}, false, ErrDryRun
+	}
+	dir, kubeconfig := p.dir(st), p.Kubeconfig(st)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return engine.Access{}, false, err
+	}
+	acc := engine.Access{Kubeconfig: kubeconfig}
+	cfgFile := filepath.Join(dir, "kind-config.yaml")
+	changed := false
+	if exists {
+		old, _ := os.ReadFile(cfgFile)
+		if !bytes.Equal(old, rendered) {
+			if !p.Recreate {
+				return acc, false, fmt.Errorf("%w: kind cluster %s was made from another configuration; run up with --recreate to delete and re-create it (data in cluster.dataDir is kept):\n%s",
+					ErrShapeChanged, cfg.Name, diff(string(old), string(rendered)))
+			}
+			progress("deleting the cluster to re-create it in its new shape")
+			if err := kc.Delete(cfg.Name, kubeconfig); err != nil {
+				return acc, false, err
+			}
+			exists = false
+		} else {
+			n, err := kc.StartNodes(ctx, cfg.Name)
+			if err != nil {
+				return acc, false, err
+			}
+			if n > 0 {
+				progress(fmt.Sprintf("started %d stopped node%s", n, map[bool]string{true: "", false: "s"}[n == 1]))
+				changed = true
+			}
+			if err := kc.WriteKubeconfig(cfg.Name, kubeconfig); err != nil {
+				return acc, false, err
+			}
+		}
+	}
+	if !exists {
+		progress(fmt.Sprintf("creating kind cluster %s (%d nodes, %s)", cfg.Name, len(cfg.Nodes), cfg.Nodes[0].Image))
+		if err := kc.Create(ctx, cfg, kubeconfig); err != nil {
+			return acc, false, err
+		}
+		if err := os.WriteFile(cfgFile, rendered, 0o600); err != nil {
+			return acc, false, err
+		}
+		changed = true
+	}
+	// With kindnet, nodes turn Ready on their own; with Calico they wait
+	// for the CNI step, which checks them.
+	if st.Cluster.Networking.CNI != api.CNICalico {
+		progress("waiting for nodes to be Ready")
+		if err := waitNodesReady(ctx, kubeconfig, 3*time.Minute); err != nil {
+			return acc, changed, err
+		}
+	}
+	return acc, changed, nil
+}
+
+// Access returns the private kubeconfig of an existing cluster.
+func (p *Kind) Access(ctx context.Context, st *stack.Stack) (engine.Access, error) {
+	kubeconfig := p.Kubeconfig(st)
+	if _, err := os.Stat(kubeconfig); err != nil {
+		return engine.Access{}, fmt.Errorf("%w: no kind cluster %q made by kindred (%v)", ErrNoCluster, st.Cluster.Name, err)
+	}
+	return engine.Access{Kubeconfig: kubeconfig}, nil
+}
+
+// Delete deletes the stack's kind cluster and its private kubeconfig.
+func (p *Kind) Delete(ctx context.Context, st *stack.Stack) error {
+	runtime, err := kind.DetectRuntime(ctx, p.Runtime)
+	if err != nil {
+		return err
+	}
+	kc, err := kind.New(runtime, p.Log)
+	if err != nil {
+		return err
+	}
+	if err := kc.Delete(st.Cluster.Name, p.Kubeconfig(st)); err != nil {
+		return err
+	}
+	return os.RemoveAll(p.dir(st))
+}
+
+func waitNodesReady(ctx context.Context, kubeconfig string, timeout time.Duration) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	missing := "nodes"
+	err = wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil || len(nodes.Items) == 0 {
+			return false, nil
+		}
+		var notReady []string
+		for _, n := range nodes.Items {
+			ready := false
+			for _, c := range n.Status.Conditions {
+				ready = ready || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
+			}
+			if !ready {
+				notReady = append(notReady, n.Name)
+			}
+		}
+		missing = strings.Join(notReady, ", ")
+		return len(notReady) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for nodes to be Ready (not yet: %s): %w", missing, err)
+	}
+	return nil
+}
+
+// diff lists the lines only one of a and b has, marked - and +.
+func diff(a, b string) string {
+	in := func(lines []string, l string) bool {
+		for _, x := range lines {
+			if x == l {
+				return true
+			}
+		}
+		return false
+	}
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for _, l := range al {
+		if !in(bl, l) {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range bl {
+		if !in(al, l) {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
