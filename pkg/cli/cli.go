@@ -34,6 +34,8 @@ const (
 	OutputTUI  = "tui"
 	OutputText = "text"
 	OutputJSON = "json"
+	// OutputGitHub is text with GitHub Actions annotations.
+	OutputGitHub = "github"
 )
 
 // DefaultStackFile is read when a command is given no stack and it exists.
@@ -125,9 +127,9 @@ Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			switch a.output {
-			case OutputAuto, OutputTUI, OutputText, OutputJSON:
+			case OutputAuto, OutputTUI, OutputText, OutputJSON, OutputGitHub:
 			default:
-				return usageError{fmt.Errorf("invalid --output %q: want auto, tui, text or json", a.output)}
+				return usageError{fmt.Errorf("invalid --output %q: want auto, tui, text, json or github", a.output)}
 			}
 			level := slog.LevelWarn
 			if a.verbose > 0 {
@@ -141,7 +143,7 @@ Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.PersistentFlags().StringVarP(&a.output, "output", "o", OutputAuto, "output: auto, tui, text or json")
+	root.PersistentFlags().StringVarP(&a.output, "output", "o", OutputAuto, "output: auto, tui, text, json or github (GitHub Actions annotations)")
 	root.PersistentFlags().CountVarP(&a.verbose, "verbose", "v", "log more (repeat for debug)")
 	root.AddCommand(a.validateCmd(), a.planCmd(), a.upCmd(), a.downCmd(), a.statusCmd(), a.doctorCmd(), a.schemaCmd(), a.versionCmd())
 	return root

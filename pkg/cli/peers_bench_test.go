@@ -88,7 +88,7 @@ func BenchmarkPeers(b *testing.B) {
 				b.Fatalf("helm uninstall %s: %v\n%s", r, err, out)
 			}
 		}
-		_ = kc.Typed.CoreV1().ConfigMaps("kindred-system").Delete(ctx, "kindred-state", metav1.DeleteOptions{})
+		_ = kc.Typed.CoreV1().Secrets("kindred-system").Delete(ctx, "kindred-state", metav1.DeleteOptions{})
 	}
 	var peakRSS int64
 	var criticalPath time.Duration

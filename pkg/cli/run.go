@@ -73,6 +73,9 @@ func (a *app) sink() event.Sink {
 	if a.json() {
 		return render.NewJSON(a.stdout)
 	}
+	if a.output == OutputGitHub {
+		return render.NewGitHub(a.stdout)
+	}
 	return render.NewText(a.stdout, a.verbose > 0)
 }
 

@@ -183,11 +183,13 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 	if err := ensureSystemNamespace(ctx, r.kube.Typed); err != nil {
 		return false, fmt.Errorf("creating %s: %w", SystemNamespace, err)
 	}
-	r.lock, err = acquireLock(ctx, r.kube.Typed, r.lockTimeout, func(holder string) {
-		progress(fmt.Sprintf("waiting for another kindred run to finish (%s)", holder))
-	})
-	if err != nil {
-		return false, err
+	if r.lock == nil { // a retry of this step keeps the lock it took
+		r.lock, err = acquireLock(ctx, r.kube.Typed, r.lockTimeout, func(holder string) {
+			progress(fmt.Sprintf("waiting for another kindred run to finish (%s)", holder))
+		})
+		if err != nil {
+			return false, err
+		}
 	}
 	r.store = &stateStore{cs: r.kube.Typed}
 	if r.prev, err = r.store.load(ctx); err != nil {

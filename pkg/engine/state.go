@@ -22,8 +22,10 @@ import (
 // Where kindred keeps its records in a cluster.
 const (
 	SystemNamespace = "kindred-system"
-	stateConfigMap  = "kindred-state"
-	lockLease       = "kindred-lock"
+	// The record is a Secret, not a ConfigMap: the applied stack holds
+	// chart values, and values may hold credentials.
+	stateSecret = "kindred-state"
+	lockLease   = "kindred-lock"
 )
 
 // ErrLocked is wrapped when another run holds the cluster's lock too long.
@@ -64,7 +66,7 @@ type State struct {
 	Steps map[string]*StepRecord `json:"steps"`
 }
 
-// stateStore reads and writes the State ConfigMap; writes are serialised.
+// stateStore reads and writes the State Secret; writes are serialised.
 type stateStore struct {
 	cs kubernetes.Interface
 	mu sync.Mutex
@@ -81,7 +83,7 @@ func ensureSystemNamespace(ctx context.Context, cs kubernetes.Interface) error {
 
 // load returns the recorded state, or an empty one.
 func (s *stateStore) load(ctx context.Context) (*State, error) {
-	cm, err := s.cs.CoreV1().ConfigMaps(SystemNamespace).Get(ctx, stateConfigMap, metav1.GetOptions{})
+	sec, err := s.cs.CoreV1().Secrets(SystemNamespace).Get(ctx, stateSecret, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return &State{Steps: map[string]*StepRecord{}}, nil
 	}
@@ -89,7 +91,7 @@ func (s *stateStore) load(ctx context.Context) (*State, error) {
 		return nil, fmt.Errorf("reading kindred's state: %w", err)
 	}
 	st := &State{}
-	if err := json.Unmarshal([]byte(cm.Data["state.json"]), st); err != nil {
+	if err := json.Unmarshal(sec.Data["state.json"], st); err != nil {
 		return nil, fmt.Errorf("reading kindred's state: %w", err)
 	}
 	if st.Steps == nil {
@@ -104,29 +106,29 @@ func (s *stateStore) update(ctx context.Context, fn func(*State)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		cm, err := s.cs.CoreV1().ConfigMaps(SystemNamespace).Get(ctx, stateConfigMap, metav1.GetOptions{})
+		sec, err := s.cs.CoreV1().Secrets(SystemNamespace).Get(ctx, stateSecret, metav1.GetOptions{})
 		create := apierrors.IsNotFound(err)
 		if err != nil && !create {
 			return err
 		}
 		st := &State{Steps: map[string]*StepRecord{}}
 		if !create {
-			if err := json.Unmarshal([]byte(cm.Data["state.json"]), st); err != nil || st.Steps == nil {
+			if err := json.Unmarshal(sec.Data["state.json"], st); err != nil || st.Steps == nil {
 				st = &State{Steps: map[string]*StepRecord{}}
 			}
 		} else {
-			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: stateConfigMap, Namespace: SystemNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "kindred"}}}
+			sec = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: stateSecret, Namespace: SystemNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "kindred"}}, Type: corev1.SecretTypeOpaque}
 		}
 		fn(st)
 		data, err := json.Marshal(st)
 		if err != nil {
 			return err
 		}
-		cm.Data = map[string]string{"state.json": string(data)}
+		sec.Data = map[string][]byte{"state.json": data}
 		if create {
-			_, err = s.cs.CoreV1().ConfigMaps(SystemNamespace).Create(ctx, cm, metav1.CreateOptions{})
+			_, err = s.cs.CoreV1().Secrets(SystemNamespace).Create(ctx, sec, metav1.CreateOptions{})
 		} else {
-			_, err = s.cs.CoreV1().ConfigMaps(SystemNamespace).Update(ctx, cm, metav1.UpdateOptions{})
+			_, err = s.cs.CoreV1().Secrets(SystemNamespace).Update(ctx, sec, metav1.UpdateOptions{})
 		}
 		if (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)) && attempt < 5 {
 			continue

@@ -153,6 +153,8 @@ func (r *runner) chart(ctx context.Context, s *plan.Step, ns string, timeout tim
 	}
 	mergeValues(values, c.Values)
 	progress("helm: ensuring release " + c.Name)
+	// helm waits only for hooks; the readiness wait below, with kindred's
+	// own rules, is the one wait for the rest.
 	res, err := r.helm.Ensure(ctx, helm.Release{Name: c.Name, Namespace: ns, Chart: ref, Values: values, Timeout: timeout})
 	if err != nil {
 		return nil, false, err

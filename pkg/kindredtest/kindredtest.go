@@ -138,7 +138,10 @@ func Up(t testing.TB, stackFile string, opts ...Option) *Env {
 		}
 		p = &provider.Existing{Kubeconfig: kc}
 	case Sim:
-		hash, err := Hash(st)
+		// The cluster is keyed by its shape; the components on it are
+		// brought up to date in place by Up, which is fast when nothing
+		// changed.
+		hash, err := ShapeHash(st)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -338,16 +341,30 @@ func (e *Env) diagnostics(dir string) error {
 	write("pods.json", pods, err)
 	events, err := cs.CoreV1().Events("").List(ctx, metav1.ListOptions{})
 	write("events.json", events, err)
-	state, err := cs.CoreV1().ConfigMaps(engine.SystemNamespace).Get(ctx, "kindred-state", metav1.GetOptions{})
-	if err == nil {
-		_ = os.WriteFile(filepath.Join(dir, "kindred-state.json"), []byte(state.Data["state.json"]), 0o644)
+	// The step records, not the applied stack: its values may hold secrets.
+	if rep, err := engine.NewStatus(engine.Config{Provider: &provider.Existing{Kubeconfig: e.access.Kubeconfig, Context: e.access.Context}}).Run(ctx, e.Stack); err == nil {
+		write("steps.json", rep.Steps, nil)
 	}
 	return nil
 }
 
-// Hash identifies a stack's cluster: the resolved stack (charts, versions,
-// values, the node shape), so a change of any of them means another cluster
-// or an upgrade in place.
+// ShapeHash identifies the cluster a stack needs: its nodes, networking and
+// Kubernetes version. Stacks with the same shape share a cluster; a changed
+// shape means another cluster.
+func ShapeHash(st *stack.Stack) (string, error) {
+	c := st.Cluster
+	c.Name = "" // the name is derived from this hash
+	data, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(append(data, sim.KubernetesVersion...))
+	return hex.EncodeToString(sum[:])[:32], nil
+}
+
+// Hash identifies the whole resolved stack (charts, versions, values,
+// values files and the cluster shape); kindred records what it applied in
+// the cluster, and Up upgrades what changed.
 func Hash(st *stack.Stack) (string, error) {
 	data, err := json.Marshal(st.Stack)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -57,6 +58,49 @@ func TestIntegrationUpSim(t *testing.T) {
 	again := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim))
 	if again.Kubeconfig != env.Kubeconfig {
 		t.Errorf("a second Up made another cluster: %s, want %s", again.Kubeconfig, env.Kubeconfig)
+	}
+
+	// A changed component is upgraded in place, on the same cluster.
+	changed := kindredtest.Up(t, "../../testdata/stacks/engine/overlay-replicas.yaml", kindredtest.WithProvider(kindredtest.Sim))
+	if changed.Kubeconfig != env.Kubeconfig {
+		t.Errorf("a changed component made another cluster")
+	}
+	dep, err = env.Client.AppsV1().Deployments("ops").Get(ctx, "op", metav1.GetOptions{})
+	if err != nil || dep.Status.AvailableReplicas != 3 {
+		t.Errorf("the operator was not upgraded in place to 3 replicas: %v", err)
+	}
+}
+
+// TestIntegrationFailureDiagnostics brings up a stack that fails in a child
+// test process and checks that the child wrote diagnostics where
+// KINDRED_ARTIFACTS says and named them in its log.
+func TestIntegrationFailureDiagnostics(t *testing.T) {
+	testbed.Integration(t)
+	testbed.RequireBlackholes(t)
+	if os.Getenv("KINDREDTEST_FAILING_CHILD") == "1" {
+		kindredtest.Up(t, os.Getenv("KINDREDTEST_STACK"), kindredtest.WithProvider(kindredtest.Sim))
+		return
+	}
+	dir := t.TempDir()
+	charts, _ := filepath.Abs("../../testdata/charts")
+	stackFile := filepath.Join(dir, "failing.yaml")
+	data := "apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: failing}\ncomponents:\n  - {name: broken, chart: {path: " + charts + "/broken}}\n"
+	if err := os.WriteFile(stackFile, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	artifacts := filepath.Join(dir, "artifacts")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIntegrationFailureDiagnostics$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "KINDREDTEST_FAILING_CHILD=1", "KINDREDTEST_STACK="+stackFile, "KINDRED_ARTIFACTS="+artifacts)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the failing stack did not fail its test:\n%s", out)
+	}
+	if !strings.Contains(string(out), "diagnostics: "+artifacts) || !strings.Contains(string(out), "value is required") {
+		t.Errorf("the failure does not name its diagnostics or its cause:\n%s", out)
+	}
+	matches, _ := filepath.Glob(filepath.Join(artifacts, "*", "pods.json"))
+	if len(matches) == 0 {
+		t.Errorf("no diagnostics under %s", artifacts)
 	}
 }
 

@@ -51,7 +51,7 @@ func (t *Text) Emit(e event.Event) {
 		}
 		fmt.Fprintf(t.w, "%-9s %s (%s)\n", word, e.Step, Duration(e.Elapsed))
 	case event.StepFailed:
-		fmt.Fprintf(t.w, "FAILED    %s (%s): %s\n", e.Step, Duration(e.Elapsed), e.Message)
+		fmt.Fprintf(t.w, "FAILED    %s (%s): %s\n", e.Step, Duration(e.Elapsed), strings.ReplaceAll(e.Message, "\n", "\n          "))
 		if e.Detail != "" {
 			for _, l := range strings.Split(strings.TrimRight(e.Detail, "\n"), "\n") {
 				fmt.Fprintf(t.w, "          | %s\n", l)
@@ -96,4 +96,37 @@ func Duration(d time.Duration) string {
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	}
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+// GitHub writes whole lines like Text, folds each step's progress into a
+// collapsible group, and turns failures into error annotations, for GitHub
+// Actions logs.
+type GitHub struct {
+	mu   sync.Mutex
+	w    io.Writer
+	text *Text
+}
+
+// NewGitHub returns a GitHub Actions renderer.
+func NewGitHub(w io.Writer) *GitHub { return &GitHub{w: w, text: NewText(w, true)} }
+
+// Emit prints e.
+func (g *GitHub) Emit(e event.Event) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch e.Type {
+	case event.StepFailed:
+		g.text.Emit(e)
+		fmt.Fprintf(g.w, "::error title=kindred step %s failed::%s\n", e.Step, escapeGitHub(e.Message))
+	case event.StepSkipped:
+		g.text.Emit(e)
+		fmt.Fprintf(g.w, "::warning title=kindred step %s skipped::%s\n", e.Step, escapeGitHub(e.Message))
+	default:
+		g.text.Emit(e)
+	}
+}
+
+// escapeGitHub escapes a workflow command's message.
+func escapeGitHub(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
 }

@@ -51,6 +51,20 @@ type Release struct {
 	Chart     ChartRef
 	Values    map[string]any
 	Timeout   time.Duration
+	// Wait makes helm wait for every resource with kstatus. Without it helm
+	// waits only for hooks (a migration Job still runs to completion before
+	// the release is deployed), for callers that check readiness themselves
+	// and should not wait twice.
+	Wait bool
+}
+
+// strategy is the explicit helm wait strategy for rel; the zero value is an
+// error in helm v4.
+func (rel Release) strategy() kube.WaitStrategy {
+	if rel.Wait {
+		return kube.StatusWatcherStrategy
+	}
+	return kube.HookOnlyStrategy
 }
 
 // Result says what Ensure did.
@@ -129,7 +143,7 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 			} else if last.Info.Status != common.StatusFailed {
 				c.log().Info("rolling back a release an interrupted run left pending", "release", rel.Name, "status", last.Info.Status)
 				rb := action.NewRollback(cfg)
-				rb.WaitStrategy = kube.StatusWatcherStrategy
+				rb.WaitStrategy = rel.strategy()
 				rb.Timeout = rel.Timeout
 				rb.ServerSideApply = "auto"
 				if err := rb.Run(rel.Name); err != nil {
@@ -148,8 +162,8 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 		in.ReleaseName = rel.Name
 		in.Namespace = rel.Namespace
 		in.CreateNamespace = true
-		in.WaitStrategy = kube.StatusWatcherStrategy
-		in.WaitForJobs = true
+		in.WaitStrategy = rel.strategy()
+		in.WaitForJobs = rel.Wait
 		in.Timeout = rel.Timeout
 		in.Labels = labels
 		out, err := in.RunWithContext(ctx, fetched.Chart, rel.Values)
@@ -167,8 +181,8 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 	}
 	up := action.NewUpgrade(cfg)
 	up.Namespace = rel.Namespace
-	up.WaitStrategy = kube.StatusWatcherStrategy
-	up.WaitForJobs = true
+	up.WaitStrategy = rel.strategy()
+	up.WaitForJobs = rel.Wait
 	up.Timeout = rel.Timeout
 	up.Labels = labels
 	up.MaxHistory = 10

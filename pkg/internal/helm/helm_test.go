@@ -52,6 +52,7 @@ func (f *fixture) ensure(rel Release, want string) Result {
 	if rel.Timeout == 0 {
 		rel.Timeout = time.Minute
 	}
+	rel.Wait = true
 	res, err := f.client.Ensure(f.ctx, rel)
 	if err != nil {
 		f.t.Fatalf("Ensure(%s): %v", rel.Name, err)

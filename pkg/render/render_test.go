@@ -1,0 +1,47 @@
+package render
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"kindred.dev/kindred/pkg/event"
+	"kindred.dev/kindred/pkg/golden"
+)
+
+// stream is one recorded run: a plan, a success, a failure and a skip.
+func stream() []event.Event {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	return []event.Event{
+		{Time: at(0), Type: event.PlanReady, Message: "3 steps in 2 levels", Levels: [][]string{{"cluster"}, {"api", "db"}}},
+		{Time: at(0), Type: event.StepStarted, Step: "cluster", Kind: "cluster"},
+		{Time: at(8 * time.Second), Type: event.StepSucceeded, Step: "cluster", Kind: "cluster", Changed: true, Elapsed: 8 * time.Second},
+		{Time: at(8 * time.Second), Type: event.StepStarted, Step: "db", Kind: "database"},
+		{Time: at(9 * time.Second), Type: event.StepProgress, Step: "db", Kind: "database", Message: "0/4 objects ready"},
+		{Time: at(12 * time.Second), Type: event.StepFailed, Step: "db", Kind: "database", Message: "StatefulSet default/db failed: 50% done\nsecond line", Elapsed: 4 * time.Second},
+		{Time: at(12 * time.Second), Type: event.StepSkipped, Step: "api", Kind: "component", Message: "needs db, which failed"},
+		{Time: at(12 * time.Second), Type: event.Finished, Elapsed: 12 * time.Second, Summary: &event.Summary{Changed: 1, Failed: 1, Skipped: 1}},
+	}
+}
+
+func TestRenderersGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sink func(*bytes.Buffer) event.Sink
+	}{
+		{"text.txt", func(b *bytes.Buffer) event.Sink { return NewText(b, false) }},
+		{"text-verbose.txt", func(b *bytes.Buffer) event.Sink { return NewText(b, true) }},
+		{"events.jsonl", func(b *bytes.Buffer) event.Sink { return NewJSON(b) }},
+		{"github.txt", func(b *bytes.Buffer) event.Sink { return NewGitHub(b) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			s := tc.sink(&b)
+			for _, e := range stream() {
+				s.Emit(e)
+			}
+			golden.Check(t, tc.name, b.Bytes())
+		})
+	}
+}
