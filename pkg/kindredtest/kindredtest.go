@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -178,7 +179,7 @@ func Up(t testing.TB, stackFile string, opts ...Option) *Env {
 	if acc, err := p.Access(ctx, st); err == nil {
 		env.access = acc
 	}
-	t.Cleanup(func() { env.cleanup(t, shared, p) })
+	t.Cleanup(func() { env.cleanup(t, shared) })
 	if upErr != nil {
 		env.fail(t, fmt.Sprintf("kindredtest: bringing up %s: %v\n%s", stackFile, upErr, strings.Join(failed, "\n")))
 		return nil
@@ -209,7 +210,7 @@ func (e *Env) fail(t testing.TB, msg string) {
 	t.Fatal(msg)
 }
 
-func (e *Env) cleanup(t testing.TB, shared *sharedCluster, p engine.Provider) {
+func (e *Env) cleanup(t testing.TB, shared *sharedCluster) {
 	if t.Failed() && e.access.Kubeconfig != "" {
 		if dir := artifactDir(t); dir != "" {
 			if err := e.diagnostics(dir); err == nil {
@@ -220,21 +221,16 @@ func (e *Env) cleanup(t testing.TB, shared *sharedCluster, p engine.Provider) {
 	if shared == nil {
 		return
 	}
-	keep := os.Getenv("KINDRED_REUSE") == "1" || (t.Failed() && os.Getenv("KINDRED_KEEP_ON_FAILURE") == "1")
-	last, err := shared.leave()
-	if err != nil {
-		t.Errorf("kindredtest: %v", err)
+	// The cluster outlives the test, so later tests of this process (and
+	// of parallel processes) reuse it; the reaper stops it once the last of
+	// them has exited, unless it is to be kept.
+	if os.Getenv("KINDRED_REUSE") == "1" {
+		t.Logf("kindredtest: KINDRED_REUSE=1 keeps the cluster; kubeconfig %s", e.access.Kubeconfig)
+		return
 	}
-	if last && !keep {
-		if s, ok := p.(*provider.Sim); ok {
-			if err := s.Delete(context.Background(), e.Stack); err != nil {
-				t.Errorf("kindredtest: deleting the cluster: %v", err)
-			}
-		}
-		_ = os.RemoveAll(shared.dir)
-	}
-	if keep {
-		t.Logf("kindredtest: kept the cluster; kubeconfig %s", e.access.Kubeconfig)
+	if t.Failed() && os.Getenv("KINDRED_KEEP_ON_FAILURE") == "1" {
+		_ = os.WriteFile(filepath.Join(shared.dir, "keep"), nil, 0o600)
+		t.Logf("kindredtest: KINDRED_KEEP_ON_FAILURE=1 keeps the cluster; kubeconfig %s", e.access.Kubeconfig)
 	}
 }
 
@@ -432,13 +428,61 @@ func join(root, hash string, ttl time.Duration) (*sharedCluster, error) {
 		return nil, err
 	}
 	s := &sharedCluster{dir: dir, lease: filepath.Join(dir, fmt.Sprintf("%d.lease", os.Getpid()))}
-	users.Lock()
-	users.n[s.lease]++
-	users.Unlock()
 	if err := os.WriteFile(s.lease, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return nil, err
 	}
+	reapers.Lock()
+	defer reapers.Unlock()
+	if !reapers.started[dir] && os.Getenv("KINDRED_REUSE") != "1" {
+		if err := startReaper(dir, filepath.Join(root, "clusters", "kt-"+hash[:10])); err != nil {
+			return nil, err
+		}
+		reapers.started[dir] = true
+	}
 	return s, nil
+}
+
+// reapers records, per cluster, that this process started its reaper.
+var reapers = struct {
+	sync.Mutex
+	started map[string]bool
+}{started: map[string]bool{}}
+
+// reaperScript waits for the test process to exit, drops its lease, and
+// when no live process holds a lease (and none asked to keep the cluster)
+// stops the cluster's process group and removes its folders, under the
+// same lock Up takes.
+const reaperScript = `
+owner=$1 leases=$2 clusters=$3
+while kill -0 "$owner" 2>/dev/null; do sleep 0.5; done
+rm -f "$leases/$owner.lease"
+exec 9>>"$leases/lock"
+command -v flock >/dev/null && flock 9
+[ -e "$leases/keep" ] && exit 0
+for f in "$leases"/*.lease; do
+  [ -e "$f" ] || continue
+  p=$(basename "$f" .lease)
+  if kill -0 "$p" 2>/dev/null; then exit 0; fi
+  rm -f "$f"
+done
+for o in "$clusters"/*/owner; do
+  [ -e "$o" ] || continue
+  read pid start pgid keep < "$o"
+  kill -TERM -"$pgid" 2>/dev/null
+  i=0; while kill -0 -"$pgid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done
+  kill -KILL -"$pgid" 2>/dev/null
+done
+rm -rf "$clusters" "$leases"
+`
+
+// startReaper starts a detached shell that cleans up after this process.
+func startReaper(leases, clusters string) error {
+	cmd := exec.Command("sh", "-c", reaperScript, "kindredtest-reaper", strconv.Itoa(os.Getpid()), leases, clusters)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the cluster reaper: %w", err)
+	}
+	return cmd.Process.Release()
 }
 
 func (s *sharedCluster) lock() error {
@@ -461,31 +505,6 @@ func (s *sharedCluster) unlock() {
 		s.lk = nil
 	}
 }
-
-// leave drops this process's lease and reports whether no live process
-// uses the cluster any more. Tests of one process share the lease, so
-// only the process's last user deletes it.
-func (s *sharedCluster) leave() (last bool, err error) {
-	if err := s.lock(); err != nil {
-		return false, err
-	}
-	defer s.unlock()
-	users.Lock()
-	users.n[s.lease]--
-	mine := users.n[s.lease] > 0
-	users.Unlock()
-	if mine {
-		return false, nil
-	}
-	_ = os.Remove(s.lease)
-	return len(liveLeases(s.dir)) == 0, nil
-}
-
-// users counts, per lease file, the Up calls of this process still open.
-var users = struct {
-	sync.Mutex
-	n map[string]int
-}{n: map[string]int{}}
 
 // liveLeases lists the lease files of processes still running.
 func liveLeases(dir string) []string {

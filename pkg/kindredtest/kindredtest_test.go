@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -155,5 +156,50 @@ func TestHashFollowsTheStack(t *testing.T) {
 	ha2, _ := kindredtest.Hash(a)
 	if ha == hb || ha != ha2 {
 		t.Errorf("hashes %s %s %s: want stable, and different for a changed value", ha, hb, ha2)
+	}
+}
+
+// TestIntegrationReuseAcrossTests: a second test's Up reuses the cluster the
+// first test's Up made, although the first test has ended.
+func TestIntegrationReuseAcrossTests(t *testing.T) {
+	testbed.Integration(t)
+	testbed.RequireBlackholes(t)
+	var first string
+	t.Run("first", func(t *testing.T) {
+		first = kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim)).Kubeconfig
+	})
+	t.Run("second", func(t *testing.T) {
+		if got := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim)).Kubeconfig; got != first {
+			t.Errorf("second test got cluster %s, want the first's %s", got, first)
+		}
+	})
+}
+
+// TestIntegrationCleanupAfterExit runs Up in a child process and checks
+// that once the process exits, its cluster's processes and folders go.
+func TestIntegrationCleanupAfterExit(t *testing.T) {
+	testbed.Integration(t)
+	testbed.RequireBlackholes(t)
+	if os.Getenv("KINDREDTEST_CLEANUP_CHILD") == "1" {
+		kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim))
+		return
+	}
+	state := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIntegrationCleanupAfterExit$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "KINDREDTEST_CLEANUP_CHILD=1", "XDG_STATE_HOME="+state, "KINDRED_REUSE=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	clusters := filepath.Join(state, "kindred", "kindredtest", "clusters")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		entries, _ := os.ReadDir(clusters)
+		if len(entries) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster is still there after its process exited: %v", entries)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
