@@ -68,6 +68,16 @@ func (a *app) provider(f *clusterFlags, st *stack.Stack) (engine.Provider, error
 	return nil, usageError{fmt.Errorf("invalid --provider %q: want kind, sim or existing", name)}
 }
 
+// stackAndProvider loads the stack a command names and picks its provider.
+func (a *app) stackAndProvider(f *clusterFlags, args []string) (*stack.Stack, engine.Provider, error) {
+	st, err := a.loadStack(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := a.provider(f, st)
+	return st, p, err
+}
+
 // sink returns the renderer for the chosen output.
 func (a *app) sink() event.Sink {
 	if a.json() {
@@ -103,11 +113,7 @@ whose inputs did not change are left alone, and a run that was interrupted
 resumes where it stopped.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.loadStack(args)
-			if err != nil {
-				return err
-			}
-			p, err := a.provider(&f, st)
+			st, p, err := a.stackAndProvider(&f, args)
 			if err != nil {
 				return err
 			}
@@ -155,11 +161,7 @@ It reads the record in the cluster, so the stack file may have changed or
 be gone. With --delete-cluster, a simulated cluster is stopped too.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.loadStack(args)
-			if err != nil {
-				return err
-			}
-			p, err := a.provider(&f, st)
+			st, p, err := a.stackAndProvider(&f, args)
 			if err != nil {
 				return err
 			}
@@ -192,11 +194,7 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "Show what the cluster runs and whether each step is healthy",
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.loadStack(args)
-			if err != nil {
-				return err
-			}
-			p, err := a.provider(&f, st)
+			st, p, err := a.stackAndProvider(&f, args)
 			if err != nil {
 				return err
 			}

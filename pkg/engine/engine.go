@@ -244,6 +244,25 @@ func restConfig(acc Access) (*rest.Config, error) {
 	return rc, nil
 }
 
+// connect reaches the existing cluster of st, for actions that do not
+// create it.
+func connect(ctx context.Context, cfg *Config, st *stack.Stack) (Access, *kube.Client, *helm.Client, error) {
+	acc, err := cfg.Provider.Access(ctx, st)
+	if err != nil {
+		return acc, nil, nil, err
+	}
+	rc, err := restConfig(acc)
+	if err != nil {
+		return acc, nil, nil, err
+	}
+	kc, err := kube.New(rc)
+	if err != nil {
+		return acc, nil, nil, err
+	}
+	hc := &helm.Client{Kubeconfig: acc.Kubeconfig, Context: acc.Context, Log: cfg.Log, Fetcher: &helm.Fetcher{CacheDir: cfg.CacheDir}}
+	return acc, kc, hc, nil
+}
+
 // Down uninstalls what the cluster records, in reverse order.
 type Down struct {
 	cfg         Config
@@ -260,19 +279,10 @@ func NewDown(cfg Config) *Down {
 // It needs only the cluster, not the stack file that installed it.
 func (d *Down) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) {
 	started := d.cfg.Now()
-	acc, err := d.cfg.Provider.Access(ctx, st)
+	_, kc, hc, err := connect(ctx, &d.cfg, st)
 	if err != nil {
 		return event.Summary{}, err
 	}
-	rc, err := restConfig(acc)
-	if err != nil {
-		return event.Summary{}, err
-	}
-	kc, err := kube.New(rc)
-	if err != nil {
-		return event.Summary{}, err
-	}
-	hc := &helm.Client{Kubeconfig: acc.Kubeconfig, Context: acc.Context, Log: d.cfg.Log, Fetcher: &helm.Fetcher{CacheDir: d.cfg.CacheDir}}
 	store := &stateStore{cs: kc.Typed}
 	state, err := store.load(ctx)
 	if err != nil {
@@ -345,19 +355,10 @@ func NewStatus(cfg Config) *Status {
 
 // Run reports the stack recorded in the cluster.
 func (s *Status) Run(ctx context.Context, st *stack.Stack) (*Report, error) {
-	acc, err := s.cfg.Provider.Access(ctx, st)
+	acc, kc, hc, err := connect(ctx, &s.cfg, st)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := restConfig(acc)
-	if err != nil {
-		return nil, err
-	}
-	kc, err := kube.New(rc)
-	if err != nil {
-		return nil, err
-	}
-	hc := &helm.Client{Kubeconfig: acc.Kubeconfig, Context: acc.Context, Log: s.cfg.Log}
 	state, err := (&stateStore{cs: kc.Typed}).load(ctx)
 	if err != nil {
 		return nil, err
