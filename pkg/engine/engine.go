@@ -25,6 +25,7 @@ import (
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/stack"
+	"kindred.dev/kindred/pkg/trust"
 )
 
 // Access is how to reach a cluster.
@@ -56,6 +57,8 @@ type Config struct {
 	ChartMirror string
 	// CacheDir holds fetched charts; defaults to the user's cache folder.
 	CacheDir string
+	// CADir holds the machine's local CA; defaults to trust.DataDir()/ca.
+	CADir string
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -69,6 +72,9 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.CADir == "" {
+		c.CADir = filepath.Join(trust.DataDir(), "ca")
 	}
 	if c.CacheDir == "" {
 		dir, err := os.UserCacheDir()

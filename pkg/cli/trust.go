@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"kindred.dev/kindred/pkg/trust"
+)
+
+func (a *app) trustCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "trust",
+		Short: "Trust kindred's local CA on this machine, so https routes work in browsers and curl",
+		Long: `kindred issues the certificates of every cluster on this machine from one
+local CA, kept under the user's data folder. Trust it once with
+'kindred trust install'; 'uninstall' removes it again.`,
+	}
+	var yes bool
+	install := &cobra.Command{
+		Use:   "install",
+		Short: "Add the local CA to the system trust store and to NSS (Firefox, Chromium)",
+		Args:  maxArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ca, _, err := trust.EnsureCA(filepath.Join(trust.DataDir(), "ca"))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "This adds a certificate authority to this machine's trust store:\n  %s\n  %s\n", ca.Cert.Subject.CommonName, ca.CertFile())
+			fmt.Fprintln(a.stdout, "Certificates it signs will be trusted by this machine's browsers and tools. Its key never leaves this machine.")
+			if !yes && !a.confirm("Trust it?") {
+				return errors.New("not trusted: no consent (use --yes in scripts)")
+			}
+			did, err := trust.NewStore().Install(ca)
+			for _, d := range did {
+				fmt.Fprintln(a.stdout, "  "+d)
+			}
+			return err
+		},
+	}
+	install.Flags().BoolVar(&yes, "yes", false, "do not ask")
+	uninstall := &cobra.Command{
+		Use:   "uninstall",
+		Short: "Remove the local CA from the trust stores",
+		Args:  maxArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ca, _, err := trust.EnsureCA(filepath.Join(trust.DataDir(), "ca"))
+			if err != nil {
+				return err
+			}
+			did, err := trust.NewStore().Uninstall(ca)
+			for _, d := range did {
+				fmt.Fprintln(a.stdout, "  "+d)
+			}
+			return err
+		},
+	}
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Tell whether this machine trusts the local CA",
+		Args:  maxArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ca, _, err := trust.EnsureCA(filepath.Join(trust.DataDir(), "ca"))
+			if err != nil {
+				return err
+			}
+			trusted := trust.NewStore().Trusted(ca)
+			if a.json() {
+				return a.writeJSON(map[string]any{"ca": ca.CertFile(), "subject": ca.Cert.Subject.CommonName, "expires": ca.Cert.NotAfter, "trusted": trusted})
+			}
+			fmt.Fprintf(a.stdout, "%s (%s), expires %s\n", ca.Cert.Subject.CommonName, ca.CertFile(), ca.Cert.NotAfter.Format("2006-01-02"))
+			if trusted {
+				fmt.Fprintln(a.stdout, "trusted by this machine")
+			} else {
+				fmt.Fprintln(a.stdout, "not trusted yet: run kindred trust install")
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(install, uninstall, status)
+	return cmd
+}
+
+// confirm asks a yes/no question on stdin; anything but y or yes is no.
+func (a *app) confirm(q string) bool {
+	fmt.Fprintf(a.stdout, "%s [y/N] ", q)
+	line, _ := bufio.NewReader(a.stdin).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
