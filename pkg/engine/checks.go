@@ -82,9 +82,31 @@ func check(ctx context.Context, kc *kube.Client, c api.Check) (bool, string) {
 			return false, fmt.Sprintf("webhook to answer a dry-run create of %s: %v", obj.GetKind(), err)
 		}
 		return true, ""
+	case checkNodesReady:
+		nodes, err := kc.Typed.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, "nodes: " + err.Error()
+		}
+		var notReady []string
+		for _, n := range nodes.Items {
+			ready := false
+			for _, c := range n.Status.Conditions {
+				ready = ready || (c.Type == "Ready" && c.Status == "True")
+			}
+			if !ready {
+				notReady = append(notReady, n.Name)
+			}
+		}
+		if len(notReady) > 0 || len(nodes.Items) == 0 {
+			return false, "nodes to be Ready: " + strings.Join(notReady, ", ")
+		}
+		return true, ""
 	}
 	return false, "unknown check type " + c.Type
 }
+
+// checkNodesReady is an engine-internal check: every node is Ready.
+const checkNodesReady = "nodesReady"
 
 func condition(ctx context.Context, kc *kube.Client, gvk schema.GroupVersionKind, ns, name, typ, want string) (bool, string) {
 	u, err := kc.Get(ctx, gvk, ns, name)

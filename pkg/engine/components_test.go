@@ -36,6 +36,7 @@ func testCatalog(t *testing.T) *catalog.Catalog {
 	dir := t.TempDir()
 	files := map[string]string{
 		"cert-manager.yaml": "name: cert-manager\nrole: certificates\nnamespace: cert-manager\nchart: {path: " + charts + "/fake-cert-manager}\nchecks:\n  - {type: crd, name: certificates.cert-manager.io}\n",
+		"calico.yaml":       "name: calico\nrole: cni\nnamespace: tigera-operator\nchart: {path: " + charts + "/fake-tigera-operator}\n",
 		"contour.yaml":      "name: contour\nrole: ingress\nnamespace: projectcontour\nmanifests:\n  - url: " + crds + "\nchecks:\n  - {type: crd, name: httpproxies.projectcontour.io}\n",
 	}
 	for name, data := range files {
@@ -77,6 +78,15 @@ func playControllers(ctx context.Context, t *testing.T, kc *kube.Client) {
 				}
 			}
 		}
+		// The Tigera operator: an Installation makes Calico Available.
+		if insts, err := kc.Dynamic.Resource(gvr("operator.tigera.io", "v1", "installations")).List(ctx, metav1.ListOptions{}); err == nil && len(insts.Items) > 0 {
+			ts := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "operator.tigera.io/v1", "kind": "TigeraStatus", "metadata": map[string]any{"name": "calico"}}}
+			res := kc.Dynamic.Resource(gvr("operator.tigera.io", "v1", "tigerastatuses"))
+			if cur, err := res.Create(ctx, ts, metav1.CreateOptions{}); err == nil {
+				cur.Object["status"] = map[string]any{"conditions": []any{map[string]any{"type": "Available", "status": "True"}}}
+				_, _ = res.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+			}
+		}
 		proxies, err := kc.Dynamic.Resource(gvr("projectcontour.io", "v1", "httpproxies")).List(ctx, metav1.ListOptions{})
 		if err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
 			t.Logf("playing Contour: listing: %v", err)
@@ -108,6 +118,8 @@ func playControllers(ctx context.Context, t *testing.T, kc *kube.Client) {
 const routesStack = `apiVersion: kindred.dev/v1alpha1
 kind: Stack
 metadata: {name: shop}
+cluster:
+  networking: {cni: calico, podSubnet: 192.168.0.0/16}
 ingress: {}
 tls: {issuer: local-ca}
 components:
@@ -142,7 +154,17 @@ func TestIntegrationRoutesAndLocalCA(t *testing.T) {
 	if _, err := engine.NewUp(cfg).Run(f.ctx, st); err != nil {
 		t.Fatalf("up: %v", err)
 	}
-	expect(t, rec.Final(), allSteps("changed", "cert-manager", "contour", "issuer", "api", "route/api.shop.localhost"))
+	expect(t, rec.Final(), allSteps("changed", "calico", "cert-manager", "contour", "issuer", "api", "route/api.shop.localhost"))
+
+	// Calico's IP pool is the cluster's pod subnet.
+	inst, err := f.kube.Get(f.ctx, schema.GroupVersionKind{Group: "operator.tigera.io", Version: "v1", Kind: "Installation"}, "", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools, _, _ := unstructured.NestedSlice(inst.Object, "spec", "calicoNetwork", "ipPools")
+	if len(pools) != 1 || pools[0].(map[string]any)["cidr"] != "192.168.0.0/16" {
+		t.Errorf("Calico IP pools %v", pools)
+	}
 
 	// The CA: generated once, key 0600, and the same bytes in the cluster.
 	info, err := os.Stat(filepath.Join(caDir, "ca.key"))
@@ -191,7 +213,7 @@ func TestIntegrationRoutesAndLocalCA(t *testing.T) {
 	if _, err := engine.NewUp(cfg).Run(f.ctx, st); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, rec.Final(), allSteps("unchanged", "cert-manager", "contour", "issuer", "api", "route/api.shop.localhost"))
+	expect(t, rec.Final(), allSteps("unchanged", "calico", "cert-manager", "contour", "issuer", "api", "route/api.shop.localhost"))
 	if again, _ := os.ReadFile(filepath.Join(caDir, "ca.crt")); string(again) != string(caCert) {
 		t.Error("the CA was generated again")
 	}

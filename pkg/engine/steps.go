@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/catalog"
 	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/internal/ready"
@@ -132,6 +133,13 @@ func (r *runner) component(ctx context.Context, s *plan.Step, prev *StepRecord, 
 	}
 	if err != nil {
 		return nil, changed, err
+	}
+	if e != nil && e.Role == catalog.RoleCNI {
+		if err := r.calico(ctx, timeout, progress); err != nil {
+			return nil, changed, err
+		}
+		// down removes the Installation, so the operator tears Calico down.
+		rec.Inventory = append(rec.Inventory, ObjectRef{APIVersion: "operator.tigera.io/v1", Kind: "Installation", Name: "default"})
 	}
 	if len(checks) > 0 {
 		progress(fmt.Sprintf("running %d readiness checks", len(checks)))
