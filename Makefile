@@ -8,7 +8,7 @@ LDFLAGS  := -X kindred.dev/kindred/pkg/cli.Version=$(VERSION)
 # Test-bed processes; none may outlive a test run.
 TESTBED_PROCS := etcd|kube-apiserver|kube-controll|kube-scheduler|kwok
 
-.PHONY: build test unit testbed lint fuzz bench check-leaks clean
+.PHONY: build test unit testbed lint fuzz bench check-leaks clean demo-sim
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -23,6 +23,11 @@ testbed:
 test: testbed
 	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" $(GO) test -count=1 -timeout 40m ./...
 	@$(MAKE) -s check-leaks
+
+# The reference stack on a simulated cluster, with the project's stand-in
+# charts as the chart mirror: up, up again (all unchanged), status, down.
+demo-sim: testbed build
+	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" testbed/demo-sim.sh ./$(BIN)
 
 # Unit tests only: no test bed, seconds.
 unit:

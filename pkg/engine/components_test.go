@@ -24,7 +24,8 @@ import (
 
 // testCatalog is the built-in catalogue with cert-manager and Contour
 // replaced by their real APIs without controllers: the project's
-// fake-cert-manager chart, and Contour's own CRDs from its Go module.
+// stand-in cert-manager and tigera-operator charts, and Contour's own CRDs
+// from its Go module.
 func testCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/projectcontour/contour").Output()
@@ -35,8 +36,8 @@ func testCatalog(t *testing.T) *catalog.Catalog {
 	charts, _ := filepath.Abs("../../testdata/charts")
 	dir := t.TempDir()
 	files := map[string]string{
-		"cert-manager.yaml": "name: cert-manager\nrole: certificates\nnamespace: cert-manager\nchart: {path: " + charts + "/fake-cert-manager}\nchecks:\n  - {type: crd, name: certificates.cert-manager.io}\n",
-		"calico.yaml":       "name: calico\nrole: cni\nnamespace: tigera-operator\nchart: {path: " + charts + "/fake-tigera-operator}\n",
+		"cert-manager.yaml": "name: cert-manager\nrole: certificates\nnamespace: cert-manager\nchart: {path: " + charts + "/cert-manager}\nchecks:\n  - {type: crd, name: certificates.cert-manager.io}\n",
+		"calico.yaml":       "name: calico\nrole: cni\nnamespace: tigera-operator\nchart: {path: " + charts + "/tigera-operator}\n",
 		"contour.yaml":      "name: contour\nrole: ingress\nnamespace: projectcontour\nmanifests:\n  - url: " + crds + "\nchecks:\n  - {type: crd, name: httpproxies.projectcontour.io}\n",
 	}
 	for name, data := range files {
@@ -78,13 +79,14 @@ func playControllers(ctx context.Context, t *testing.T, kc *kube.Client) {
 				}
 			}
 		}
-		// The Tigera operator: an Installation makes Calico Available.
-		if insts, err := kc.Dynamic.Resource(gvr("operator.tigera.io", "v1", "installations")).List(ctx, metav1.ListOptions{}); err == nil && len(insts.Items) > 0 {
-			ts := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "operator.tigera.io/v1", "kind": "TigeraStatus", "metadata": map[string]any{"name": "calico"}}}
-			res := kc.Dynamic.Resource(gvr("operator.tigera.io", "v1", "tigerastatuses"))
-			if cur, err := res.Create(ctx, ts, metav1.CreateOptions{}); err == nil {
-				cur.Object["status"] = map[string]any{"conditions": []any{map[string]any{"type": "Available", "status": "True"}}}
-				_, _ = res.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		// The Tigera operator reports Calico Available.
+		if list, err := kc.Dynamic.Resource(gvr("operator.tigera.io", "v1", "tigerastatuses")).List(ctx, metav1.ListOptions{}); err == nil {
+			for _, item := range list.Items {
+				if _, ok := item.Object["status"]; ok {
+					continue
+				}
+				item.Object["status"] = map[string]any{"conditions": []any{map[string]any{"type": "Available", "status": "True"}}}
+				_, _ = kc.Dynamic.Resource(gvr("operator.tigera.io", "v1", "tigerastatuses")).UpdateStatus(ctx, &item, metav1.UpdateOptions{})
 			}
 		}
 		proxies, err := kc.Dynamic.Resource(gvr("projectcontour.io", "v1", "httpproxies")).List(ctx, metav1.ListOptions{})

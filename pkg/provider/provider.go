@@ -64,6 +64,7 @@ func (p *Sim) Ensure(ctx context.Context, st *stack.Stack, progress func(string)
 		return engine.Access{}, false, err
 	}
 	if c != nil {
+		p.simulate(ctx, c)
 		return engine.Access{Kubeconfig: c.Kubeconfig}, false, nil
 	}
 	progress("starting a simulated cluster")
@@ -74,13 +75,24 @@ func (p *Sim) Ensure(ctx context.Context, st *stack.Stack, progress func(string)
 	if p.Log != nil {
 		opts = append(opts, sim.WithLogger(p.Log))
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	c, err = sim.Start(ctx, opts...)
+	c, err = sim.Start(startCtx, opts...)
 	if err != nil {
 		return engine.Access{}, false, err
 	}
+	p.simulate(ctx, c)
 	return engine.Access{Kubeconfig: c.Kubeconfig}, true, nil
+}
+
+// simulate plays the controllers of cert-manager, Contour and the Tigera
+// operator for as long as the run goes on (see sim.SimulateControllers).
+func (p *Sim) simulate(ctx context.Context, c *sim.Cluster) {
+	go func() {
+		if err := c.SimulateControllers(ctx); err != nil && p.Log != nil {
+			p.Log.Warn("simulating controllers", "err", err)
+		}
+	}()
 }
 
 // Access returns the running simulated cluster of the stack.

@@ -205,6 +205,9 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 			return c, err
 		}
 	}
+	if err := os.WriteFile(filepath.Join(dir, "bindir"), []byte(bins.dir), 0o600); err != nil {
+		return c, err
+	}
 	p, err := newPKI(dir)
 	if err != nil {
 		return c, fmt.Errorf("generating certificates: %w", err)

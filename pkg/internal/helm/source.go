@@ -111,8 +111,14 @@ func (f *Fetcher) redirect(ref ChartRef) (ChartRef, error) {
 		return ChartRef{}, err
 	}
 	dir := filepath.Join(f.Mirror, name)
-	if c, err := loader.LoadDir(dir); err == nil && constraint.check(c.Metadata.Version) {
-		return ChartRef{Path: dir}, nil
+	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err == nil {
+		c, err := loader.LoadDir(dir)
+		if err != nil {
+			return ChartRef{}, fmt.Errorf("chart %q in the mirror folder %s: %w", name, f.Mirror, err)
+		}
+		if constraint.check(c.Metadata.Version) {
+			return ChartRef{Path: dir}, nil
+		}
 	}
 	archives, _ := filepath.Glob(filepath.Join(f.Mirror, name+"-*.tgz"))
 	var best *semver.Version
