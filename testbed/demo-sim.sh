@@ -17,6 +17,8 @@ if echo "$out" | grep -q '"changed":true'; then
   echo "demo-sim: the re-run changed something" >&2
   exit 1
 fi
+echo "== creds (masked)"
+"$kindred" creds --provider sim --stack "$stack"
 echo "== status"
 "$kindred" status --provider sim -o json "$stack"
 echo "== down"

@@ -51,6 +51,10 @@ func TestIntegrationReferenceStackOnSim(t *testing.T) {
 	if strings.Contains(jsonOut, `"changed":true`) || !strings.Contains(jsonOut, `"unchanged":10`) {
 		t.Errorf("the re-run changed something:\n%s", jsonOut)
 	}
+	creds := run("creds", "--provider", "sim", "--stack", stackFile)
+	if !strings.Contains(creds, "postgres://kindred:****@orders.default.svc.cluster.local:5432/orders") {
+		t.Errorf("creds:\n%s", creds)
+	}
 	status := run("status", "--provider", "sim", "-o", "json", stackFile)
 	if strings.Contains(status, `"healthy": false`) {
 		t.Errorf("status:\n%s", status)

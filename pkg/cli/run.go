@@ -29,6 +29,15 @@ type clusterFlags struct {
 	nodeImage  string
 	recreate   bool
 	dryRun     bool
+	stack      string // for commands whose argument is not the stack
+}
+
+// stackArg is the --stack flag as the argument list loadStack takes.
+func (f *clusterFlags) stackArg() []string {
+	if f.stack == "" {
+		return nil
+	}
+	return []string{f.stack}
 }
 
 func (f *clusterFlags) add(cmd *cobra.Command) {
