@@ -10,27 +10,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/stack"
 )
-
-// dbURL is a database's connection URL, with its password masked unless
-// show is set.
-func dbURL(db api.Database, data map[string][]byte, show bool) string {
-	pw := "****"
-	if show {
-		pw = string(data["password"])
-	}
-	host := fmt.Sprintf("%s:%s", data["host"], data["port"])
-	switch db.Engine {
-	case api.EnginePostgres:
-		return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", data["username"], pw, host, data["database"])
-	case api.EngineMySQL:
-		return fmt.Sprintf("mysql://%s:%s@%s/%s", data["username"], pw, host, data["database"])
-	}
-	return fmt.Sprintf("redis://:%s@%s/0", pw, host)
-}
 
 // credentials reads each database's Secret.
 func (a *app) credentials(ctx context.Context, st *stack.Stack, p engine.Provider, only string) (map[string]map[string][]byte, error) {
@@ -87,7 +69,7 @@ func (a *app) credsCmd() *cobra.Command {
 			urls := map[string]string{}
 			for _, db := range st.Databases {
 				if data, ok := creds[db.Name]; ok {
-					urls[db.Name] = dbURL(db, data, show)
+					urls[db.Name] = engine.DatabaseURL(db, data, show)
 				}
 			}
 			if a.json() {
@@ -133,7 +115,7 @@ password, for eval in a shell; the output is meant for eval, not for logs):
 			}
 			for _, db := range st.Databases {
 				name := strings.ToUpper(strings.ReplaceAll(db.Name, "-", "_")) + "_URL"
-				fmt.Fprintf(a.stdout, "export %s=%q\n", name, dbURL(db, creds[db.Name], true))
+				fmt.Fprintf(a.stdout, "export %s=%q\n", name, engine.DatabaseURL(db, creds[db.Name], true))
 			}
 			return nil
 		},

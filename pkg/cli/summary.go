@@ -36,9 +36,10 @@ func (a *app) printSummary(ctx context.Context, p engine.Provider, st *stack.Sta
 		if !ok {
 			continue
 		}
-		scheme := map[string]string{"postgres": "postgres", "mysql": "mysql", "redis": "redis"}[db.Engine]
-		fmt.Fprintf(w, "database  %s://kindred:****@%s.%s.svc.cluster.local:%d/%s  (password: secret %s/%s-credentials)\n",
-			scheme, db.Name, db.Namespace, e.Port, db.Name, db.Namespace, db.Name)
+		// The Secret's shape, without reading it: the password stays masked.
+		data := map[string][]byte{"username": []byte("kindred"), "database": []byte(db.Name),
+			"host": []byte(db.Name + "." + db.Namespace + ".svc.cluster.local"), "port": []byte(fmt.Sprint(e.Port))}
+		fmt.Fprintf(w, "database  %s  (password: secret %s/%s-credentials)\n", engine.DatabaseURL(db, data, false), db.Namespace, db.Name)
 	}
 	fmt.Fprintf(w, "kubeconfig %s\n", acc.Kubeconfig)
 	fmt.Fprintf(w, "next      kindred status --provider %s   ·   kubectl --kubeconfig %s get pods -A   ·   kindred down --provider %s\n", p.Name(), acc.Kubeconfig, p.Name())

@@ -277,3 +277,21 @@ func toUnstructured(objs ...runtime.Object) ([]*unstructured.Unstructured, error
 	}
 	return out, nil
 }
+
+// DatabaseURL is a database's connection URL built from its credentials
+// Secret's data (the keys kindred writes), with the password replaced by
+// **** unless showPassword is set.
+func DatabaseURL(db api.Database, secret map[string][]byte, showPassword bool) string {
+	pw := "****"
+	if showPassword {
+		pw = string(secret["password"])
+	}
+	host := fmt.Sprintf("%s:%s", secret["host"], secret["port"])
+	switch db.Engine {
+	case api.EnginePostgres:
+		return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", secret["username"], pw, host, secret["database"])
+	case api.EngineMySQL:
+		return fmt.Sprintf("mysql://%s:%s@%s/%s", secret["username"], pw, host, secret["database"])
+	}
+	return fmt.Sprintf("redis://:%s@%s/0", pw, host)
+}

@@ -268,7 +268,7 @@ func (e *Env) URL(host string) (string, error) {
 	return "", fmt.Errorf("the stack has no route for %s", host)
 }
 
-// DSN returns the connection string of a database of the stack, with its
+// DSN returns the connection URL of a database of the stack, with its
 // generated credentials, for clients inside the cluster.
 func (e *Env) DSN(name string) (string, error) {
 	for _, db := range e.Stack.Databases {
@@ -279,16 +279,7 @@ func (e *Env) DSN(name string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("reading the credentials of %s: %w", name, err)
 		}
-		d := s.Data
-		host := fmt.Sprintf("%s:%s", d["host"], d["port"])
-		switch db.Engine {
-		case "postgres":
-			return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", d["username"], d["password"], host, d["database"]), nil
-		case "mysql":
-			return fmt.Sprintf("%s:%s@tcp(%s)/%s", d["username"], d["password"], host, d["database"]), nil
-		case "redis":
-			return fmt.Sprintf("redis://:%s@%s/0", d["password"], host), nil
-		}
+		return engine.DatabaseURL(db, s.Data, true), nil
 	}
 	return "", fmt.Errorf("the stack has no database %s", name)
 }
