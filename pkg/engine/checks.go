@@ -83,24 +83,11 @@ func check(ctx context.Context, kc *kube.Client, c api.Check) (bool, string) {
 		}
 		return true, ""
 	case checkNodesReady:
-		nodes, err := kc.Typed.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		notReady, err := ready.NodesNotReady(ctx, kc.Typed)
 		if err != nil {
 			return false, "nodes: " + err.Error()
 		}
-		var notReady []string
-		for _, n := range nodes.Items {
-			ready := false
-			for _, c := range n.Status.Conditions {
-				ready = ready || (c.Type == "Ready" && c.Status == "True")
-			}
-			if !ready {
-				notReady = append(notReady, n.Name)
-			}
-		}
-		if len(notReady) > 0 || len(nodes.Items) == 0 {
-			return false, "nodes to be Ready: " + strings.Join(notReady, ", ")
-		}
-		return true, ""
+		return len(notReady) == 0, "nodes to be Ready: " + strings.Join(notReady, ", ")
 	}
 	return false, "unknown check type " + c.Type
 }

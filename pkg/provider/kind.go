@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -21,6 +19,7 @@ import (
 	"kindred.dev/kindred/pkg/doctor"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/internal/kind"
+	"kindred.dev/kindred/pkg/internal/ready"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -185,19 +184,9 @@ func waitNodesReady(ctx context.Context, kubeconfig string, timeout time.Duratio
 	}
 	missing := "nodes"
 	err = wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
-		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil || len(nodes.Items) == 0 {
+		notReady, err := ready.NodesNotReady(ctx, cs)
+		if err != nil {
 			return false, nil
-		}
-		var notReady []string
-		for _, n := range nodes.Items {
-			ready := false
-			for _, c := range n.Status.Conditions {
-				ready = ready || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
-			}
-			if !ready {
-				notReady = append(notReady, n.Name)
-			}
 		}
 		missing = strings.Join(notReady, ", ")
 		return len(notReady) == 0, nil

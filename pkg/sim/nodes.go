@@ -9,6 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"kindred.dev/kindred/pkg/internal/ready"
 )
 
 // registerNodes creates the Node objects kwok then brings to life.
@@ -47,20 +49,6 @@ func registerNodes(ctx context.Context, cs kubernetes.Interface, groups []Node) 
 
 // nodesReady reports whether there are nodes and every one is Ready.
 func nodesReady(ctx context.Context, cs kubernetes.Interface) (bool, error) {
-	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil || len(nodes.Items) == 0 {
-		return false, nil
-	}
-	for _, n := range nodes.Items {
-		ready := false
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				ready = true
-			}
-		}
-		if !ready {
-			return false, nil
-		}
-	}
-	return true, nil
+	notReady, err := ready.NodesNotReady(ctx, cs)
+	return err == nil && len(notReady) == 0, nil
 }

@@ -12,9 +12,12 @@ import (
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
 
 	"kindred.dev/kindred/pkg/internal/kube"
 )
@@ -138,4 +141,27 @@ func Describe(sts []Status) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, "; ")
+}
+
+// NodesNotReady lists the nodes whose Ready condition is not True; with no
+// nodes at all it returns ["(no nodes)"].
+func NodesNotReady(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if len(nodes.Items) == 0 {
+		return []string{"(no nodes)"}, nil
+	}
+	var out []string
+	for _, n := range nodes.Items {
+		ok := false
+		for _, c := range n.Status.Conditions {
+			ok = ok || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
+		}
+		if !ok {
+			out = append(out, n.Name)
+		}
+	}
+	return out, nil
 }
