@@ -25,6 +25,9 @@ import (
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 )
 
+// ingressNamespace is where Contour's Envoy runs.
+const ingressNamespace = "projectcontour"
+
 // The user kindred creates in every database.
 const dbUser = "kindred"
 
@@ -185,16 +188,34 @@ func tenantObjects(t *api.Tenant) ([]*unstructured.Unstructured, error) {
 	if t.NetworkPolicy == api.NetworkPolicyDefaultDeny {
 		udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
 		dns := intstr.FromInt32(53)
-		objs = append(objs, &networkingv1.NetworkPolicy{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
-			ObjectMeta: metav1.ObjectMeta{Name: "default-deny", Namespace: t.Namespace, Labels: labels},
-			Spec: networkingv1.NetworkPolicySpec{
+		policy := func(name string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
+			return &networkingv1.NetworkPolicy{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.Namespace, Labels: labels},
+				Spec:       spec,
+			}
+		}
+		objs = append(objs,
+			// Nothing in or out...
+			policy("default-deny", networkingv1.NetworkPolicySpec{
 				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+			}),
+			// ...but DNS,
+			policy("allow-dns", networkingv1.NetworkPolicySpec{
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
 				Egress: []networkingv1.NetworkPolicyEgressRule{{
 					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}},
 				}},
-			},
-		})
+			}),
+			// ...and the ingress proxy, so routes to the tenant work.
+			policy("allow-from-envoy", networkingv1.NetworkPolicySpec{
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+				Ingress: []networkingv1.NetworkPolicyIngressRule{{
+					From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
+						MatchLabels: map[string]string{"kubernetes.io/metadata.name": ingressNamespace},
+					}}},
+				}},
+			}))
 	}
 	if q := t.Quota; q != nil {
 		hard := corev1.ResourceList{}
@@ -211,6 +232,17 @@ func tenantObjects(t *api.Tenant) ([]*unstructured.Unstructured, error) {
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ResourceQuota"},
 			ObjectMeta: metav1.ObjectMeta{Name: "kindred-quota", Namespace: t.Namespace, Labels: labels},
 			Spec:       corev1.ResourceQuotaSpec{Hard: hard},
+		})
+		// A quota on requests makes pods without requests fail admission;
+		// defaults keep plain manifests working.
+		objs = append(objs, &corev1.LimitRange{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "LimitRange"},
+			ObjectMeta: metav1.ObjectMeta{Name: "kindred-defaults", Namespace: t.Namespace, Labels: labels},
+			Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+				Type:           corev1.LimitTypeContainer,
+				DefaultRequest: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+				Default:        corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("512Mi")},
+			}}},
 		})
 	}
 	return toUnstructured(objs...)
