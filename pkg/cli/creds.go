@@ -8,20 +8,14 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/stack"
 )
 
-// credentials reads each database's Secret.
-func (a *app) credentials(ctx context.Context, st *stack.Stack, p engine.Provider, only string) (map[string]map[string][]byte, error) {
-	acc, err := p.Access(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: acc.Kubeconfig}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: acc.Context}).ClientConfig()
+// credentials reads each database's Secret from the cluster acc reaches.
+func credentials(ctx context.Context, st *stack.Stack, acc engine.Access, only string) (map[string]map[string][]byte, error) {
+	cfg, err := acc.RESTConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +56,11 @@ func (a *app) credsCmd() *cobra.Command {
 			if len(args) == 1 {
 				only = args[0]
 			}
-			creds, err := a.credentials(cmd.Context(), st, p, only)
+			acc, err := p.Access(cmd.Context(), st)
+			if err != nil {
+				return err
+			}
+			creds, err := credentials(cmd.Context(), st, acc, only)
 			if err != nil {
 				return err
 			}
@@ -109,7 +107,7 @@ password, for eval in a shell; the output is meant for eval, not for logs):
 				return err
 			}
 			fmt.Fprintf(a.stdout, "export KUBECONFIG=%q\n", acc.Kubeconfig)
-			creds, err := a.credentials(cmd.Context(), st, p, "")
+			creds, err := credentials(cmd.Context(), st, acc, "")
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,7 +25,7 @@ local CA, kept under the user's data folder. Trust it once with
 		Short: "Add the local CA to the system trust store and to NSS (Firefox, Chromium)",
 		Args:  maxArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ca, _, err := trust.EnsureCA(filepath.Join(trust.DataDir(), "ca"))
+			ca, _, err := trust.EnsureCA(trust.DefaultCADir())
 			if err != nil {
 				return err
 			}
@@ -48,7 +47,7 @@ local CA, kept under the user's data folder. Trust it once with
 		Short: "Remove the local CA from the trust stores",
 		Args:  maxArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ca, _, err := trust.EnsureCA(filepath.Join(trust.DataDir(), "ca"))
+			ca, _, err := trust.EnsureCA(trust.DefaultCADir())
 			if err != nil {
 				return err
 			}
@@ -64,7 +63,7 @@ local CA, kept under the user's data folder. Trust it once with
 		Short: "Tell whether this machine trusts the local CA",
 		Args:  maxArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ca, _, err := trust.EnsureCA(filepath.Join(trust.DataDir(), "ca"))
+			ca, _, err := trust.EnsureCA(trust.DefaultCADir())
 			if err != nil {
 				return err
 			}

@@ -74,7 +74,7 @@ func (c *Config) defaults() {
 		c.Now = time.Now
 	}
 	if c.CADir == "" {
-		c.CADir = filepath.Join(trust.DataDir(), "ca")
+		c.CADir = trust.DefaultCADir()
 	}
 	if c.CacheDir == "" {
 		dir, err := os.UserCacheDir()
@@ -173,7 +173,7 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 		return false, err
 	}
 	r.access = acc
-	rc, err := restConfig(acc)
+	rc, err := acc.RESTConfig()
 	if err != nil {
 		return false, err
 	}
@@ -239,7 +239,8 @@ func (r *runner) prune(ctx context.Context, progress func(string)) (bool, error)
 	return true, nil
 }
 
-func restConfig(acc Access) (*rest.Config, error) {
+// RESTConfig reads the kubeconfig into a client configuration.
+func (acc Access) RESTConfig() (*rest.Config, error) {
 	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: acc.Kubeconfig}
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: acc.Context}
 	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
@@ -257,7 +258,7 @@ func connect(ctx context.Context, cfg *Config, st *stack.Stack) (Access, *kube.C
 	if err != nil {
 		return acc, nil, nil, err
 	}
-	rc, err := restConfig(acc)
+	rc, err := acc.RESTConfig()
 	if err != nil {
 		return acc, nil, nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/internal/kube"
 )
 
 // ingressNamespace is where Contour's Envoy runs.
@@ -136,7 +137,7 @@ func (r *runner) database(ctx context.Context, db *api.Database) ([]*unstructure
 			Ports:    []corev1.ServicePort{{Name: db.Engine, Port: int32(e.Port), TargetPort: intstr.FromString(db.Engine)}},
 		},
 	}
-	return toUnstructured(append(objs, sts, svc)...)
+	return kube.ToUnstructured(append(objs, sts, svc)...)
 }
 
 // databasePassword returns the password already in the cluster, or a new
@@ -245,7 +246,7 @@ func tenantObjects(t *api.Tenant) ([]*unstructured.Unstructured, error) {
 			}}},
 		})
 	}
-	return toUnstructured(objs...)
+	return kube.ToUnstructured(objs...)
 }
 
 func subjectOf(s string) rbacv1.Subject {
@@ -281,33 +282,17 @@ func jobObjects(j *api.Job) ([]*unstructured.Unstructured, error) {
 	}
 	meta := metav1.ObjectMeta{Name: j.Name, Namespace: j.Namespace, Labels: labels}
 	if j.Schedule != "" {
-		return toUnstructured(&batchv1.CronJob{
+		return kube.ToUnstructured(&batchv1.CronJob{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
 			ObjectMeta: meta,
 			Spec:       batchv1.CronJobSpec{Schedule: j.Schedule, JobTemplate: batchv1.JobTemplateSpec{Spec: spec}},
 		})
 	}
-	return toUnstructured(&batchv1.Job{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}, ObjectMeta: meta, Spec: spec})
+	return kube.ToUnstructured(&batchv1.Job{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}, ObjectMeta: meta, Spec: spec})
 }
 
 func sortEnv(env []corev1.EnvVar) {
 	sort.Slice(env, func(i, k int) bool { return env[i].Name < env[k].Name })
-}
-
-func toUnstructured(objs ...runtime.Object) ([]*unstructured.Unstructured, error) {
-	out := make([]*unstructured.Unstructured, 0, len(objs))
-	for _, o := range objs {
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
-		if err != nil {
-			return nil, err
-		}
-		u := &unstructured.Unstructured{Object: m}
-		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-		unstructured.RemoveNestedField(u.Object, "status")
-		unstructured.RemoveNestedField(u.Object, "spec", "template", "metadata", "creationTimestamp")
-		out = append(out, u)
-	}
-	return out, nil
 }
 
 // DatabaseURL is a database's connection URL built from its credentials

@@ -43,7 +43,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
@@ -185,8 +184,7 @@ func Up(t testing.TB, stackFile string, opts ...Option) *Env {
 		return nil
 	}
 	env.Kubeconfig = env.access.Kubeconfig
-	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: env.access.Kubeconfig}
-	env.Config, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: env.access.Context}).ClientConfig()
+	env.Config, err = env.access.RESTConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,8 +304,7 @@ func (e *Env) diagnostics(dir string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: e.access.Kubeconfig}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: e.access.Context}).ClientConfig()
+	cfg, err := e.access.RESTConfig()
 	if err != nil {
 		return err
 	}

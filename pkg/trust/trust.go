@@ -45,6 +45,9 @@ func DataDir() string {
 	return filepath.Join(home, ".local", "share", "kindred")
 }
 
+// DefaultCADir is where the machine's local CA lives.
+func DefaultCADir() string { return filepath.Join(DataDir(), "ca") }
+
 // EnsureCA loads the CA in dir, or generates it (key 0600) when there is
 // none. created tells which.
 func EnsureCA(dir string) (ca *CA, created bool, err error) {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/internal/kube"
 )
 
 // The wildcard certificate's Secret, and the namespace that holds it and
@@ -89,19 +90,19 @@ func Proxy(r api.Route) (*unstructured.Unstructured, error) {
 		},
 		Spec: contourv1.HTTPProxySpec{VirtualHost: vh, Routes: []contourv1.Route{route}},
 	}
-	return toUnstructured(proxy)
+	return one(kube.ToUnstructured(proxy))
 }
 
 // Delegation lets every namespace's HTTPProxy use the wildcard
 // certificate's Secret.
 func Delegation() (*unstructured.Unstructured, error) {
-	return toUnstructured(&contourv1.TLSCertificateDelegation{
+	return one(kube.ToUnstructured(&contourv1.TLSCertificateDelegation{
 		TypeMeta:   metav1.TypeMeta{APIVersion: contourv1.GroupVersion.String(), Kind: "TLSCertificateDelegation"},
 		ObjectMeta: metav1.ObjectMeta{Name: "kindred-wildcard", Namespace: CertNamespace},
 		Spec: contourv1.TLSCertificateDelegationSpec{
 			Delegations: []contourv1.CertificateDelegation{{SecretName: CertSecret, TargetNamespaces: []string{"*"}}},
 		},
-	})
+	}))
 }
 
 // Status reads an HTTPProxy's status: valid, or why not. done is false
@@ -126,13 +127,9 @@ func Status(u *unstructured.Unstructured) (valid, done bool, why string) {
 	return false, true, fmt.Sprintf("%s: %s", p.Status.CurrentStatus, why)
 }
 
-func toUnstructured(obj runtime.Object) (*unstructured.Unstructured, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+func one(objs []*unstructured.Unstructured, err error) (*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &unstructured.Unstructured{Object: m}
-	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(u.Object, "status")
-	return u, nil
+	return objs[0], nil
 }
