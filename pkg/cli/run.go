@@ -161,13 +161,19 @@ resumes where it stopped.`,
 
 func (a *app) downCmd() *cobra.Command {
 	var f clusterFlags
-	var deleteCluster bool
+	var deleteCluster, keepCluster, purge bool
 	cmd := &cobra.Command{
 		Use:   "down [STACK]",
-		Short: "Uninstall what the stack installed, in reverse order",
-		Long: `Uninstall everything kindred recorded in the cluster, last level first.
-It reads the record in the cluster, so the stack file may have changed or
-be gone. With --delete-cluster, a simulated cluster is stopped too.`,
+		Short: "Delete the stack's kind cluster, or uninstall what the stack installed",
+		Long: `With the kind provider, delete the stack's cluster. Its data folder
+(cluster.dataDir) stays for the next up unless --purge is given; --purge
+also removes the shared local registry and caches once no kindred cluster
+is left.
+
+With --keep-cluster, or on a simulated or existing cluster, uninstall
+everything kindred recorded in the cluster instead, last level first. That
+reads the record in the cluster, so the stack file may have changed or be
+gone. With --delete-cluster, a simulated cluster is stopped too.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, p, err := a.stackAndProvider(&f, args)
@@ -176,6 +182,15 @@ be gone. With --delete-cluster, a simulated cluster is stopped too.`,
 			}
 			ctx, stop := interruptible()
 			defer stop()
+			if k, ok := p.(*provider.Kind); ok && !keepCluster {
+				// Deleting the cluster removes what it runs; uninstalling
+				// first would only take longer.
+				k.Purge = purge
+				return k.Delete(ctx, st)
+			}
+			if purge {
+				return usageError{fmt.Errorf("--purge needs the kind provider, without --keep-cluster")}
+			}
 			if _, err := engine.NewDown(a.engineConfig(p)).Run(ctx, st); err != nil && !(deleteCluster && errors.Is(err, provider.ErrNoCluster)) {
 				return err
 			}
@@ -192,7 +207,9 @@ be gone. With --delete-cluster, a simulated cluster is stopped too.`,
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().BoolVar(&deleteCluster, "delete-cluster", false, "also delete the cluster (kind or sim)")
+	cmd.Flags().BoolVar(&deleteCluster, "delete-cluster", false, "after uninstalling, stop a simulated cluster too")
+	cmd.Flags().BoolVar(&keepCluster, "keep-cluster", false, "kind: uninstall the stack and keep the cluster")
+	cmd.Flags().BoolVar(&purge, "purge", false, "kind: also delete the data folder (and the shared registry when no cluster is left)")
 	return cmd
 }
 

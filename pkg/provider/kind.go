@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -20,6 +23,7 @@ import (
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/internal/kind"
 	"kindred.dev/kindred/pkg/internal/ready"
+	"kindred.dev/kindred/pkg/registry"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -35,6 +39,9 @@ type Kind struct {
 	NodeImage string
 	// Recreate allows deleting a cluster whose shape changed.
 	Recreate bool
+	// Purge makes Delete remove the data folder too, and the shared
+	// registry and caches when no other kindred cluster is left.
+	Purge bool
 	// DryRun renders and checks, and creates nothing.
 	DryRun bool
 	// Config, if set, receives the rendered kind configuration.
@@ -87,6 +94,13 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 			}
 		}
 	}
+	reg := registries(st)
+	if reg != nil && rerr == nil {
+		// The shared registry holds its port already; that is no clash.
+		if up, _ := (registry.Runtime{Bin: runtime}).Running(ctx, reg.local.Name); up {
+			skip[reg.local.HostPort] = true
+		}
+	}
 	rep := doctor.Run(ctx, st, doctor.Env{Runtime: runtime}, skip)
 	if err := rep.Err(); err != nil {
 		return engine.Access{}, false, err
@@ -99,6 +113,15 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 		return engine.Access{}, false, err
 	}
 	acc := engine.Access{Kubeconfig: kubeconfig}
+	rt := registry.Runtime{Bin: runtime}
+	if reg != nil {
+		progress("starting the local registry" + map[bool]string{true: " and pull-through caches", false: ""}[len(reg.caches) > 0])
+		for _, c := range reg.all() {
+			if _, err := rt.Ensure(ctx, c); err != nil {
+				return acc, false, err
+			}
+		}
+	}
 	cfgFile := filepath.Join(dir, "kind-config.yaml")
 	changed := false
 	if exists {
@@ -137,6 +160,12 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 		}
 		changed = true
 	}
+	if reg != nil {
+		progress("wiring the registry into the nodes")
+		if err := reg.wire(ctx, rt, kc, cfg.Name, kubeconfig); err != nil {
+			return acc, changed, err
+		}
+	}
 	// With kindnet, nodes turn Ready on their own; with Calico they wait
 	// for the CNI step, which checks them.
 	if st.Cluster.Networking.CNI != api.CNICalico {
@@ -148,6 +177,65 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	return acc, changed, nil
 }
 
+// stackRegistries are the registry containers a stack asks for.
+type stackRegistries struct {
+	local  registry.Container
+	caches []registry.Container
+}
+
+func registries(st *stack.Stack) *stackRegistries {
+	r := st.Cluster.Registry
+	if r == nil {
+		return nil
+	}
+	out := &stackRegistries{local: registry.Local(r.HostPort)}
+	for _, m := range r.Mirrors {
+		out.caches = append(out.caches, registry.Cache(m))
+	}
+	return out
+}
+
+func (r *stackRegistries) all() []registry.Container {
+	return append([]registry.Container{r.local}, r.caches...)
+}
+
+// wire connects the registries to kind's network, tells every node's
+// containerd where they are, and publishes the KEP-1755 ConfigMap.
+func (r *stackRegistries) wire(ctx context.Context, rt registry.Runtime, kc *kind.Clusters, cluster, kubeconfig string) error {
+	for _, c := range r.all() {
+		if err := rt.Connect(ctx, c, kind.Network()); err != nil {
+			return err
+		}
+	}
+	files := map[string]string{}
+	for _, h := range registry.HostsFiles(&r.local, r.caches) {
+		files[path.Join(kind.CertsDir, h.Dir, "hosts.toml")] = h.Content
+	}
+	if err := kc.WriteNodeFiles(ctx, cluster, files); err != nil {
+		return err
+	}
+	cs, err := clientset(kubeconfig)
+	if err != nil {
+		return err
+	}
+	cm := registry.HostingConfigMap(r.local.HostPort)
+	return wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().ConfigMaps(cm.Namespace).Update(ctx, cm, metav1.UpdateOptions{})
+		if apierrors.IsNotFound(err) {
+			_, err = cs.CoreV1().ConfigMaps(cm.Namespace).Create(ctx, cm, metav1.CreateOptions{})
+		}
+		return err == nil, nil
+	})
+}
+
+func clientset(kubeconfig string) (*kubernetes.Clientset, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
 // Access returns the private kubeconfig of an existing cluster.
 func (p *Kind) Access(ctx context.Context, st *stack.Stack) (engine.Access, error) {
 	kubeconfig := p.Kubeconfig(st)
@@ -157,7 +245,9 @@ func (p *Kind) Access(ctx context.Context, st *stack.Stack) (engine.Access, erro
 	return engine.Access{Kubeconfig: kubeconfig}, nil
 }
 
-// Delete deletes the stack's kind cluster and its private kubeconfig.
+// Delete deletes the stack's kind cluster and its private kubeconfig. The
+// data folder stays unless Purge is set; so do the shared registry and
+// caches, unless Purge is set and no other kindred cluster remains.
 func (p *Kind) Delete(ctx context.Context, st *stack.Stack) error {
 	runtime, err := kind.DetectRuntime(ctx, p.Runtime)
 	if err != nil {
@@ -170,15 +260,34 @@ func (p *Kind) Delete(ctx context.Context, st *stack.Stack) error {
 	if err := kc.Delete(st.Cluster.Name, p.Kubeconfig(st)); err != nil {
 		return err
 	}
-	return os.RemoveAll(p.dir(st))
+	if err := os.RemoveAll(p.dir(st)); err != nil {
+		return err
+	}
+	if !p.Purge {
+		return nil
+	}
+	if dir := st.Cluster.DataDir; dir != "" {
+		nodes, _ := filepath.Glob(filepath.Join(dir, st.Cluster.Name+"-*"))
+		for _, n := range nodes {
+			if err := os.RemoveAll(n); err != nil {
+				return fmt.Errorf("purging the data folder: %w", err)
+			}
+		}
+	}
+	others, _ := os.ReadDir(filepath.Join(StateDir(), "kind"))
+	if reg := registries(st); reg != nil && len(others) == 0 {
+		rt := registry.Runtime{Bin: runtime}
+		for _, c := range reg.all() {
+			if err := rt.Remove(ctx, c, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func waitNodesReady(ctx context.Context, kubeconfig string, timeout time.Duration) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := clientset(kubeconfig)
 	if err != nil {
 		return err
 	}

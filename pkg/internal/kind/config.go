@@ -56,7 +56,7 @@ type Options struct {
 
 // Containerd is told to read per-registry hosts.toml files from here; the
 // local registry and mirrors are wired through it.
-const certsDir = "/etc/containerd/certs.d"
+const CertsDir = "/etc/containerd/certs.d"
 
 // dataMount is where a node's persistent volumes live: kind's
 // local-path-provisioner keeps them under this folder.
@@ -85,7 +85,7 @@ func Render(st *stack.Stack, o Options) (*v1alpha4.Cluster, error) {
 	}
 	if c.Registry != nil {
 		cfg.ContainerdConfigPatches = []string{fmt.Sprintf(
-			"[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = %q\n", certsDir)}
+			"[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = %q\n", CertsDir)}
 	}
 	workers := 0
 	for _, g := range c.Nodes {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"sort"
 	"strings"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -219,4 +221,37 @@ func (s slogInfo) Enabled() bool {
 		lvl = slog.LevelDebug
 	}
 	return s.l.Enabled(context.Background(), lvl)
+}
+
+// Network is the container network kind puts its nodes on.
+func Network() string {
+	if n := os.Getenv("KIND_EXPERIMENTAL_DOCKER_NETWORK"); n != "" {
+		return n
+	}
+	return "kind"
+}
+
+// WriteNodeFiles writes each file (absolute path → content) on every node of
+// the cluster, replacing what is there.
+func (c *Clusters) WriteNodeFiles(ctx context.Context, name string, files map[string]string) error {
+	nodes, err := c.p.ListNodes(name)
+	if err != nil {
+		return err
+	}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, n := range nodes {
+		for _, p := range paths {
+			script := fmt.Sprintf("mkdir -p %q && cat > %q.tmp && mv %q.tmp %q", filepath.Dir(p), p, p, p)
+			var stderr strings.Builder
+			cmd := n.CommandContext(ctx, "sh", "-c", script).SetStdin(strings.NewReader(files[p])).SetStderr(&stderr)
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("writing %s on node %s: %v %s", p, n, err, firstLine(stderr.String()))
+			}
+		}
+	}
+	return nil
 }

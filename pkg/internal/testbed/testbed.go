@@ -95,3 +95,27 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// E2EImages are the images `make e2e-image` builds here with no registry:
+// a kind node image and a registry image.
+type E2EImages struct {
+	Node     string // KINDRED_E2E_NODE_IMAGE
+	Registry string // KINDRED_E2E_REGISTRY_IMAGE
+}
+
+// RequireE2E needs Docker and the e2e images, named by the environment that
+// `make test` and `make test-kind` set, and present in Docker.
+func RequireE2E(t testing.TB) E2EImages {
+	t.Helper()
+	RequireDocker(t)
+	imgs := E2EImages{Node: os.Getenv("KINDRED_E2E_NODE_IMAGE"), Registry: os.Getenv("KINDRED_E2E_REGISTRY_IMAGE")}
+	for name, img := range map[string]string{"KINDRED_E2E_NODE_IMAGE": imgs.Node, "KINDRED_E2E_REGISTRY_IMAGE": imgs.Registry} {
+		if img == "" {
+			Missing(t, "%s is not set; run `make test-kind`, which builds the e2e images (testbed/e2e/build.sh)", name)
+		}
+		if out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Id}}", img).CombinedOutput(); err != nil {
+			Missing(t, "image %s (%s) is not in Docker: %s; run testbed/e2e/build.sh", img, name, strings.TrimSpace(string(out)))
+		}
+	}
+	return imgs
+}
