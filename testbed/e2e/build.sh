@@ -51,9 +51,11 @@ LOCALPATH_IMAGE="kindred-e2e/local-path-provisioner:$LOCALPATH"
 HELPER_IMAGE="kindred-e2e/local-path-helper:$(sha256sum "$bb/bin/busybox" | cut -c1-12)"
 REGISTRY_IMAGE="kindred-e2e/registry:$REGISTRY"
 
-# image TAG ENTRYPOINT FILE:DEST... builds a FROM-scratch image of files.
+# image TAG ENTRYPOINT FILE:DEST... builds a FROM-scratch image of files;
+# ENTRYPOINT is a path or a JSON array.
 image() {
   local tag=$1 entry=$2; shift 2
+  [ "${entry:0:1}" = "[" ] || entry="[\"$entry\"]"
   local ctx="$work/ctx-${tag//[:\/]/_}"
   mkdir -p "$ctx"
   local spec
@@ -65,16 +67,17 @@ image() {
     echo "FROM scratch"
     echo "COPY . /"
     echo 'ENV PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin'
-    echo "ENTRYPOINT [\"$entry\"]"
+    echo "ENTRYPOINT $entry"
   } > "$ctx/Dockerfile"
-  docker build -q -t "$tag" "$ctx" >/dev/null
+  docker build -q -t "$tag" "$ctx" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
 }
 
 # kube-proxy needs iptables (nft) with its shared libraries and extensions.
 mkdir -p "$work/root"
-tar -C "$work/root" -xf "$rootfs" ./usr/sbin ./usr/lib ./lib ./lib64 ./etc/alternatives ./usr/bin/ldd 2>/dev/null || true
+tar -C "$work/root" -xf "$rootfs"
 proxy="$work/proxyfs"
-mkdir -p "$proxy/usr/sbin" "$proxy/usr/local/bin"
+mkdir -p "$proxy/usr/sbin" "$proxy/usr/local/bin" "$proxy/usr/lib"
+ln -s usr/lib "$proxy/lib" # merged /usr, as in Debian
 cp "$bin/kube-proxy-$K8S" "$proxy/usr/local/bin/kube-proxy"
 cp -a "$work/root/usr/sbin/xtables-nft-multi" "$proxy/usr/sbin/"
 for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
@@ -101,7 +104,7 @@ for c in kube-apiserver kube-controller-manager kube-scheduler; do
 done
 image "$(tag_of etcd)" /usr/local/bin/etcd "$cp_bin/etcd:usr/local/bin/etcd"
 image "$(tag_of coredns)" /coredns "$bin/coredns-$COREDNS:coredns"
-image "$(tag_of kube-proxy)" /usr/local/bin/kube-proxy "$proxy/usr:usr" "$proxy/lib64:lib64" "$proxy/run:run" "$proxy/tmp:tmp"
+image "$(tag_of kube-proxy)" /usr/local/bin/kube-proxy "$proxy/usr:usr" "$proxy/lib:lib" "$proxy/lib64:lib64" "$proxy/run:run" "$proxy/tmp:tmp"
 image "$KINDNETD_IMAGE" /kindnetd "$work/own/kindnetd:kindnetd"
 image "$LOCALPATH_IMAGE" /local-path-provisioner "$bin/local-path-provisioner-$LOCALPATH:local-path-provisioner"
 mkdir -p "$work/helper/bin" && cp "$bb/bin/busybox" "$work/helper/bin/"
@@ -118,7 +121,7 @@ storage:
 http:
   addr: :5000
 CFG
-image "$REGISTRY_IMAGE" /registry "$bin/registry-$REGISTRY:registry" "$work/regfs/etc:etc" "$work/regfs/var:var"
+image "$REGISTRY_IMAGE" '["/registry", "serve", "/etc/distribution/config.yml"]' "$bin/registry-$REGISTRY:registry" "$work/regfs/etc:etc" "$work/regfs/var:var"
 docker image inspect "$REGISTRY_IMAGE" >/dev/null
 
 images=("${want[@]}" "$KINDNETD_IMAGE" "$LOCALPATH_IMAGE" "$HELPER_IMAGE")
@@ -165,7 +168,7 @@ cat > "$ctx/Dockerfile" <<DF
 FROM $base
 COPY . /
 DF
-docker build -q -t "kindred-e2e/node-stage:$K8S" "$ctx" >/dev/null
+docker build -q -t "kindred-e2e/node-stage:$K8S" "$ctx" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
 
 # Layer 3: every image preloaded into containerd's k8s.io namespace.
 log "preloading ${#images[@]} images"
@@ -178,21 +181,27 @@ trap cleanup_cid EXIT
 docker exec "$cid" sh -c '
   set -e
   containerd >/tmp/containerd.log 2>&1 &
+  pid=$!
   for i in $(seq 100); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done
-  ctr -n k8s.io images import --no-unpack --label=io.cri-containerd.pinned=pinned /images/all.tar >/dev/null
+  ctr -n k8s.io images import --no-unpack /images/all.tar >/dev/null
   ctr -n k8s.io images ls -q | sort
-  kill %1; wait || true
+  kill $pid; wait $pid || true
   rm -rf /tmp/* /var/log/*.log' >"$work/preloaded"
 for i in "${images[@]}"; do
   grep -q "$i\$" "$work/preloaded" || { log "image $i was not preloaded"; cat "$work/preloaded" >&2; exit 1; }
 done
 docker stop -t 1 "$cid" >/dev/null
-docker commit \
-  --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
-  --change 'CMD []' \
-  --change 'STOPSIGNAL SIGRTMIN+3' \
-  --change 'ENV container=docker' \
-  --change "LABEL dev.kindred.e2e.inputs=$inputs" \
-  "$cid" "$node" >/dev/null
+docker commit "$cid" "kindred-e2e/node-preloaded:$K8S" >/dev/null
+# docker commit cannot set a stop signal; one metadata-only build can.
+mkdir -p "$work/final"
+cat > "$work/final/Dockerfile" <<DF
+FROM kindred-e2e/node-preloaded:$K8S
+ENV container=docker
+STOPSIGNAL SIGRTMIN+3
+ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]
+CMD []
+LABEL dev.kindred.e2e.inputs=$inputs
+DF
+docker build -q -t "$node" "$work/final" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
 log "built $node in $(( $(date +%s) - start ))s ($(docker image inspect -f '{{.Size}}' "$node" | awk '{printf "%d MB", $1/1e6}'))"
 emit

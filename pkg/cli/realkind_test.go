@@ -1,0 +1,412 @@
+package cli_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"kindred.dev/kindred/pkg/internal/testbed"
+)
+
+// The real-kind tests run kindred's public path — the CLI with the kind
+// provider and the node image built here (testbed/e2e/build.sh) — against
+// the test bed's real Docker. `make test-kind` runs them alone.
+
+type kindRun struct {
+	t     *testing.T
+	bin   string
+	env   []string
+	image string
+}
+
+func newKindRun(t *testing.T) *kindRun {
+	imgs := testbed.RequireE2E(t)
+	testbed.RequireBlackholes(t)
+	home := t.TempDir()
+	return &kindRun{
+		t:   t,
+		bin: buildKindred(t),
+		env: append(os.Environ(),
+			"XDG_STATE_HOME="+filepath.Join(home, "state"), "XDG_DATA_HOME="+filepath.Join(home, "data"),
+			"XDG_CACHE_HOME="+filepath.Join(home, "cache"), "KINDRED_REGISTRY_IMAGE="+imgs.Registry),
+		image: imgs.Node,
+	}
+}
+
+// kindred runs the CLI with the kind provider and the e2e node image, and
+// returns its output, exit code and wall time.
+func (k *kindRun) kindred(args ...string) (string, int, time.Duration) {
+	k.t.Helper()
+	full := append([]string{args[0], "--provider", "kind"}, args[1:]...)
+	if args[0] == "up" {
+		full = append([]string{"up", "--provider", "kind", "--node-image", k.image}, args[1:]...)
+	}
+	cmd := exec.Command(k.bin, full...)
+	cmd.Env = k.env
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		k.t.Fatal(err)
+	}
+	return string(out), code, time.Since(start)
+}
+
+func (k *kindRun) must(args ...string) (string, time.Duration) {
+	k.t.Helper()
+	out, code, d := k.kindred(args...)
+	if code != 0 {
+		k.t.Fatalf("kindred %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	}
+	return out, d
+}
+
+func (k *kindRun) client(stackFile string) *kubernetes.Clientset {
+	k.t.Helper()
+	out, _ := k.must("kubeconfig", stackFile)
+	path := strings.TrimSpace(out)
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		k.t.Fatalf("kubeconfig %s: %v, mode %v; want 0600", path, err, fi.Mode())
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+// leftovers lists containers, networks and volumes of a cluster or of the
+// shared registry.
+func leftovers(t *testing.T, cluster string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, args := range [][]string{
+		{"ps", "-a", "--filter", "label=io.x-k8s.kind.cluster=" + cluster, "--format", "container {{.Names}}"},
+		{"ps", "-a", "--filter", "label=dev.kindred.registry", "--format", "container {{.Names}}"},
+		{"volume", "ls", "--filter", "label=dev.kindred.registry", "--format", "volume {{.Name}}"},
+	} {
+		out, err := exec.Command("docker", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker %v: %v: %s", args, err, out)
+		}
+		b.Write(out)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freeHostPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestKindOneNode: a 1-node kindnet cluster with kindred's local registry.
+// An app image built here is pushed to the registry on 127.0.0.1 and pulled
+// by the node through containerd's hosts.toml; a Deployment with a Service
+// and a PVC serves it, and a Job reaches it by its Service name. Then: a
+// second up changes nothing, status is healthy, a stopped node is started
+// again with the volume's data intact, a changed node count is refused
+// without --recreate, and down removes the cluster and keeps the data
+// folder, which --purge then removes with the registry.
+func TestKindOneNode(t *testing.T) {
+	k := newKindRun(t)
+	dir := t.TempDir()
+	cluster := fmt.Sprintf("kt-one-%d", os.Getpid()%100000)
+	port := freeHostPort(t)
+	dataDir := filepath.Join(dir, "data")
+	base := fmt.Sprintf(`apiVersion: kindred.dev/v1alpha1
+kind: Stack
+metadata: {name: %s}
+cluster:
+  kubernetesVersion: v1.35.4
+  dataDir: %s
+  registry: {hostPort: %d}
+  nodes:
+    - role: control-plane
+`, cluster, dataDir, port)
+	bare := filepath.Join(dir, "bare.yaml")
+	writeFile(t, bare, base)
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := exec.Command("docker", "exec", cluster+"-control-plane", "sh", "-c",
+				"kubectl --kubeconfig /etc/kubernetes/admin.conf get pods -A -o wide; kubectl --kubeconfig /etc/kubernetes/admin.conf get events -A | tail -30; journalctl -u kubelet --no-pager | tail -40").CombinedOutput()
+			t.Logf("cluster state on failure:\n%s", out)
+		}
+		k.kindred("down", "--purge", bare)
+		if left := leftovers(t, cluster); left != "" {
+			t.Errorf("left after down --purge:\n%s", left)
+		}
+	})
+
+	out, took := k.must("up", "-o", "text", bare)
+	t.Logf("kindred up, 1 node, to Ready: %.1fs", took.Seconds())
+	if !strings.Contains(out, "creating kind cluster "+cluster) {
+		t.Fatalf("up did not create the cluster:\n%s", out)
+	}
+	cs := k.client(bare)
+	ctx := context.Background()
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) != 1 || !nodeReady(&nodes.Items[0]) {
+		t.Fatalf("nodes: %v, %+v", err, nodes)
+	}
+	cm, err := cs.CoreV1().ConfigMaps("kube-public").Get(ctx, "local-registry-hosting", metav1.GetOptions{})
+	if err != nil || !strings.Contains(cm.Data["localRegistryHosting.v1"], fmt.Sprintf(`host: "localhost:%d"`, port)) {
+		t.Fatalf("local-registry-hosting: %v %v", err, cm)
+	}
+
+	// The app, pushed to the local registry from the host.
+	pushApp(t, fmt.Sprintf("127.0.0.1:%d/kindred-e2e/app:1", port))
+	appImage := fmt.Sprintf("localhost:%d/kindred-e2e/app:1", port)
+	manifest, err := os.ReadFile("../../testdata/e2e/app.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "app.yaml"), strings.ReplaceAll(string(manifest), "${APP_IMAGE}", appImage))
+	full := filepath.Join(dir, "stack.yaml")
+	writeFile(t, full, base+fmt.Sprintf(`components:
+  - name: app
+    manifests: [app.yaml]
+jobs:
+  - name: reach-app
+    image: %s
+    args: [get, "http://app.default.svc.cluster.local/"]
+    needs: [app]
+    timeout: 3m
+`, appImage))
+	out, took = k.must("up", "-o", "text", full)
+	t.Logf("kindred up with the app: %.1fs", took.Seconds())
+	if !strings.Contains(out, "0 failed") {
+		t.Fatalf("up with the app:\n%s", out)
+	}
+
+	out, took = k.must("up", "-o", "json", full)
+	t.Logf("second kindred up (no-op): %.1fs", took.Seconds())
+	if strings.Contains(out, `"changed":true`) {
+		t.Errorf("second up changed something:\n%s", out)
+	}
+	status, _ := k.must("status", "-o", "json", full)
+	var rep struct {
+		Steps []struct {
+			ID      string `json:"id"`
+			Healthy bool   `json:"healthy"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(status), &rep); err != nil || len(rep.Steps) < 2 {
+		t.Fatalf("status -o json: %v\n%s", err, status)
+	}
+	for _, s := range rep.Steps {
+		if !s.Healthy {
+			t.Errorf("status: %s unhealthy\n%s", s.ID, status)
+		}
+	}
+
+	// Drift: a stopped node is started again, and the app's volume kept
+	// its data across the restart.
+	if out, err := exec.Command("docker", "stop", cluster+"-control-plane").CombinedOutput(); err != nil {
+		t.Fatalf("docker stop: %v %s", err, out)
+	}
+	out, took = k.must("up", "-o", "text", full)
+	t.Logf("kindred up after the node was stopped: %.1fs", took.Seconds())
+	if !strings.Contains(out, "started 1 stopped node") {
+		t.Errorf("up did not say it started the node:\n%s", out)
+	}
+	cs = k.client(full)
+	starts := appStarts(t, cs, cluster)
+	if strings.Count(starts, "start ") < 2 {
+		t.Errorf("the app's volume should record two starts, one per node boot:\n%s", starts)
+	}
+
+	// A changed node count is refused without --recreate; nothing changes.
+	two := filepath.Join(dir, "two.yaml")
+	writeFile(t, two, base+"    - role: worker\n")
+	out, code, _ := k.kindred("up", "-o", "text", two)
+	if code == 0 || !strings.Contains(out, "--recreate") || !strings.Contains(out, "+ - role: worker") {
+		t.Errorf("a changed node count: exit %d, want a refusal naming --recreate and the difference:\n%s", code, out)
+	}
+	if n, _ := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); n == nil || len(n.Items) != 1 {
+		t.Errorf("the refused up changed the nodes: %v", n)
+	}
+
+	// down deletes the cluster and keeps the data folder.
+	_, took = k.must("down", full)
+	t.Logf("kindred down: %.1fs", took.Seconds())
+	if left, _ := exec.Command("docker", "ps", "-a", "-q", "--filter", "label=io.x-k8s.kind.cluster="+cluster).Output(); len(bytes.TrimSpace(left)) != 0 {
+		t.Errorf("node containers left after down: %s", left)
+	}
+	if entries, err := os.ReadDir(dataDir); err != nil || len(entries) == 0 {
+		t.Errorf("down should keep the data folder %s: %v %v", dataDir, entries, err)
+	}
+	k.must("down", "--purge", full)
+	if entries, _ := os.ReadDir(dataDir); len(entries) != 0 {
+		t.Errorf("down --purge left data: %v", entries)
+	}
+}
+
+// TestKindTwoNodes: a control plane and a worker with zone labels; the
+// labels are on the nodes, and both turn Ready.
+func TestKindTwoNodes(t *testing.T) {
+	k := newKindRun(t)
+	dir := t.TempDir()
+	cluster := fmt.Sprintf("kt-two-%d", os.Getpid()%100000)
+	stackFile := filepath.Join(dir, "stack.yaml")
+	writeFile(t, stackFile, fmt.Sprintf(`apiVersion: kindred.dev/v1alpha1
+kind: Stack
+metadata: {name: %s}
+cluster:
+  kubernetesVersion: v1.35.4
+  nodes:
+    - role: control-plane
+      labels: {topology.kubernetes.io/zone: zone-a}
+    - role: worker
+      labels: {topology.kubernetes.io/zone: zone-b, tier: apps}
+`, cluster))
+	t.Cleanup(func() {
+		k.kindred("down", stackFile)
+		if left := leftovers(t, cluster); left != "" {
+			t.Errorf("left after down:\n%s", left)
+		}
+	})
+	_, took := k.must("up", "-o", "text", stackFile)
+	t.Logf("kindred up, 2 nodes, to Ready: %.1fs", took.Seconds())
+	cs := k.client(stackFile)
+	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil || len(nodes.Items) != 2 {
+		t.Fatalf("nodes: %v %v", err, nodes)
+	}
+	want := map[string]string{cluster + "-control-plane": "zone-a", cluster + "-worker": "zone-b"}
+	for _, n := range nodes.Items {
+		if !nodeReady(&n) {
+			t.Errorf("node %s is not Ready", n.Name)
+		}
+		if got := n.Labels["topology.kubernetes.io/zone"]; got != want[n.Name] {
+			t.Errorf("node %s zone = %q, want %q", n.Name, got, want[n.Name])
+		}
+	}
+	_, took = k.must("down", stackFile)
+	t.Logf("kindred down, 2 nodes: %.1fs", took.Seconds())
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// appStarts reads the app's record of starts through the API server's
+// service proxy, waiting for the app to be back.
+func appStarts(t *testing.T, cs *kubernetes.Clientset, cluster string) string {
+	t.Helper()
+	var last error
+	for range 90 {
+		b, err := cs.CoreV1().Services("default").ProxyGet("http", "app", "80", "/", nil).DoRaw(context.Background())
+		if err == nil {
+			return string(b)
+		}
+		last = err
+		time.Sleep(2 * time.Second)
+	}
+	t.Fatalf("the app did not answer through its Service after the restart: %v", last)
+	return ""
+}
+
+// pushApp builds testdata/e2e/app into a one-layer image and pushes it to
+// ref, a registry on loopback.
+func pushApp(t *testing.T, ref string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "app")
+	cmd := exec.Command("go", "build", "-o", bin, "../../testdata/e2e/app")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the app: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layerTar bytes.Buffer
+	tw := tar.NewWriter(&layerTar)
+	for _, h := range []*tar.Header{
+		{Name: "data/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "app", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	layer, err := tarball.LayerFromReader(bytes.NewReader(layerTar.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.Config(img, v1.Config{Entrypoint: []string{"/app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.ConfigFile(img, withPlatform(t, img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatalf("pushing %s: %v", ref, err)
+	}
+}
+
+func withPlatform(t *testing.T, img v1.Image) *v1.ConfigFile {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	return cf
+}
