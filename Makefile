@@ -8,7 +8,7 @@ LDFLAGS  := -X kindred.dev/kindred/pkg/cli.Version=$(VERSION)
 # Test-bed processes; none may outlive a test run.
 TESTBED_PROCS := etcd|kube-apiserver|kube-controll|kube-scheduler|kwok
 
-.PHONY: build test unit testbed lint fuzz bench check-leaks clean demo-sim
+.PHONY: build test unit testbed lint fuzz bench check-leaks clean demo-sim test-kind e2e-image check-docker-leaks
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -20,8 +20,8 @@ testbed:
 	@testbed/build.sh >/dev/null
 	@if [ "$$(id -u)" = 0 ]; then testbed/network.sh; fi
 
-test: testbed
-	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" $(GO) test -count=1 -timeout 40m ./...
+test: testbed e2e-image
+	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" env $$(testbed/e2e/build.sh) $(GO) test -count=1 -timeout 50m ./...
 	@$(MAKE) -s check-leaks
 
 # The reference stack on a simulated cluster, with the project's stand-in
@@ -59,3 +59,17 @@ bench: testbed
 
 clean:
 	rm -f $(BIN)
+
+# The real-kind tests alone, on the node image built here (cached by its
+# inputs; cold: about 25 minutes for its Go binaries).
+test-kind: e2e-image
+	env $$(testbed/e2e/build.sh) $(GO) test -count=1 -timeout 30m -v -run '^TestKind' ./pkg/cli
+
+e2e-image: testbed
+	@testbed/e2e/build.sh >/dev/null
+
+# What the tests made in Docker must be gone: containers, networks beyond
+# Docker's own three, and volumes.
+check-docker-leaks:
+	@left=$$(docker ps -aq; docker volume ls -q; docker network ls --format '{{.Name}}' | grep -vxE 'bridge|host|none'); \
+	if [ -n "$$left" ]; then echo "left in Docker after the tests:"; docker ps -a; docker volume ls; docker network ls; exit 1; fi
