@@ -169,6 +169,7 @@ subst() {
   sed -e "s|@PAUSE_IMAGE@|$PAUSE_IMAGE|g" -e "s|@KINDNETD_IMAGE@|docker.io/$KINDNETD_IMAGE|g" \
       -e "s|@LOCALPATH_IMAGE@|docker.io/$LOCALPATH_IMAGE|g" -e "s|@HELPER_IMAGE@|docker.io/$HELPER_IMAGE|g" "$1"
 }
+mkdir -p "$ctx/etc/containerd/certs.d"
 subst "$here/node/containerd.toml.in" > "$ctx/etc/containerd/config.toml"
 subst "$here/node/default-cni.yaml.in" > "$ctx/kind/manifests/default-cni.yaml"
 subst "$here/node/default-storage.yaml.in" > "$ctx/kind/manifests/default-storage.yaml"
