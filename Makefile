@@ -23,6 +23,7 @@ testbed:
 test: testbed e2e-image
 	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" env $$(testbed/e2e/build.sh) $(GO) test -count=1 -timeout 50m ./...
 	@$(MAKE) -s check-leaks
+	@testbed/e2e/tidy.sh
 
 # The reference stack on a simulated cluster, with the project's stand-in
 # charts as the chart mirror: up, up again (all unchanged), status, down.
@@ -63,7 +64,8 @@ clean:
 # The real-kind tests alone, on the node image built here (cached by its
 # inputs; cold: about 25 minutes for its Go binaries).
 test-kind: e2e-image
-	env $$(testbed/e2e/build.sh) $(GO) test -count=1 -timeout 30m -v -run '^TestKind' ./pkg/cli
+	env $$(testbed/e2e/build.sh) $(GO) test -count=1 -timeout 30m -v -run '^TestKind' ./pkg/cli ./pkg/kindredtest
+	@testbed/e2e/tidy.sh
 
 e2e-image: testbed
 	@testbed/e2e/build.sh >/dev/null
@@ -71,5 +73,6 @@ e2e-image: testbed
 # What the tests made in Docker must be gone: containers, networks beyond
 # Docker's own three, and volumes.
 check-docker-leaks:
-	@left=$$(docker ps -aq; docker volume ls -q; docker network ls --format '{{.Name}}' | grep -vxE 'bridge|host|none'); \
+	@for i in $$(seq 60); do [ -z "$$(docker ps -aq)" ] && break; sleep 0.5; done; \
+	left=$$(docker ps -aq; docker volume ls -q; docker network ls --format '{{.Name}}' | grep -vxE 'bridge|host|none'); \
 	if [ -n "$$left" ]; then echo "left in Docker after the tests:"; docker ps -a; docker volume ls; docker network ls; exit 1; fi

@@ -43,15 +43,6 @@ func newKindRun(t *testing.T) *kindRun {
 	imgs := testbed.RequireE2E(t)
 	testbed.RequireBlackholes(t)
 	home := t.TempDir()
-	// kind makes its network on first use and keeps it; a test that made
-	// it removes it, once nothing is attached.
-	if exec.Command("docker", "network", "inspect", "kind").Run() != nil {
-		t.Cleanup(func() {
-			if out, err := exec.Command("docker", "network", "rm", "kind").CombinedOutput(); err != nil {
-				t.Errorf("removing the kind network: %v %s", err, out)
-			}
-		})
-	}
 	return &kindRun{
 		t:   t,
 		bin: buildKindred(t),
@@ -205,9 +196,16 @@ cluster:
 	}
 	writeFile(t, filepath.Join(dir, "app.yaml"), strings.ReplaceAll(string(manifest), "${APP_IMAGE}", appImage))
 	full := filepath.Join(dir, "stack.yaml")
+	writeFile(t, filepath.Join(dir, "schema.sql"), "CREATE TABLE visits (id serial PRIMARY KEY, at timestamptz DEFAULT now());\n")
 	writeFile(t, full, base+fmt.Sprintf(`components:
   - name: app
     manifests: [app.yaml]
+databases:
+  - name: orders
+    engine: postgres
+    version: "15"
+    init: [schema.sql]
+    persistence: {enabled: true, size: 64Mi}
 jobs:
   - name: reach-app
     image: %s
@@ -215,10 +213,31 @@ jobs:
     needs: [app]
     timeout: 3m
 `, appImage))
-	out, took = k.must("up", "-o", "text", full)
-	t.Logf("kindred up with the app: %.1fs", took.Seconds())
+	out, took = k.must("up", "-v", "-o", "text", full)
+	t.Logf("kindred up with the app and Postgres: %.1fs", took.Seconds())
 	if !strings.Contains(out, "0 failed") {
 		t.Fatalf("up with the app:\n%s", out)
+	}
+	// The database step was ready only when a real SELECT 1 answered.
+	if !strings.Contains(out, "connecting: SELECT 1 as kindred on postgres://127.0.0.1:") {
+		t.Errorf("up did not report the real connection check:\n%s", out)
+	}
+	creds, _ := k.must("creds", "--stack", full)
+	if !strings.Contains(creds, "postgres://kindred:****@orders.default.svc.cluster.local:5432/orders") {
+		t.Errorf("creds:\n%s", creds)
+	}
+	secret, err := cs.CoreV1().Secrets("default").Get(ctx, "orders-credentials", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw := string(secret.Data["password"]); pw == "" || strings.Contains(out+creds, pw) {
+		t.Errorf("the generated password is empty or was printed")
+	}
+	// The init script ran: the table exists.
+	psql := exec.Command("docker", "exec", cluster+"-control-plane", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf",
+		"exec", "orders-0", "--", "psql", "-U", "kindred", "-d", "orders", "-tAc", "SELECT count(*) FROM visits")
+	if got, err := psql.CombinedOutput(); err != nil || strings.TrimSpace(string(got)) != "0" {
+		t.Errorf("the init script's table: %v %s", err, got)
 	}
 
 	out, took = k.must("up", "-o", "json", full)
@@ -243,14 +262,28 @@ jobs:
 	}
 
 	// Drift: a stopped node is started again, and the app's volume kept
-	// its data across the restart.
+	// its data across the restart. Another container takes the node's
+	// address meanwhile, so the node comes back on a new one.
+	oldIP := nodeIP(t, cluster+"-control-plane")
 	if out, err := exec.Command("docker", "stop", cluster+"-control-plane").CombinedOutput(); err != nil {
 		t.Fatalf("docker stop: %v %s", err, out)
+	}
+	// Docker hands out the lowest free address, which is the one the node
+	// just released.
+	thief := cluster + "-ip-thief"
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", "-v", thief).Run() })
+	if out, err := exec.Command("docker", "run", "-d", "--name", thief, "--network", "kind", os.Getenv("KINDRED_E2E_REGISTRY_IMAGE")).CombinedOutput(); err != nil {
+		t.Fatalf("taking the node's address: %v %s", err, out)
 	}
 	out, took = k.must("up", "-v", "-o", "text", full)
 	t.Logf("kindred up after the node was stopped: %.1fs", took.Seconds())
 	if !strings.Contains(out, "started 1 stopped node") {
 		t.Errorf("up did not say it started the node:\n%s", out)
+	}
+	if newIP := nodeIP(t, cluster+"-control-plane"); newIP == oldIP {
+		t.Logf("the node kept its address %s (another container took a different one)", oldIP)
+	} else {
+		t.Logf("the node came back on %s instead of %s", newIP, oldIP)
 	}
 	cs = k.client(full)
 	starts := appStarts(t, cs, cluster)
@@ -326,6 +359,16 @@ cluster:
 	}
 	_, took = k.must("down", stackFile)
 	t.Logf("kindred down, 2 nodes: %.1fs", took.Seconds())
+}
+
+// nodeIP is a node container's address on the kind network.
+func nodeIP(t *testing.T, container string) string {
+	t.Helper()
+	out, err := exec.Command("docker", "inspect", "-f", "{{.NetworkSettings.Networks.kind.IPAddress}}", container).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker inspect %s: %v %s", container, err, out)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func nodeReady(n *corev1.Node) bool {

@@ -52,6 +52,9 @@ func (r *runner) step(ctx context.Context, s *plan.Step, progress func(string)) 
 			rec.Endpoint = fmt.Sprintf("%s.%s.svc.cluster.local:%d", s.Database.Name, s.Database.Namespace, e.Port)
 			rec.Secret = s.Database.Name + "-credentials"
 		}
+		if err == nil {
+			err = r.pingDatabase(ctx, s.Database, progress)
+		}
 	case plan.KindTenant:
 		rec, changed, err = r.objects(ctx, s.ID, "", prev, progress, func() ([]*unstructured.Unstructured, error) {
 			return tenantObjects(s.Tenant)

@@ -19,6 +19,7 @@
 //	KINDRED_KEEP_ON_FAILURE=1  keep it when a test failed, to look inside
 //	KINDRED_ARTIFACTS=DIR      where diagnostics of failed tests go (default t.ArtifactDir())
 //	KINDRED_KUBECONFIG=PATH    use this existing cluster instead
+//	KINDRED_NODE_IMAGE=REF     kind node image instead of the pinned one
 package kindredtest
 
 import (
@@ -46,6 +47,7 @@ import (
 
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
+	"kindred.dev/kindred/pkg/internal/kind"
 	"kindred.dev/kindred/pkg/provider"
 	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
@@ -69,6 +71,7 @@ type options struct {
 	timeout  time.Duration
 	env      map[string]string
 	ttl      time.Duration
+	image    string
 }
 
 // WithProvider picks the provider; the default is Kind, or Existing when
@@ -80,6 +83,11 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 
 // WithVars sets ${VAR} values for the stack file, over the environment.
 func WithVars(vars map[string]string) Option { return func(o *options) { o.env = vars } }
+
+// WithNodeImage sets the kind node image, for images built locally; the
+// default is KINDRED_NODE_IMAGE, else the image pinned for the stack's
+// Kubernetes version.
+func WithNodeImage(ref string) Option { return func(o *options) { o.image = ref } }
 
 // WithTTL sets how long a cluster left by a killed test run may idle before
 // a later run removes it; the default is an hour.
@@ -97,6 +105,7 @@ type Env struct {
 	Stack *stack.Stack
 
 	provider ProviderKind
+	p        engine.Provider
 	access   engine.Access
 	report   *engine.Report
 }
@@ -105,7 +114,7 @@ type Env struct {
 // already has exactly this stack, and registers cleanup with t.
 func Up(t testing.TB, stackFile string, opts ...Option) *Env {
 	t.Helper()
-	o := &options{timeout: 10 * time.Minute, ttl: time.Hour}
+	o := &options{timeout: 10 * time.Minute, ttl: time.Hour, image: os.Getenv("KINDRED_NODE_IMAGE")}
 	if os.Getenv("KINDRED_KUBECONFIG") != "" {
 		o.provider = Existing
 	}
@@ -137,28 +146,42 @@ func Up(t testing.TB, stackFile string, opts ...Option) *Env {
 			missing(t, "WithProvider(Existing) needs KINDRED_KUBECONFIG")
 		}
 		p = &provider.Existing{Kubeconfig: kc}
-	case Sim:
-		// The cluster is keyed by its shape; the components on it are
-		// brought up to date in place by Up, which is fast when nothing
-		// changed.
+	case Sim, Kind:
+		// The cluster is keyed by its shape (and node image); the
+		// components on it are brought up to date in place by Up, which is
+		// fast when nothing changed.
 		hash, err := ShapeHash(st)
 		if err != nil {
 			t.Fatal(err)
 		}
 		root := filepath.Join(provider.StateDir(), "kindredtest")
-		shared, err = join(root, hash, o.ttl)
+		st.Cluster.Name = "kt-" + hash[:10]
+		rc := reapedCluster{sim: filepath.Join(root, "clusters", st.Cluster.Name)}
+		if o.provider == Kind {
+			runtime, err := kind.DetectRuntime(context.Background(), "")
+			if err != nil {
+				missing(t, fmt.Sprintf("the kind provider needs a container runtime: %v", err))
+			}
+			if o.image != "" {
+				sum := sha256.Sum256([]byte(hash + "\x00" + o.image))
+				hash = hex.EncodeToString(sum[:])
+				st.Cluster.Name = "kt-" + hash[:10]
+			}
+			kp := &provider.Kind{Runtime: runtime, NodeImage: o.image, Recreate: true}
+			rc = reapedCluster{kind: st.Cluster.Name, runtime: runtime, kindState: filepath.Dir(kp.Kubeconfig(st))}
+			p = kp
+		} else {
+			p = &provider.Sim{Root: filepath.Join(root, "clusters")}
+		}
+		shared, err = join(root, hash, o.ttl, rc)
 		if err != nil {
 			t.Fatalf("kindredtest: %v", err)
 		}
-		st.Cluster.Name = "kt-" + hash[:10]
-		p = &provider.Sim{Root: filepath.Join(root, "clusters")}
-	case Kind:
-		missing(t, "the kind provider is not built yet; use kindredtest.WithProvider(kindredtest.Sim) or KINDRED_KUBECONFIG")
 	default:
 		t.Fatalf("kindredtest: unknown provider %q", o.provider)
 	}
 
-	env := &Env{Stack: st, provider: o.provider}
+	env := &Env{Stack: st, provider: o.provider, p: p}
 	var failed []string
 	sink := event.SinkFunc(func(e event.Event) {
 		if e.Type == event.StepFailed {
@@ -282,16 +305,23 @@ func (e *Env) DSN(name string) (string, error) {
 	return "", fmt.Errorf("the stack has no database %s", name)
 }
 
-// LoadImage makes a local image available to the cluster's nodes. The
-// simulated cluster runs no containers, so there it only checks the name.
+// LoadImage makes an image from the local container runtime available to
+// every node of a kind cluster, so pods can use it with imagePullPolicy
+// Never or IfNotPresent. The simulated cluster runs no containers, so there
+// it only checks the name; an existing cluster's nodes are out of reach.
 func (e *Env) LoadImage(ref string) error {
 	if ref == "" {
 		return errors.New("an empty image reference")
 	}
-	if e.provider == Sim {
+	switch p := e.p.(type) {
+	case *provider.Sim:
 		return nil
+	case *provider.Kind:
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		return p.LoadImage(ctx, e.Stack, ref)
 	}
-	return fmt.Errorf("loading images into %s clusters is not built yet", e.provider)
+	return fmt.Errorf("LoadImage cannot reach the nodes of an existing cluster; push %s to a registry it pulls from", ref)
 }
 
 // Diagnostics writes what helps explain a failure to dir: the recorded
@@ -407,7 +437,7 @@ type sharedCluster struct {
 
 // join registers this process with the cluster for hash, first removing
 // clusters whose every user died more than ttl ago.
-func join(root, hash string, ttl time.Duration) (*sharedCluster, error) {
+func join(root, hash string, ttl time.Duration, rc reapedCluster) (*sharedCluster, error) {
 	if err := gc(root, ttl); err != nil {
 		return nil, err
 	}
@@ -422,7 +452,10 @@ func join(root, hash string, ttl time.Duration) (*sharedCluster, error) {
 	reapers.Lock()
 	defer reapers.Unlock()
 	if !reapers.started[dir] && os.Getenv("KINDRED_REUSE") != "1" {
-		if err := startReaper(dir, filepath.Join(root, "clusters", "kt-"+hash[:10])); err != nil {
+		if err := writeCluster(dir, rc); err != nil {
+			return nil, err
+		}
+		if err := startReaper(dir, rc); err != nil {
 			return nil, err
 		}
 		reapers.started[dir] = true
@@ -441,7 +474,7 @@ var reapers = struct {
 // stops the cluster's process group and removes its folders, under the
 // same lock Up takes.
 const reaperScript = `
-owner=$1 leases=$2 clusters=$3
+owner=$1 leases=$2 clusters=$3 kind=$4 runtime=$5 kindstate=$6
 while kill -0 "$owner" 2>/dev/null; do sleep 0.5; done
 rm -f "$leases/$owner.lease"
 exec 9>>"$leases/lock"
@@ -460,12 +493,34 @@ for o in "$clusters"/*/owner; do
   i=0; while kill -0 -"$pgid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done
   kill -KILL -"$pgid" 2>/dev/null
 done
+if [ -n "$kind" ]; then
+  "$runtime" ps -aq --filter "label=io.x-k8s.kind.cluster=$kind" | xargs -r "$runtime" rm -f -v >/dev/null
+  rm -rf "$kindstate"
+fi
 rm -rf "$clusters" "$leases"
 `
 
+// reapedCluster says what a reaper removes: a simulated cluster's folder,
+// or a kind cluster's node containers and state folder.
+type reapedCluster struct {
+	sim       string
+	kind      string
+	runtime   string
+	kindState string
+}
+
+// writeCluster records rc beside the leases, for gc.
+func writeCluster(leases string, rc reapedCluster) error {
+	b, err := json.Marshal(map[string]string{"sim": rc.sim, "kind": rc.kind, "runtime": rc.runtime, "kindState": rc.kindState})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(leases, "cluster.json"), b, 0o600)
+}
+
 // startReaper starts a detached shell that cleans up after this process.
-func startReaper(leases, clusters string) error {
-	cmd := exec.Command("sh", "-c", reaperScript, "kindredtest-reaper", strconv.Itoa(os.Getpid()), leases, clusters)
+func startReaper(leases string, rc reapedCluster) error {
+	cmd := exec.Command("sh", "-c", reaperScript, "kindredtest-reaper", strconv.Itoa(os.Getpid()), leases, rc.sim, rc.kind, rc.runtime, rc.kindState)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the cluster reaper: %w", err)
@@ -519,7 +574,15 @@ func gc(root string, ttl time.Duration) error {
 		hash := filepath.Base(dir)
 		st := &stack.Stack{}
 		st.Cluster.Name = "kt-" + hash[:min(10, len(hash))]
-		if err := (&provider.Sim{Root: filepath.Join(root, "clusters")}).Delete(context.Background(), st); err != nil {
+		var p interface {
+			Delete(context.Context, *stack.Stack) error
+		} = &provider.Sim{Root: filepath.Join(root, "clusters")}
+		var rc map[string]string
+		if b, err := os.ReadFile(filepath.Join(dir, "cluster.json")); err == nil && json.Unmarshal(b, &rc) == nil && rc["kind"] != "" {
+			st.Cluster.Name = rc["kind"]
+			p = &provider.Kind{Runtime: rc["runtime"]}
+		}
+		if err := p.Delete(context.Background(), st); err != nil {
 			return fmt.Errorf("removing the idle cluster %s: %w", hash, err)
 		}
 		_ = os.RemoveAll(dir)

@@ -124,6 +124,7 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	}
 	cfgFile := filepath.Join(dir, "kind-config.yaml")
 	changed := false
+	var restarted time.Time // when stopped nodes were started: older node status is stale
 	if exists {
 		old, _ := os.ReadFile(cfgFile)
 		if !bytes.Equal(old, rendered) {
@@ -137,6 +138,7 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 			}
 			exists = false
 		} else {
+			restarted = time.Now()
 			n, err := kc.StartNodes(ctx, cfg.Name)
 			if err != nil {
 				return acc, false, err
@@ -144,6 +146,8 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 			if n > 0 {
 				progress(fmt.Sprintf("started %d stopped node%s", n, map[bool]string{true: "", false: "s"}[n == 1]))
 				changed = true
+			} else {
+				restarted = time.Time{}
 			}
 			if err := kc.WriteKubeconfig(cfg.Name, kubeconfig); err != nil {
 				return acc, false, err
@@ -170,7 +174,7 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	// for the CNI step, which checks them.
 	if st.Cluster.Networking.CNI != api.CNICalico {
 		progress("waiting for nodes to be Ready")
-		if err := waitNodesReady(ctx, kubeconfig, 3*time.Minute); err != nil {
+		if err := waitNodesReady(ctx, kubeconfig, 3*time.Minute, restarted); err != nil {
 			return acc, changed, err
 		}
 	}
@@ -286,14 +290,14 @@ func (p *Kind) Delete(ctx context.Context, st *stack.Stack) error {
 	return nil
 }
 
-func waitNodesReady(ctx context.Context, kubeconfig string, timeout time.Duration) error {
+func waitNodesReady(ctx context.Context, kubeconfig string, timeout time.Duration, since time.Time) error {
 	cs, err := clientset(kubeconfig)
 	if err != nil {
 		return err
 	}
 	missing := "nodes"
 	err = wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
-		notReady, err := ready.NodesNotReady(ctx, cs)
+		notReady, err := ready.NodesNotReadySince(ctx, cs, since)
 		if err != nil {
 			return false, nil
 		}
@@ -329,4 +333,17 @@ func diff(a, b string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// LoadImage copies a local image into every node of the stack's cluster.
+func (p *Kind) LoadImage(ctx context.Context, st *stack.Stack, ref string) error {
+	runtime, err := kind.DetectRuntime(ctx, p.Runtime)
+	if err != nil {
+		return err
+	}
+	kc, err := kind.New(runtime, p.Log)
+	if err != nil {
+		return err
+	}
+	return kc.LoadImage(ctx, st.Cluster.Name, ref)
 }

@@ -97,6 +97,11 @@ func (r Runtime) Ensure(ctx context.Context, c Container) (changed bool, err err
 	if err != nil {
 		return false, err
 	}
+	if state != "" && c.HostPort != 0 {
+		if err := r.checkPort(ctx, c); err != nil {
+			return false, err
+		}
+	}
 	switch state {
 	case "running":
 		return false, nil
@@ -108,6 +113,25 @@ func (r Runtime) Ensure(ctx context.Context, c Container) (changed bool, err err
 		}
 		return true, nil
 	}
+}
+
+// ErrPortTaken means the shared registry container exists with another host
+// port than the stack asks for.
+var ErrPortTaken = errors.New("the local registry is published on another port")
+
+// checkPort compares the existing container's published port with c's.
+func (r Runtime) checkPort(ctx context.Context, c Container) error {
+	out, err := r.run(ctx, "inspect", "--format", `{{range $p, $b := .HostConfig.PortBindings}}{{range $b}}{{.HostIP}}:{{.HostPort}} {{end}}{{end}}`, c.Name)
+	if err != nil {
+		return fmt.Errorf("inspecting %s: %w", c.Name, err)
+	}
+	want := fmt.Sprintf("127.0.0.1:%d", c.HostPort)
+	have := strings.TrimSpace(out)
+	if have != want {
+		return fmt.Errorf("%w: %s, shared by every kindred cluster on this machine, is published on %q, and the stack asks for %s; set cluster.registry.hostPort to match, or remove it with `kindred down --purge` once no cluster uses it",
+			ErrPortTaken, c.Name, have, want)
+	}
+	return nil
 }
 
 func (r Runtime) create(ctx context.Context, c Container) error {

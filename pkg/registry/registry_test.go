@@ -82,6 +82,11 @@ func TestIntegrationRegistryLifecycle(t *testing.T) {
 	if changed, err := rt.Ensure(ctx, c); err != nil || changed {
 		t.Fatalf("second Ensure should reuse the running registry: changed=%v err=%v", changed, err)
 	}
+	other := c
+	other.HostPort = c.HostPort + 1
+	if _, err := rt.Ensure(ctx, other); !errors.Is(err, registry.ErrPortTaken) || !strings.Contains(err.Error(), fmt.Sprint(c.HostPort)) {
+		t.Fatalf("Ensure with another port: %v, want ErrPortTaken naming the port in use", err)
+	}
 	docker(t, "stop", "-t", "1", c.Name)
 	if changed, err := rt.Ensure(ctx, c); err != nil || !changed {
 		t.Fatalf("Ensure after stop should start it: changed=%v err=%v", changed, err)

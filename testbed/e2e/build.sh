@@ -132,7 +132,27 @@ CFG
 image "$REGISTRY_IMAGE" '["/registry", "serve", "/etc/distribution/config.yml"]' "$bin/registry-$REGISTRY:registry" "$work/regfs/etc:etc" "$work/regfs/var:var"
 docker image inspect "$REGISTRY_IMAGE" >/dev/null
 
-images=("${want[@]}" "$KINDNETD_IMAGE" "$LOCALPATH_IMAGE" "$HELPER_IMAGE")
+# Postgres from Debian's package, with an entrypoint that keeps the
+# official image's contract. In the node it is also tagged as the official
+# image, so kindred's database component runs it unchanged.
+pg_rootfs=$("$here/rootfs.sh" postgres postgresql-15)
+pg_base="kindred-e2e/postgres-base:$(basename "$pg_rootfs" .tar | sed 's/^rootfs-postgres-//')"
+if ! docker image inspect "$pg_base" >/dev/null 2>&1; then
+  docker import "$pg_rootfs" "$pg_base" >/dev/null
+fi
+mkdir -p "$work/pg"
+cp "$here/postgres/entrypoint" "$work/pg/"
+cat > "$work/pg/Dockerfile" <<DF
+FROM $pg_base
+COPY entrypoint /usr/local/bin/docker-entrypoint
+ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ENV PGDATA=/var/lib/postgresql/data
+ENTRYPOINT ["/usr/local/bin/docker-entrypoint"]
+DF
+POSTGRES_IMAGE=kindred-e2e/postgres:15
+docker build -q -t "$POSTGRES_IMAGE" "$work/pg" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
+
+images=("${want[@]}" "$KINDNETD_IMAGE" "$LOCALPATH_IMAGE" "$HELPER_IMAGE" "$POSTGRES_IMAGE")
 node="kindred-e2e/node:$K8S"
 emit() { echo "KINDRED_E2E_NODE_IMAGE=$node KINDRED_E2E_REGISTRY_IMAGE=$REGISTRY_IMAGE"; }
 
@@ -193,6 +213,7 @@ docker exec "$cid" sh -c '
   pid=$!
   for i in $(seq 100); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done
   ctr -n k8s.io images import --no-unpack /images/all.tar >/dev/null
+  ctr -n k8s.io images tag docker.io/kindred-e2e/postgres:15 docker.io/library/postgres:15 >/dev/null
   ctr -n k8s.io images ls -q | sort
   kill $pid; wait $pid || true
   rm -rf /tmp/* /var/log/*.log' >"$work/preloaded"

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Test infrastructure: a Debian bookworm root filesystem for the e2e kind node
-# image, made by debootstrap and kept as a tarball in a cache keyed by the
-# package list. Prints the tarball's path. About 10 minutes cold.
+# Test infrastructure: a Debian bookworm root filesystem, made by debootstrap
+# (minbase) and kept as a tarball in a cache keyed by its name and package
+# list. Prints the tarball's path. About 1-10 minutes cold.
+#
+#   rootfs.sh                   the e2e kind node's rootfs
+#   rootfs.sh NAME PACKAGE...   another one, such as the postgres image's
 set -euo pipefail
+name=node
 packages=(
   systemd systemd-sysv dbus containerd runc containernetworking-plugins
   iptables iproute2 ethtool socat conntrack mount util-linux kmod
   ca-certificates procps libseccomp2 pigz
 )
+if [ $# -gt 0 ]; then
+  name=$1; shift
+  packages=("$@")
+fi
 key=$(printf '%s\n' bookworm "${packages[@]}" | sha256sum | cut -c1-12)
 cache=${KINDRED_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kindred/e2e}
 out="$cache/rootfs-bookworm-$key.tar"
+[ "$name" = node ] || out="$cache/rootfs-$name-bookworm-$key.tar"
 if [ -f "$out" ]; then echo "$out"; exit 0; fi
 command -v debootstrap >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null

@@ -13,6 +13,7 @@ import (
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	kindlog "sigs.k8s.io/kind/pkg/log"
 )
 
@@ -251,6 +252,40 @@ func (c *Clusters) WriteNodeFiles(ctx context.Context, name string, files map[st
 			if err := cmd.Run(); err != nil {
 				return fmt.Errorf("writing %s on node %s: %v %s", p, n, err, firstLine(stderr.String()))
 			}
+		}
+	}
+	return nil
+}
+
+// LoadImage copies an image from the runtime's local store into containerd
+// on every node of the cluster, as `kind load docker-image` does.
+func (c *Clusters) LoadImage(ctx context.Context, name, ref string) error {
+	nodes, err := c.p.ListNodes(name)
+	if err != nil {
+		return err
+	}
+	if len(nodes) == 0 {
+		return fmt.Errorf("kind cluster %s has no nodes", name)
+	}
+	archive, err := os.CreateTemp("", "kindred-image-*.tar")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(archive.Name())
+	defer archive.Close()
+	save := exec.CommandContext(ctx, c.Runtime, "save", ref)
+	save.Stdout = archive
+	var stderr strings.Builder
+	save.Stderr = &stderr
+	if err := save.Run(); err != nil {
+		return fmt.Errorf("saving image %s from %s: %v %s", ref, c.Runtime, err, firstLine(stderr.String()))
+	}
+	for _, n := range nodes {
+		if _, err := archive.Seek(0, 0); err != nil {
+			return err
+		}
+		if err := nodeutils.LoadImageArchive(n, archive); err != nil {
+			return fmt.Errorf("loading image %s into node %s: %w", ref, n, err)
 		}
 	}
 	return nil

@@ -146,6 +146,13 @@ func Describe(sts []Status) string {
 // NodesNotReady lists the nodes whose Ready condition is not True; with no
 // nodes at all it returns ["(no nodes)"].
 func NodesNotReady(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
+	return NodesNotReadySince(ctx, cs, time.Time{})
+}
+
+// NodesNotReadySince is NodesNotReady, also counting as not ready a node
+// whose kubelet has not reported since t: after its container restarts, a
+// node's Ready condition is stale until the kubelet speaks again.
+func NodesNotReadySince(ctx context.Context, cs kubernetes.Interface, t time.Time) ([]string, error) {
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, err
@@ -157,7 +164,7 @@ func NodesNotReady(ctx context.Context, cs kubernetes.Interface) ([]string, erro
 	for _, n := range nodes.Items {
 		ok := false
 		for _, c := range n.Status.Conditions {
-			ok = ok || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
+			ok = ok || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && !c.LastHeartbeatTime.Time.Before(t.Truncate(time.Second)))
 		}
 		if !ok {
 			out = append(out, n.Name)
