@@ -38,7 +38,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/kindred-e2e.XXXX")
 trap 'rm -rf "$work"' EXIT
 
 # Our own two small images' binaries.
-(cd "$here/images" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$work/own/" ./kindnetd ./pause)
+(cd "$here/images" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/own/" ./kindnetd ./pause)
 
 # busybox for local-path-provisioner's helper pods, from Debian.
 bb="$cache/busybox-static"
