@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/schema"
 )
@@ -116,4 +117,40 @@ func (a *app) writeJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func (a *app) imagesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "images [STACK]",
+		Short: "List every container image the stack runs",
+		Long: `Render the stack's charts (as helm template does), kustomize folders and
+manifests, and list every container image they name, with the images of
+databases and jobs. Needs no cluster. -o json gives one object per image
+with the steps that use it. Images that operators start at run time, such
+as Calico's, are not in the charts and so not in the list.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.loadStack(args)
+			if err != nil {
+				return err
+			}
+			ctx, stop := interruptible()
+			defer stop()
+			imgs, err := engine.NewImages(a.engineConfig(nil)).Run(ctx, st)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.writeJSON(imgs)
+			}
+			for _, i := range imgs {
+				if a.verbose > 0 {
+					fmt.Fprintf(a.stdout, "%s\t%s\n", i.Image, strings.Join(i.Steps, ", "))
+					continue
+				}
+				fmt.Fprintln(a.stdout, i.Image)
+			}
+			return nil
+		},
+	}
 }

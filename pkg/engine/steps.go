@@ -100,13 +100,7 @@ func (r *runner) component(ctx context.Context, s *plan.Step, prev *StepRecord, 
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	ns := c.Namespace
-	if ns == "" && e != nil {
-		ns = e.Namespace
-	}
-	if ns == "" {
-		ns = stack.DefaultNamespace
-	}
+	ns := componentNamespace(s)
 	var checks []api.Check
 	if e != nil {
 		checks = append(checks, e.Checks...)
@@ -124,14 +118,8 @@ func (r *runner) component(ctx context.Context, s *plan.Step, prev *StepRecord, 
 			return r.kustomize(c.Kustomize)
 		}, timeout)
 	default:
-		sources := c.Manifests
-		if e != nil {
-			for _, m := range e.Manifests {
-				sources = append(sources, m.URL)
-			}
-		}
 		rec, changed, err = r.objects(ctx, s.ID, ns, prev, progress, func() ([]*unstructured.Unstructured, error) {
-			return r.manifests(ctx, sources)
+			return r.manifests(ctx, manifestSources(s))
 		}, timeout)
 	}
 	if err != nil {
@@ -155,34 +143,15 @@ func (r *runner) component(ctx context.Context, s *plan.Step, prev *StepRecord, 
 
 // chart ensures the component's helm release and waits for its objects.
 func (r *runner) chart(ctx context.Context, s *plan.Step, ns string, timeout time.Duration, progress func(string)) (*StepRecord, bool, error) {
-	c, e := s.Component, s.Entry
-	var ref helm.ChartRef
-	values := map[string]any{}
-	if e != nil {
-		if e.Chart != nil {
-			ref = helm.ChartRef{Repo: e.Chart.Repo, Name: e.Chart.Name, OCI: e.Chart.OCI, Path: e.Chart.Path, Version: e.Chart.Version}
-		}
-		mergeValues(values, e.Values)
+	c := s.Component
+	rel, err := r.chartRelease(s, ns, timeout)
+	if err != nil {
+		return nil, false, err
 	}
-	if c.Chart != nil {
-		ref = helm.ChartRef{Repo: c.Chart.Repo, Name: c.Chart.Name, OCI: c.Chart.OCI, Path: c.Chart.Path, Version: c.Chart.Version}
-	}
-	for _, f := range c.ValuesFiles {
-		data, err := r.st.ReadFile(f)
-		if err != nil {
-			return nil, false, fmt.Errorf("reading values file: %w", err)
-		}
-		var v map[string]any
-		if err := yaml.Unmarshal(data, &v); err != nil {
-			return nil, false, fmt.Errorf("reading values file %s: %w", f, err)
-		}
-		mergeValues(values, v)
-	}
-	mergeValues(values, c.Values)
 	progress("helm: ensuring release " + c.Name)
 	// helm waits only for hooks; the readiness wait below, with kindred's
 	// own rules, is the one wait for the rest.
-	res, err := r.helm.Ensure(ctx, helm.Release{Name: c.Name, Namespace: ns, Chart: ref, Values: values, Timeout: timeout})
+	res, err := r.helm.Ensure(ctx, rel)
 	if err != nil {
 		return nil, false, err
 	}
@@ -202,6 +171,60 @@ func (r *runner) chart(ctx context.Context, s *plan.Step, ns string, timeout tim
 		return nil, res.Changed(), err
 	}
 	return &StepRecord{Release: c.Name, Namespace: ns, Hash: res.ChartVersion}, res.Changed(), nil
+}
+
+// componentNamespace is where a component installs: its own namespace,
+// else its catalogue entry's, else the default.
+func componentNamespace(s *plan.Step) string {
+	if ns := s.Component.Namespace; ns != "" {
+		return ns
+	}
+	if s.Entry != nil && s.Entry.Namespace != "" {
+		return s.Entry.Namespace
+	}
+	return stack.DefaultNamespace
+}
+
+// manifestSources are a manifests component's files and its catalogue
+// entry's URLs.
+func manifestSources(s *plan.Step) []string {
+	sources := s.Component.Manifests
+	if s.Entry != nil {
+		for _, m := range s.Entry.Manifests {
+			sources = append(sources, m.URL)
+		}
+	}
+	return sources
+}
+
+// chartRelease is the release a chart component asks for: the catalogue's
+// chart and values, then the component's values files and values.
+func (r *runner) chartRelease(s *plan.Step, ns string, timeout time.Duration) (helm.Release, error) {
+	c, e := s.Component, s.Entry
+	var ref helm.ChartRef
+	values := map[string]any{}
+	if e != nil {
+		if e.Chart != nil {
+			ref = helm.ChartRef{Repo: e.Chart.Repo, Name: e.Chart.Name, OCI: e.Chart.OCI, Path: e.Chart.Path, Version: e.Chart.Version}
+		}
+		mergeValues(values, e.Values)
+	}
+	if c.Chart != nil {
+		ref = helm.ChartRef{Repo: c.Chart.Repo, Name: c.Chart.Name, OCI: c.Chart.OCI, Path: c.Chart.Path, Version: c.Chart.Version}
+	}
+	for _, f := range c.ValuesFiles {
+		data, err := r.st.ReadFile(f)
+		if err != nil {
+			return helm.Release{}, fmt.Errorf("reading values file: %w", err)
+		}
+		var v map[string]any
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			return helm.Release{}, fmt.Errorf("reading values file %s: %w", f, err)
+		}
+		mergeValues(values, v)
+	}
+	mergeValues(values, c.Values)
+	return helm.Release{Name: c.Name, Namespace: ns, Chart: ref, Values: values, Timeout: timeout}, nil
 }
 
 // objects applies objects server-side with an inventory: unchanged objects

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
+	chartcommon "helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/kube"
 	ri "helm.sh/helm/v4/pkg/release"
 	"helm.sh/helm/v4/pkg/release/common"
@@ -293,4 +294,42 @@ func hashValues(v map[string]any) (string, error) {
 		return "", fmt.Errorf("hashing values: %w", err)
 	}
 	return sha256Hex(data)[:32], nil
+}
+
+// Render renders rel's chart as `helm template` does, with no cluster: the
+// manifest of every object, CRDs included, for Kubernetes kubeVersion
+// (like v1.35.4; empty uses helm's default).
+func (c *Client) Render(ctx context.Context, rel Release, kubeVersion string) (string, error) {
+	fetched, err := c.Fetcher.Fetch(ctx, rel.Chart)
+	if err != nil {
+		return "", err
+	}
+	cfg := action.NewConfiguration(action.ConfigurationSetLogger(c.log().Handler()))
+	in := action.NewInstall(cfg)
+	in.ReleaseName = rel.Name
+	in.Namespace = rel.Namespace
+	in.DryRunStrategy = action.DryRunClient
+	in.Replace = true
+	in.IncludeCRDs = true
+	in.WaitStrategy = kube.HookOnlyStrategy
+	if kubeVersion != "" {
+		kv, err := chartcommon.ParseKubeVersion(kubeVersion)
+		if err != nil {
+			return "", err
+		}
+		in.KubeVersion = kv
+	}
+	out, err := in.RunWithContext(ctx, fetched.Chart, rel.Values)
+	if err != nil {
+		return "", fmt.Errorf("rendering %s from %s: %w", rel.Name, fetched.From, err)
+	}
+	r, err := toV1(out)
+	if err != nil {
+		return "", err
+	}
+	manifest := r.Manifest
+	for _, h := range r.Hooks {
+		manifest += "\n---\n" + h.Manifest
+	}
+	return manifest, nil
 }
