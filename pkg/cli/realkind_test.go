@@ -104,8 +104,10 @@ func leftovers(t *testing.T, cluster string) string {
 	var b strings.Builder
 	for _, args := range [][]string{
 		{"ps", "-a", "--filter", "label=io.x-k8s.kind.cluster=" + cluster, "--format", "container {{.Names}}"},
-		{"ps", "-a", "--filter", "label=dev.kindred.registry", "--format", "container {{.Names}}"},
-		{"volume", "ls", "--filter", "label=dev.kindred.registry", "--format", "volume {{.Name}}"},
+		// Other packages' tests run registries of their own meanwhile;
+		// only kindred's shared one counts here.
+		{"ps", "-a", "--filter", "label=dev.kindred.registry=kindred-registry", "--format", "container {{.Names}}"},
+		{"volume", "ls", "--filter", "label=dev.kindred.registry=kindred-registry", "--format", "volume {{.Name}}"},
 	} {
 		out, err := exec.Command("docker", args...).CombinedOutput()
 		if err != nil {

@@ -143,8 +143,12 @@ func (r Runtime) create(ctx context.Context, c Container) error {
 	args := []string{"run", "-d", "--name", c.Name, "--restart", "unless-stopped",
 		"--label", Label + "=" + c.Name,
 		"-v", c.Volume + ":/var/lib/registry"}
-	if c.HostPort != 0 {
+	switch {
+	case c.HostPort != 0:
 		args = append(args, "-p", fmt.Sprintf("127.0.0.1:%d:%d", c.HostPort, containerPort))
+	case c.Upstream != "":
+		// A cache gets a free loopback port, so kindred can warm it.
+		args = append(args, "-p", fmt.Sprintf("127.0.0.1::%d", containerPort))
 	}
 	if c.Upstream != "" {
 		args = append(args, "-e", "REGISTRY_PROXY_REMOTEURL="+c.Upstream)
@@ -160,6 +164,20 @@ func (r Runtime) create(ctx context.Context, c Container) error {
 		return fmt.Errorf("creating registry container %s: %w", c.Name, err)
 	}
 	return nil
+}
+
+// HostAddr is where c answers on this machine, 127.0.0.1:port.
+func (r Runtime) HostAddr(ctx context.Context, c Container) (string, error) {
+	out, err := r.run(ctx, "port", c.Name, fmt.Sprintf("%d/tcp", containerPort))
+	if err != nil {
+		return "", fmt.Errorf("%s publishes no port: %w", c.Name, err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.HasPrefix(l, "127.0.0.1:") {
+			return l, nil
+		}
+	}
+	return "", fmt.Errorf("%s is not published on 127.0.0.1 (%s)", c.Name, strings.TrimSpace(out))
 }
 
 // Connect attaches c to network (kind's "kind"), unless it already is.
