@@ -131,6 +131,16 @@ resumes where it stopped.`,
 			if f.dryRun {
 				return a.dryRun(ctx, st, p)
 			}
+			if k, ok := p.(*provider.Kind); ok && st.Cluster.Registry != nil && len(st.Cluster.Registry.Mirrors) > 0 {
+				// The images to warm the caches with while the cluster boots.
+				imgs, err := engine.NewImages(a.engineConfig(p)).Run(ctx, st)
+				if err != nil {
+					a.log.Warn("not warming the registry caches: listing the stack's images failed", "err", err)
+				}
+				for _, i := range imgs {
+					k.Preload = append(k.Preload, i.Image)
+				}
+			}
 			run := func(ctx context.Context, sink event.Sink) (event.Summary, error) {
 				cfg := a.engineConfig(p)
 				cfg.Sink = sink

@@ -9,9 +9,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -39,6 +41,9 @@ type Kind struct {
 	NodeImage string
 	// Recreate allows deleting a cluster whose shape changed.
 	Recreate bool
+	// Preload lists images to pull through the stack's pull-through caches
+	// while the cluster boots (see kindred images).
+	Preload []string
 	// Purge makes Delete remove the data folder too, and the shared
 	// registry and caches when no other kindred cluster is left.
 	Purge bool
@@ -122,6 +127,15 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 			}
 		}
 	}
+	// Warm the caches while the cluster boots; a miss only means the nodes
+	// pull from upstream themselves.
+	var warmed chan []registry.Fetched
+	if reg != nil && len(reg.caches) > 0 && len(p.Preload) > 0 {
+		warmed = make(chan []registry.Fetched, 1)
+		go func() {
+			warmed <- rt.Prefetch(ctx, reg.caches, p.Preload, v1.Platform{OS: "linux", Architecture: goruntime.GOARCH}, 4)
+		}()
+	}
 	cfgFile := filepath.Join(dir, "kind-config.yaml")
 	changed := false
 	var restarted time.Time // when stopped nodes were started: older node status is stale
@@ -170,6 +184,9 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 			return acc, changed, err
 		}
 	}
+	if warmed != nil {
+		progress(summarizePrefetch(<-warmed))
+	}
 	// With kindnet, nodes turn Ready on their own; with Calico they wait
 	// for the CNI step, which checks them.
 	if st.Cluster.Networking.CNI != api.CNICalico {
@@ -179,6 +196,30 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 		}
 	}
 	return acc, changed, nil
+}
+
+// summarizePrefetch says how warming the caches went, naming failures.
+func summarizePrefetch(res []registry.Fetched) string {
+	ok, skipped := 0, 0
+	var failed []string
+	for _, f := range res {
+		switch {
+		case f.Cache == "":
+			skipped++
+		case f.Err != nil:
+			failed = append(failed, fmt.Sprintf("%s (%v)", f.Image, f.Err))
+		default:
+			ok++
+		}
+	}
+	msg := fmt.Sprintf("caches warmed with %d of %d images", ok, len(res))
+	if skipped > 0 {
+		msg += fmt.Sprintf("; %d from registries with no cache", skipped)
+	}
+	if len(failed) > 0 {
+		msg += "; not warmed: " + strings.Join(failed, ", ")
+	}
+	return msg
 }
 
 // stackRegistries are the registry containers a stack asks for.
