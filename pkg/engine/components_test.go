@@ -11,6 +11,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -153,10 +154,24 @@ func TestIntegrationRoutesAndLocalCA(t *testing.T) {
 	cfg.CADir = caDir
 	rec := &event.Recorder{}
 	cfg.Sink = rec
+	// The simulated cluster runs no DNS; give it kubeadm's CoreDNS
+	// configuration, for the ingress step to rewrite.
+	corefile, err := os.ReadFile("testdata/Corefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.kube.Typed.CoreV1().ConfigMaps("kube-system").Create(f.ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: "kube-system"}, Data: map[string]string{"Corefile": string(corefile)}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := engine.NewUp(cfg).Run(f.ctx, st); err != nil {
 		t.Fatalf("up: %v", err)
 	}
 	expect(t, rec.Final(), allSteps("changed", "calico", "cert-manager", "contour", "issuer", "api", "route/api.shop.localhost"))
+	cm, err := f.kube.Typed.CoreV1().ConfigMaps("kube-system").Get(f.ctx, "coredns", metav1.GetOptions{})
+	if err != nil || !strings.Contains(cm.Data["Corefile"], `rewrite stop name regex (^|.*\.)shop\.localhost\.$ envoy.projectcontour.svc.cluster.local. answer auto`) {
+		t.Errorf("CoreDNS was not pointed at Envoy: %v\n%s", err, cm.Data["Corefile"])
+	}
 
 	// Calico's IP pool is the cluster's pod subnet.
 	inst, err := f.kube.Get(f.ctx, schema.GroupVersionKind{Group: "operator.tigera.io", Version: "v1", Kind: "Installation"}, "", "default")
@@ -218,6 +233,15 @@ func TestIntegrationRoutesAndLocalCA(t *testing.T) {
 	expect(t, rec.Final(), allSteps("unchanged", "calico", "cert-manager", "contour", "issuer", "api", "route/api.shop.localhost"))
 	if again, _ := os.ReadFile(filepath.Join(caDir, "ca.crt")); string(again) != string(caCert) {
 		t.Error("the CA was generated again")
+	}
+
+	// down takes the rewrite out again.
+	if _, err := engine.NewDown(cfg).Run(f.ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	cm, err = f.kube.Typed.CoreV1().ConfigMaps("kube-system").Get(f.ctx, "coredns", metav1.GetOptions{})
+	if err != nil || cm.Data["Corefile"] != string(corefile) {
+		t.Errorf("down left CoreDNS changed: %v\n%s", err, cm.Data["Corefile"])
 	}
 }
 

@@ -54,7 +54,9 @@ type StepRecord struct {
 	// the Secret holding its credentials (never the credentials).
 	Endpoint string `json:"endpoint,omitempty"`
 	Secret   string `json:"secret,omitempty"`
-	Applied  string `json:"applied,omitempty"` // RFC 3339
+	// DNSRewrite is the domain an ingress step pointed CoreDNS at Envoy for.
+	DNSRewrite string `json:"dnsRewrite,omitempty"`
+	Applied    string `json:"applied,omitempty"` // RFC 3339
 }
 
 // State is the applied stack recorded in the cluster, so that status and

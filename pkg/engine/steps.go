@@ -125,6 +125,16 @@ func (r *runner) component(ctx context.Context, s *plan.Step, prev *StepRecord, 
 	if err != nil {
 		return nil, changed, err
 	}
+	if e != nil && e.Role == catalog.RoleIngress && r.st.Ingress != nil {
+		ok, err := ensureDNSRewrite(ctx, r.kube, r.st.Ingress.Domain)
+		if err != nil {
+			return nil, changed, err
+		}
+		if ok {
+			progress("CoreDNS: *." + r.st.Ingress.Domain + " answers with " + envoyService())
+			rec.DNSRewrite = r.st.Ingress.Domain
+		}
+	}
 	if e != nil && e.Role == catalog.RoleCNI {
 		if err := r.calico(ctx, timeout, progress); err != nil {
 			return nil, changed, err
@@ -410,6 +420,11 @@ func (r *runner) kustomize(dir string) ([]*unstructured.Unstructured, error) {
 
 // removeStep undoes one recorded step.
 func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *StepRecord) error {
+	if rec.DNSRewrite != "" {
+		if err := removeDNSRewrite(ctx, kc); err != nil {
+			return err
+		}
+	}
 	if rec.Release != "" {
 		if err := hc.Uninstall(ctx, rec.Release, rec.Namespace, DefaultTimeout); err != nil {
 			return err

@@ -5,6 +5,7 @@
 # a hash of its inputs, and is rebuilt only when that hash changes; docker's
 # layer cache reuses each unchanged layer. Prints the images as environment
 # assignments for the tests: KINDRED_E2E_NODE_IMAGE=... KINDRED_E2E_REGISTRY_IMAGE=...
+# KINDRED_E2E_BIN=... (the folder of the Go-built binaries, such as CoreDNS).
 #
 # Also builds kindred-e2e/registry:<version> (the distribution registry),
 # which the real-kind tests use as kindred's local registry image.
@@ -13,16 +14,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 tb=$(cd "$here/.." && pwd)
 log() { echo "e2e-image: $*" >&2; }
 
+
+bin=$("$here/binaries.sh")
 if ! docker info >/dev/null 2>&1; then
   if [ "${CI:-}" = true ]; then
     log "no Docker engine answers; run testbed/docker/setup.sh as root"; exit 1
   fi
   log "no Docker engine answers: skipping the e2e images (the real-kind tests will skip)"
+  echo "KINDRED_E2E_BIN=$bin"
   exit 0
 fi
-
 rootfs=$("$here/rootfs.sh")
-bin=$("$here/binaries.sh")
 cp_bin=$("$tb/build.sh")
 . "$cp_bin/versions.env"
 K8S=$KUBERNETES
@@ -154,7 +156,7 @@ docker build -q -t "$POSTGRES_IMAGE" "$work/pg" >/dev/null 2>"$work/build.log" |
 
 images=("${want[@]}" "$KINDNETD_IMAGE" "$LOCALPATH_IMAGE" "$HELPER_IMAGE" "$POSTGRES_IMAGE")
 node="kindred-e2e/node:$K8S"
-emit() { echo "KINDRED_E2E_NODE_IMAGE=$node KINDRED_E2E_REGISTRY_IMAGE=$REGISTRY_IMAGE"; }
+emit() { echo "KINDRED_E2E_NODE_IMAGE=$node KINDRED_E2E_REGISTRY_IMAGE=$REGISTRY_IMAGE KINDRED_E2E_BIN=$bin"; }
 
 # The inputs' hash: every image's ID, the rootfs, the node files and this script.
 inputs=$( {

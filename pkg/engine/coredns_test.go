@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+
+	"kindred.dev/kindred/pkg/golden"
+	"kindred.dev/kindred/pkg/internal/testbed"
+)
+
+// The rewrite goes into the root server block of kubeadm's Corefile, is
+// replaced (not repeated) on the next run, and comes out cleanly.
+func TestCorefileRewrite(t *testing.T) {
+	orig, err := os.ReadFile("testdata/Corefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := withRewrite(string(orig), "shop.localhost", envoyService())
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "Corefile.rewrite.golden", []byte(got))
+	again, err := withRewrite(got, "shop.localhost", envoyService())
+	if err != nil || again != got {
+		t.Errorf("a second run changed the Corefile again (%v):\n%s", err, again)
+	}
+	moved, _ := withRewrite(got, "other.localhost", envoyService())
+	if strings.Contains(moved, `shop\.localhost`) || strings.Count(moved, rewriteBegin) != 1 {
+		t.Errorf("a new domain should replace the old rewrite:\n%s", moved)
+	}
+	if back := withoutRewrite(got); back != string(orig) {
+		t.Errorf("removing the rewrite did not restore the Corefile:\n%s", back)
+	}
+	if _, err := withRewrite("example.org:53 {\n    whoami\n}\n", "shop.localhost", envoyService()); err == nil {
+		t.Error("a Corefile with no root block should be an error")
+	}
+}
+
+// The rewrite as the real CoreDNS (the version the e2e node image runs)
+// reads it: every name under the domain, and the domain itself, answers
+// with the Envoy Service's address under the name that was asked for.
+func TestIntegrationCoreDNSRewrite(t *testing.T) {
+	testbed.Integration(t)
+	bin := os.Getenv("KINDRED_E2E_BIN")
+	if bin == "" {
+		testbed.Missing(t, "KINDRED_E2E_BIN is not set (the folder testbed/e2e/binaries.sh prints)")
+	}
+	coredns, _ := filepath.Glob(filepath.Join(bin, "coredns-*"))
+	if len(coredns) == 0 {
+		testbed.Missing(t, "no coredns binary in %s", bin)
+	}
+	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.LocalAddr().(*net.UDPAddr).Port
+	l.Close()
+	base := fmt.Sprintf(".:%d {\n    bind 127.0.0.1\n    hosts {\n        10.96.7.7 %s\n    }\n}\n", port, envoyService())
+	corefile, err := withRewrite(base, "shop.localhost", envoyService())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(t.TempDir(), "Corefile")
+	if err := os.WriteFile(conf, []byte(corefile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(coredns[0], "-conf", conf)
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for _, tc := range []struct {
+		name string
+		want string
+	}{
+		{"api.shop.localhost.", "10.96.7.7"},
+		{"a.b.shop.localhost.", "10.96.7.7"},
+		{"shop.localhost.", "10.96.7.7"},
+		{"shop.localhost.example.", ""},
+		{"notshop.localhost.", ""},
+	} {
+		var gotName, gotIP string
+		var err error
+		for range 50 { // CoreDNS may still be starting
+			if gotName, gotIP, err = queryA(addr, tc.name); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("query %s: %v\ncoredns log:\n%s", tc.name, err, log.String())
+		}
+		if gotIP != tc.want || (tc.want != "" && gotName != tc.name) {
+			t.Errorf("%s: answer %q %q, want %q under the name asked for", tc.name, gotName, gotIP, tc.want)
+		}
+	}
+}
+
+// queryA asks addr for name's A record and returns the first answer.
+func queryA(addr, name string) (string, string, error) {
+	q := dnsmessage.Message{Header: dnsmessage.Header{ID: 7, RecursionDesired: true},
+		Questions: []dnsmessage.Question{{Name: dnsmessage.MustNewName(name), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}}}
+	b, err := q.Pack()
+	if err != nil {
+		return "", "", err
+	}
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return "", "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write(b); err != nil {
+		return "", "", err
+	}
+	buf := make([]byte, 1500)
+	n, err := c.Read(buf)
+	if err != nil {
+		return "", "", err
+	}
+	var m dnsmessage.Message
+	if err := m.Unpack(buf[:n]); err != nil {
+		return "", "", err
+	}
+	for _, a := range m.Answers {
+		if r, ok := a.Body.(*dnsmessage.AResource); ok {
+			return a.Header.Name.String(), net.IP(r.A[:]).String(), nil
+		}
+	}
+	return "", "", nil
+}
