@@ -114,4 +114,3 @@ func setPlatform(img v1.Image) (v1.Image, error) {
 	cf.OS, cf.Architecture = "linux", "amd64"
 	return mutate.ConfigFile(img, cf)
 }
-
