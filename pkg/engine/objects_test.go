@@ -1,12 +1,21 @@
 package engine
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/yaml"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/golden"
+	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/stack"
 )
 
 // TestGeneratedObjectsGolden pins what kindred renders for tenants, jobs
@@ -44,4 +53,62 @@ func TestGeneratedObjectsGolden(t *testing.T) {
 			golden.Check(t, tc.name, out)
 		})
 	}
+}
+
+// TestDatabaseAndIssuerGolden pins the database servers kindred renders
+// (with a password already in the cluster, so the output is stable) and
+// the cert-manager issuer with its wildcard certificate.
+func TestDatabaseAndIssuerGolden(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "schema.sql"), []byte("CREATE TABLE orders (id serial PRIMARY KEY);\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stackFile := filepath.Join(dir, "stack.yaml")
+	if err := os.WriteFile(stackFile, []byte(`apiVersion: kindred.dev/v1alpha1
+kind: Stack
+metadata: {name: shop}
+tls: {issuer: self-signed}
+ingress: {domain: shop.localhost}
+databases:
+  - {name: orders, engine: postgres, version: "16", init: [schema.sql], persistence: {enabled: true, size: 2Gi}}
+  - {name: inventory, engine: mysql, namespace: stock}
+  - {name: sessions, engine: redis}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := stack.Load(stackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secrets []runtime.Object
+	for _, db := range st.Databases {
+		secrets = append(secrets, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: db.Name + "-credentials", Namespace: db.Namespace},
+			Data: map[string][]byte{"password": []byte("fixed-for-the-golden-file")}})
+	}
+	r := &runner{cfg: &Config{}, st: st, kube: &kube.Client{Typed: fake.NewSimpleClientset(secrets...)}}
+	for i := range st.Databases {
+		db := &st.Databases[i]
+		t.Run(db.Name, func(t *testing.T) {
+			objs, err := r.database(context.Background(), db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := yaml.Marshal(objs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden.Check(t, "database-"+db.Engine+".yaml", out)
+		})
+	}
+	t.Run("issuer", func(t *testing.T) {
+		objs, err := r.issuerObjects()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := yaml.Marshal(objs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden.Check(t, "issuer-selfsigned.yaml", out)
+	})
 }
