@@ -5,7 +5,6 @@
 package trust
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,8 +17,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"time"
+
+	"github.com/smallstep/truststore"
 )
 
 // CA is the local certificate authority.
@@ -113,131 +113,54 @@ func parse(dir string, certPEM, keyPEM []byte) (*CA, error) {
 	return &CA{Dir: dir, CertPEM: certPEM, KeyPEM: keyPEM, Cert: cert}, nil
 }
 
-// Store is the host's trust store. Root prefixes every path (tests use a
-// temporary folder); Run runs the store's tools.
-type Store struct {
-	Root string
-	Home string
-	Run  func(name string, args ...string) error
-	// Have reports whether a tool is installed.
-	Have func(name string) bool
-}
+// Store is this machine's trust stores, reached through
+// github.com/smallstep/truststore: the system store (Debian- and
+// Fedora-like Linux, macOS, Windows) and the NSS databases of Firefox and
+// Chromium where certutil is installed.
+type Store struct{}
 
 // NewStore returns the store of this machine.
-func NewStore() *Store {
-	home, _ := os.UserHomeDir()
-	return &Store{
-		Root: "/", Home: home,
-		Run: func(name string, args ...string) error {
-			out, err := exec.Command(name, args...).CombinedOutput()
-			if err != nil {
-				return fmt.Errorf("%s: %v: %s", name, err, bytes.TrimSpace(out))
-			}
-			return nil
-		},
-		Have: func(name string) bool { _, err := exec.LookPath(name); return err == nil },
-	}
+func NewStore() *Store { return &Store{} }
+
+// truststore names the system store's file after this prefix and the CA's
+// serial number.
+const storePrefix = "kindred-local-ca-"
+
+func (s *Store) options() []truststore.Option {
+	return []truststore.Option{truststore.WithFirefox(), truststore.WithPrefix(storePrefix)}
 }
 
-const nssName = "kindred local CA"
-
-// anchor is where Debian-like and Fedora-like systems take extra CAs.
-func (s *Store) anchor() (file, update string, ok bool) {
-	for _, c := range []struct{ dir, tool string }{
-		{"usr/local/share/ca-certificates", "update-ca-certificates"},
-		{"etc/pki/ca-trust/source/anchors", "update-ca-trust"},
-	} {
-		if fi, err := os.Stat(filepath.Join(s.Root, c.dir)); err == nil && fi.IsDir() {
-			return filepath.Join(s.Root, c.dir, "kindred-local-ca.crt"), c.tool, true
-		}
+// nss says what happens with the NSS databases.
+func nss() string {
+	if _, err := exec.LookPath("certutil"); err != nil {
+		return "NSS databases (Firefox, Chromium): skipped, certutil is not installed (apt install libnss3-tools, or dnf install nss-tools)"
 	}
-	return "", "", false
-}
-
-// nssDBs lists the NSS databases of this user: Chromium's and Firefox's.
-func (s *Store) nssDBs() []string {
-	var out []string
-	if _, err := os.Stat(filepath.Join(s.Home, ".pki", "nssdb", "cert9.db")); err == nil {
-		out = append(out, filepath.Join(s.Home, ".pki", "nssdb"))
-	}
-	profiles, _ := filepath.Glob(filepath.Join(s.Home, ".mozilla", "firefox", "*", "cert9.db"))
-	for _, p := range profiles {
-		out = append(out, filepath.Dir(p))
-	}
-	return out
+	return "NSS databases (Firefox, Chromium) found in your home folder"
 }
 
 // Install trusts ca on this machine and returns what it did.
 func (s *Store) Install(ca *CA) ([]string, error) {
-	var did []string
-	switch {
-	case runtime.GOOS == "darwin":
-		if err := s.Run("security", "add-trusted-cert", "-d", "-r", "trustRoot", "-k", "/Library/Keychains/System.keychain", ca.CertFile()); err != nil {
-			return did, err
-		}
-		did = append(did, "added to the System keychain")
-	default:
-		file, update, ok := s.anchor()
-		if !ok {
-			return did, errors.New("no system trust store found (looked for /usr/local/share/ca-certificates and /etc/pki/ca-trust/source/anchors)")
-		}
-		if err := os.WriteFile(file, ca.CertPEM, 0o644); err != nil {
-			return did, fmt.Errorf("writing %s: %w (run as root, or with sudo)", file, err)
-		}
-		if err := s.Run(update); err != nil {
-			return did, err
-		}
-		did = append(did, "added to the system store ("+file+")")
+	if err := truststore.Install(ca.Cert, s.options()...); err != nil {
+		return nil, fmt.Errorf("adding the local CA to the trust store: %w (run as root, or where sudo can)", err)
 	}
-	for _, db := range s.nssDBs() {
-		if !s.Have("certutil") {
-			did = append(did, "skipped "+db+": certutil (libnss3-tools) is not installed")
-			continue
-		}
-		if err := s.Run("certutil", "-A", "-d", "sql:"+db, "-t", "C,,", "-n", nssName, "-i", ca.CertFile()); err != nil {
-			return did, err
-		}
-		did = append(did, "added to "+db)
-	}
-	return did, nil
+	return []string{"added to the system trust store", nss()}, nil
 }
 
 // Uninstall removes ca from the places Install put it.
 func (s *Store) Uninstall(ca *CA) ([]string, error) {
-	var did []string
-	switch {
-	case runtime.GOOS == "darwin":
-		if err := s.Run("security", "remove-trusted-cert", "-d", ca.CertFile()); err != nil {
-			return did, err
-		}
-		did = append(did, "removed from the System keychain")
-	default:
-		if file, update, ok := s.anchor(); ok {
-			if err := os.Remove(file); err == nil {
-				if err := s.Run(update, "--fresh"); err != nil {
-					return did, err
-				}
-				did = append(did, "removed from the system store")
-			}
-		}
+	if err := truststore.Uninstall(ca.Cert, s.options()...); err != nil {
+		return nil, fmt.Errorf("removing the local CA from the trust store: %w", err)
 	}
-	for _, db := range s.nssDBs() {
-		if s.Have("certutil") && s.Run("certutil", "-D", "-d", "sql:"+db, "-n", nssName) == nil {
-			did = append(did, "removed from "+db)
-		}
-	}
-	return did, nil
+	return []string{"removed from the system trust store", nss()}, nil
 }
 
-// Trusted reports whether the system store holds ca.
+// Trusted reports whether this machine's system roots trust ca: a
+// certificate ca signs verifies against them.
 func (s *Store) Trusted(ca *CA) bool {
-	if runtime.GOOS == "darwin" {
-		return s.Run("security", "verify-cert", "-c", ca.CertFile()) == nil
-	}
-	file, _, ok := s.anchor()
-	if !ok {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
 		return false
 	}
-	have, err := os.ReadFile(file)
-	return err == nil && bytes.Equal(have, ca.CertPEM)
+	_, err = ca.Cert.Verify(x509.VerifyOptions{Roots: pool})
+	return err == nil
 }

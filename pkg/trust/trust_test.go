@@ -1,6 +1,9 @@
 package trust
 
 import (
+	"os/exec"
+
+	"kindred.dev/kindred/pkg/internal/testbed"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,41 +25,64 @@ func TestEnsureCAOnce(t *testing.T) {
 	}
 }
 
-// TestStoreDebian installs into a Debian-shaped root and an NSS database,
-// with the tools recorded instead of run.
-func TestStoreDebian(t *testing.T) {
-	root, home := t.TempDir(), t.TempDir()
-	os.MkdirAll(filepath.Join(root, "usr/local/share/ca-certificates"), 0o755)
-	os.MkdirAll(filepath.Join(home, ".pki/nssdb"), 0o700)
-	os.WriteFile(filepath.Join(home, ".pki/nssdb/cert9.db"), nil, 0o600)
-	var ran []string
-	s := &Store{Root: root, Home: home,
-		Run: func(name string, args ...string) error {
-			ran = append(ran, name+" "+strings.Join(args, " "))
-			return nil
-		},
-		Have: func(string) bool { return true }}
-	ca, _, err := EnsureCA(t.TempDir())
+// TestIntegrationTrustStoreInContainer installs the CA into a real Debian
+// system trust store (update-ca-certificates) in a throw-away container —
+// the e2e node image — and checks with Go's own verifier, in a fresh process
+// each time, that the machine trusts it, and then no longer does after
+// uninstall. The container runs this test binary, in phases.
+func TestIntegrationTrustStoreInContainer(t *testing.T) {
+	imgs := testbed.RequireE2E(t)
+	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Trusted(ca) {
-		t.Error("trusted before install")
+	script := `set -e
+for phase in before install after uninstall gone; do
+  echo "== $phase"
+  KINDRED_TRUST_PHASE=$phase /t -test.run '^TestTrustPhase$' -test.v
+done`
+	out, err := exec.Command("docker", "run", "--rm", "--entrypoint", "/bin/sh", "-v", exe+":/t:ro",
+		"-e", "HOME=/root", imgs.Node, "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("in the container: %v\n%s", err, out)
 	}
-	did, err := s.Install(ca)
-	if err != nil || len(did) != 2 {
-		t.Fatalf("install: %v %v", did, err)
+	if got := strings.Count(string(out), "--- PASS: TestTrustPhase"); got != 5 {
+		t.Fatalf("%d of 5 phases passed:\n%s", got, out)
 	}
-	if !s.Trusted(ca) {
-		t.Error("not trusted after install")
+}
+
+// TestTrustPhase is one phase of TestIntegrationTrustStoreInContainer; it
+// runs only inside that container.
+func TestTrustPhase(t *testing.T) {
+	phase := os.Getenv("KINDRED_TRUST_PHASE")
+	if phase == "" {
+		t.Skip("runs inside TestIntegrationTrustStoreInContainer's container")
 	}
-	if len(ran) != 2 || ran[0] != "update-ca-certificates " || !strings.HasPrefix(ran[1], "certutil -A -d sql:"+home+"/.pki/nssdb") {
-		t.Errorf("ran %q", ran)
-	}
-	if _, err := s.Uninstall(ca); err != nil {
+	ca, _, err := EnsureCA("/tmp/kindred-ca")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Trusted(ca) {
-		t.Error("trusted after uninstall")
+	s := NewStore()
+	switch phase {
+	case "before", "gone":
+		if s.Trusted(ca) {
+			t.Fatalf("%s: the CA is trusted", phase)
+		}
+	case "install":
+		did, err := s.Install(ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Log(strings.Join(did, "; "))
+	case "after":
+		if !s.Trusted(ca) {
+			t.Fatal("the CA is not trusted after install")
+		}
+	case "uninstall":
+		if _, err := s.Uninstall(ca); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("unknown phase %q", phase)
 	}
 }
