@@ -45,12 +45,36 @@ type Entry struct {
 	Checks   []api.Check    `json:"checks,omitempty"`
 	Provides []string       `json:"provides,omitempty"`
 
+	// Metrics are the component's Prometheus endpoints; a monitoring
+	// entry in the same stack scrapes them.
+	Metrics []Metrics `json:"metrics,omitempty"`
+	// Monitoring marks a Prometheus entry: kindred adds scrape configs for
+	// the stack's other components to its ScrapeConfigsValue.
+	Monitoring *Monitoring `json:"monitoring,omitempty"`
+
 	// Database engines: the image, its port and the versions offered.
 	Engine         string   `json:"engine,omitempty"`
 	Image          string   `json:"image,omitempty"`
 	Port           int      `json:"port,omitempty"`
 	Versions       []string `json:"versions,omitempty"`
 	DefaultVersion string   `json:"defaultVersion,omitempty"`
+}
+
+// Metrics is one scrape target: the pods with a label, on a port and path.
+type Metrics struct {
+	Job       string `json:"job"`
+	Namespace string `json:"namespace"`
+	// PodLabel selects the pods, as name=value.
+	PodLabel string `json:"podLabel"`
+	Port     int    `json:"port"`
+	Path     string `json:"path,omitempty"` // defaults to /metrics
+}
+
+// Monitoring says where a Prometheus chart takes extra scrape configs.
+type Monitoring struct {
+	// ScrapeConfigsValue is the chart value, a YAML string of scrape
+	// configs (extraScrapeConfigs in prometheus-community's chart).
+	ScrapeConfigsValue string `json:"scrapeConfigsValue"`
 }
 
 // Manifest is a file of manifests fetched by URL. SHA256, when set, pins its

@@ -222,6 +222,17 @@ func (r *runner) chartRelease(s *plan.Step, ns string, timeout time.Duration) (h
 	if c.Chart != nil {
 		ref = helm.ChartRef{Repo: c.Chart.Repo, Name: c.Chart.Name, OCI: c.Chart.OCI, Path: c.Chart.Path, Version: c.Chart.Version}
 	}
+	if e != nil && e.Monitoring != nil {
+		// Scrape the stack's other components; the stack's own values
+		// below may still override this.
+		scrapes, err := scrapeConfigs(r.plan)
+		if err != nil {
+			return helm.Release{}, err
+		}
+		if scrapes != "" {
+			mergeValues(values, map[string]any{e.Monitoring.ScrapeConfigsValue: scrapes})
+		}
+	}
 	for _, f := range c.ValuesFiles {
 		data, err := r.st.ReadFile(f)
 		if err != nil {
