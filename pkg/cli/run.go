@@ -157,6 +157,9 @@ resumes where it stopped.`,
 			if err == nil && !a.json() {
 				a.printSummary(ctx, p, st)
 			}
+			if err != nil && ctx.Err() == nil {
+				a.diagnoseFailure(p, st, err)
+			}
 			return err
 		},
 	}

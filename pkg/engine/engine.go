@@ -332,15 +332,17 @@ func (d *Down) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) 
 
 // StepStatus is one recorded step and its health now.
 type StepStatus struct {
-	ID       string      `json:"id"`
-	Kind     string      `json:"kind"`
-	Level    int         `json:"level"`
-	Healthy  bool        `json:"healthy"`
-	Message  string      `json:"message"`
-	Release  string      `json:"release,omitempty"`
-	Endpoint string      `json:"endpoint,omitempty"`
-	Objects  []ObjectRef `json:"objects,omitempty"`
-	Applied  string      `json:"applied,omitempty"`
+	ID      string `json:"id"`
+	Kind    string `json:"kind"`
+	Level   int    `json:"level"`
+	Healthy bool   `json:"healthy"`
+	Message string `json:"message"`
+	Release string `json:"release,omitempty"`
+	// Namespace of the release.
+	Namespace string      `json:"namespace,omitempty"`
+	Endpoint  string      `json:"endpoint,omitempty"`
+	Objects   []ObjectRef `json:"objects,omitempty"`
+	Applied   string      `json:"applied,omitempty"`
 }
 
 // Report is what Status returns.
@@ -372,7 +374,7 @@ func (s *Status) Run(ctx context.Context, st *stack.Stack) (*Report, error) {
 	}
 	rep := &Report{Stack: state.Stack, File: state.File, Kubeconfig: acc.Kubeconfig}
 	for id, rec := range state.Steps {
-		ss := StepStatus{ID: id, Kind: rec.Kind, Level: rec.Level, Release: rec.Release, Endpoint: rec.Endpoint, Objects: rec.Inventory, Applied: rec.Applied}
+		ss := StepStatus{ID: id, Kind: rec.Kind, Level: rec.Level, Release: rec.Release, Namespace: rec.Namespace, Endpoint: rec.Endpoint, Objects: rec.Inventory, Applied: rec.Applied}
 		ss.Healthy, ss.Message = health(ctx, kc, hc, rec)
 		rep.Steps = append(rep.Steps, ss)
 	}

@@ -388,3 +388,16 @@ func (p *Kind) LoadImage(ctx context.Context, st *stack.Stack, ref string) error
 	}
 	return kc.LoadImage(ctx, st.Cluster.Name, ref)
 }
+
+// CollectLogs adds every node's logs to a diagnostics bundle.
+func (p *Kind) CollectLogs(ctx context.Context, st *stack.Stack, dir string) error {
+	runtime, err := kind.DetectRuntime(ctx, p.Runtime)
+	if err != nil {
+		return err
+	}
+	kc, err := kind.New(runtime, p.Log)
+	if err != nil {
+		return err
+	}
+	return kc.CollectLogs(st.Cluster.Name, dir)
+}

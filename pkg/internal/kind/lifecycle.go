@@ -290,3 +290,10 @@ func (c *Clusters) LoadImage(ctx context.Context, name, ref string) error {
 	}
 	return nil
 }
+
+// CollectLogs writes kind's logs of the cluster into dir: each node's
+// journal, kubelet and containerd logs, and container logs, as `kind
+// export logs` does.
+func (c *Clusters) CollectLogs(name, dir string) error {
+	return c.p.CollectLogs(name, dir)
+}

@@ -146,6 +146,30 @@ func (c *Client) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace
 	return ri.Get(ctx, name, metav1.GetOptions{})
 }
 
+// List reads every object of a kind, in namespace or (when empty) in all.
+func (c *Client) List(ctx context.Context, gvk schema.GroupVersionKind, namespace string) ([]*unstructured.Unstructured, error) {
+	ri, _, err := c.Resource(gvk, namespace)
+	if err != nil {
+		return nil, err
+	}
+	if namespace == "" {
+		m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return nil, err
+		}
+		ri = c.Dynamic.Resource(m.Resource) // every namespace
+	}
+	list, err := ri.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*unstructured.Unstructured, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out, nil
+}
+
 // Delete deletes an object in the background; a missing object is no error.
 func (c *Client) Delete(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) error {
 	ri, _, err := c.Resource(gvk, namespace)
