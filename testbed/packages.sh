@@ -5,7 +5,7 @@
 # Their services are not started at install. Idempotent.
 set -euo pipefail
 need=()
-for p in postgresql-15 mariadb-server redis-server debootstrap jq; do
+for p in postgresql-15 mariadb-server redis-server debootstrap jq tmux; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -239,6 +239,9 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			ctx, stop := interruptible()
 			defer stop()
+			if a.useTUI() {
+				return a.runStatusTUI(ctx, p, st)
+			}
 			rep, err := engine.NewStatus(a.engineConfig(p)).Run(ctx, st)
 			if err != nil {
 				return err

@@ -18,18 +18,7 @@ func (a *app) printSummary(ctx context.Context, p engine.Provider, st *stack.Sta
 	w := a.stdout
 	fmt.Fprintln(w)
 	for _, r := range st.Routes {
-		scheme, port := "http", 0
-		if st.Ingress != nil {
-			port = st.Ingress.HostPorts.HTTP
-		}
-		if r.TLS != nil && *r.TLS {
-			scheme, port = "https", st.Ingress.HostPorts.HTTPS
-		}
-		url := fmt.Sprintf("%s://%s", scheme, r.Host)
-		if (scheme == "http" && port != 80) || (scheme == "https" && port != 443) {
-			url = fmt.Sprintf("%s:%d", url, port)
-		}
-		fmt.Fprintf(w, "route     %s%s\n", url, r.PathPrefix)
+		fmt.Fprintf(w, "route     %s\n", st.RouteURL(r))
 	}
 	for _, db := range st.Databases {
 		e, ok := st.Catalog.Engine(db.Engine)

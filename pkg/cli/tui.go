@@ -2,12 +2,18 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"os"
+	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"golang.org/x/term"
 
+	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
+	"kindred.dev/kindred/pkg/plan"
+	"kindred.dev/kindred/pkg/stack"
 	"kindred.dev/kindred/ui"
 )
 
@@ -52,4 +58,50 @@ func (a *app) runTUI(ctx context.Context, title string, fn func(ctx context.Cont
 		return err
 	}
 	return page.Err()
+}
+
+// runStatusTUI shows the live status dashboard until the user quits.
+func (a *app) runStatusTUI(ctx context.Context, p engine.Provider, st *stack.Stack) error {
+	_, noColor := a.lookupEnv("NO_COLOR")
+	fetch := func(ctx context.Context) ui.StatusSnapshot {
+		rep, err := engine.NewStatus(a.engineConfig(p)).Run(ctx, st)
+		return statusSnapshot(st, rep, err)
+	}
+	prog := tea.NewProgram(ui.NewStatus(fetch, 2*time.Second, nil, !noColor), tea.WithInput(a.stdin), tea.WithOutput(a.stdout), tea.WithContext(ctx))
+	_, err := prog.Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return nil // Ctrl-C outside the program
+	}
+	return err
+}
+
+// statusSnapshot turns a status report into the dashboard's rows, grouped
+// by what each step is, with routes' URLs and databases' endpoints.
+func statusSnapshot(st *stack.Stack, rep *engine.Report, err error) ui.StatusSnapshot {
+	snap := ui.StatusSnapshot{Stack: st.Metadata.Name, Err: err, At: time.Now()}
+	if rep == nil {
+		return snap
+	}
+	snap.Kubeconfig = rep.Kubeconfig
+	groups := map[string]string{
+		plan.KindCluster: "Cluster", plan.KindComponent: "Components", plan.KindRoute: "Routes", plan.KindIssuer: "Certificates",
+		plan.KindDatabase: "Databases", plan.KindTenant: "Tenants", plan.KindJob: "Jobs",
+	}
+	for _, s := range rep.Steps {
+		row := ui.StatusRow{Group: groups[s.Kind], Name: s.ID, Healthy: s.Healthy, Detail: s.Message, URL: s.Endpoint}
+		if row.Group == "" {
+			row.Group = "Components"
+		}
+		if s.Kind == plan.KindRoute {
+			host := strings.TrimPrefix(s.ID, "route/")
+			row.Name = host
+			for _, r := range st.Routes {
+				if r.Host == host {
+					row.URL = st.RouteURL(r)
+				}
+			}
+		}
+		snap.Rows = append(snap.Rows, row)
+	}
+	return snap
 }

@@ -489,7 +489,41 @@ func health(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *StepReco
 	if msg := ready.Describe(sts); msg != "" {
 		return false, "not ready: " + msg
 	}
-	return true, fmt.Sprintf("%d objects ready", len(objs))
+	msg := fmt.Sprintf("%d objects ready", len(objs))
+	for _, d := range details(ctx, kc, rec) {
+		msg += "; " + d
+	}
+	return true, msg
+}
+
+// details are what a status page shows of a step's certificates (their
+// expiry) and HTTPProxies (Contour's verdict).
+func details(ctx context.Context, kc *kube.Client, rec *StepRecord) []string {
+	var out []string
+	for _, o := range rec.Inventory {
+		switch o.Kind {
+		case "Certificate", "HTTPProxy":
+		default:
+			continue
+		}
+		gv, _ := schema.ParseGroupVersion(o.APIVersion)
+		u, err := kc.Get(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name)
+		if err != nil {
+			continue
+		}
+		if o.Kind == "Certificate" {
+			if after, ok, _ := unstructured.NestedString(u.Object, "status", "notAfter"); ok {
+				if t, err := time.Parse(time.RFC3339, after); err == nil {
+					out = append(out, fmt.Sprintf("certificate %s expires %s", o.Name, t.UTC().Format("2006-01-02")))
+				}
+			}
+			continue
+		}
+		if cs, ok, _ := unstructured.NestedString(u.Object, "status", "currentStatus"); ok {
+			out = append(out, "HTTPProxy "+cs)
+		}
+	}
+	return out
 }
 
 // mergeValues deep-merges src into dst; src wins.

@@ -274,17 +274,9 @@ func (e *Env) Namespace(t testing.TB) string {
 // URL returns the URL of the route for host, as the host machine reaches it.
 func (e *Env) URL(host string) (string, error) {
 	for _, r := range e.Stack.Routes {
-		if r.Host != host {
-			continue
+		if r.Host == host {
+			return e.Stack.RouteURL(r), nil
 		}
-		scheme, port := "http", e.Stack.Ingress.HostPorts.HTTP
-		if r.TLS != nil && *r.TLS {
-			scheme, port = "https", e.Stack.Ingress.HostPorts.HTTPS
-		}
-		if (scheme == "http" && port == 80) || (scheme == "https" && port == 443) {
-			return fmt.Sprintf("%s://%s%s", scheme, host, r.PathPrefix), nil
-		}
-		return fmt.Sprintf("%s://%s:%d%s", scheme, host, port, r.PathPrefix), nil
 	}
 	return "", fmt.Errorf("the stack has no route for %s", host)
 }

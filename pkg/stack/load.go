@@ -209,3 +209,21 @@ func IsProblems(err error) bool {
 	var ps Problems
 	return errors.As(err, &ps)
 }
+
+// RouteURL is the URL the host reaches route r at: through the ingress's
+// host ports, https when the route has TLS, with the port left out when it
+// is the scheme's own.
+func (s *Stack) RouteURL(r api.Route) string {
+	scheme, port := "http", 0
+	if s.Ingress != nil {
+		port = s.Ingress.HostPorts.HTTP
+		if r.TLS != nil && *r.TLS {
+			scheme, port = "https", s.Ingress.HostPorts.HTTPS
+		}
+	}
+	url := scheme + "://" + r.Host
+	if (scheme == "http" && port != 80 && port != 0) || (scheme == "https" && port != 443) {
+		url = fmt.Sprintf("%s:%d", url, port)
+	}
+	return url + r.PathPrefix
+}

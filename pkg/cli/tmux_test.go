@@ -1,0 +1,98 @@
+package cli_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"kindred.dev/kindred/pkg/golden"
+	"kindred.dev/kindred/pkg/internal/testbed"
+)
+
+// TestIntegrationTerminal drives the real binary in a real terminal (tmux):
+// `kindred up` on the reference stack, on a simulated cluster, shows its
+// progress page and ends with the summary; `kindred status` shows the live
+// dashboard. The captured panes, with times and paths made stable, are
+// golden files under testdata/tui.
+func TestIntegrationTerminal(t *testing.T) {
+	testbed.Integration(t)
+	testbed.RequireBlackholes(t)
+	if _, err := exec.LookPath("tmux"); err != nil {
+		testbed.Missing(t, "tmux is not installed (testbed/packages.sh installs it)")
+	}
+	bin := buildKindred(t)
+	home := t.TempDir()
+	charts, _ := filepath.Abs("../../testdata/charts")
+	stackFile, _ := filepath.Abs("../../stacks/default.yaml")
+	socket := fmt.Sprintf("kindred-test-%d", os.Getpid())
+	tmux := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("tmux", append([]string{"-L", socket}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	env := fmt.Sprintf("env -u CI -u NO_COLOR TERM=xterm-256color XDG_STATE_HOME=%s/state XDG_DATA_HOME=%s/data XDG_CACHE_HOME=%s/cache KINDRED_CHART_MIRROR=%s",
+		home, home, home, charts)
+	tmux("new-session", "-d", "-s", "k", "-x", "200", "-y", "50", "env PS1='ready> ' sh")
+	t.Cleanup(func() {
+		_ = exec.Command("sh", "-c", env+" "+bin+" down --provider sim --delete-cluster "+stackFile).Run()
+		_ = exec.Command("tmux", "-L", socket, "kill-server").Run()
+	})
+	capture := func() string { return tmux("capture-pane", "-p", "-J", "-t", "k") }
+	waitFor := func(want string) string {
+		t.Helper()
+		deadline := time.Now().Add(4 * time.Minute)
+		for {
+			pane := capture()
+			if strings.Contains(pane, want) {
+				return pane
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the terminal never showed %q:\n%s", want, pane)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+
+	tmux("send-keys", "-t", "k", "clear; "+env+" "+bin+" up --provider sim "+stackFile+"; echo EXIT=$?", "Enter")
+	pane := waitFor("EXIT=")
+	if !strings.Contains(pane, "EXIT=0") || !strings.Contains(pane, "route     https://echo.kindred.localhost/") ||
+		!strings.Contains(pane, "postgres://kindred:****@") {
+		t.Fatalf("up in a terminal:\n%s", pane)
+	}
+	// Steps finish in whatever order the graph allows; each has its line.
+	for _, step := range []string{"cluster", "calico", "orders", "sessions", "contour", "demo", "cert-manager", "issuer", "route/echo.kindred.localhost"} {
+		if !regexp.MustCompile(`(?m)^✓ ` + regexp.QuoteMeta(step) + ` `).MatchString(pane) {
+			t.Errorf("no finished line for %s:\n%s", step, pane)
+		}
+	}
+	final := stable(pane, home)
+	golden.Check(t, "tui/up-final.txt", []byte(final[strings.Index(final, "kindred up "):]))
+
+	tmux("send-keys", "-t", "k", "clear; "+env+" "+bin+" status --provider sim "+stackFile, "Enter")
+	pane = waitFor("healthy")
+	if !strings.Contains(pane, "all ") {
+		t.Fatalf("status in a terminal:\n%s", pane)
+	}
+	golden.Check(t, "tui/status.txt", []byte(stable(pane, home)))
+	tmux("send-keys", "-t", "k", "q")
+	waitFor("ready>")
+}
+
+// stable makes a captured pane repeatable: durations, clock times and the
+// test's folders vary from run to run.
+func stable(pane, home string) string {
+	pane = strings.ReplaceAll(pane, home, "$HOME")
+	pane = regexp.MustCompile(`\d+(\.\d+)?(ms|s|m)\b`).ReplaceAllString(pane, "T")
+	pane = regexp.MustCompile(`\b\d\d:\d\d:\d\d\b`).ReplaceAllString(pane, "HH:MM:SS")
+	pane = regexp.MustCompile(`/kindred-\d+/`).ReplaceAllString(pane, "/kindred-N/")
+	pane = regexp.MustCompile(`(?m)[ \t]+$`).ReplaceAllString(pane, "")
+	return strings.TrimRight(pane, "\n") + "\n"
+}
