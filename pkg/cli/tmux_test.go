@@ -84,6 +84,23 @@ func TestIntegrationTerminal(t *testing.T) {
 	golden.Check(t, "tui/status.txt", []byte(stable(pane, home)))
 	tmux("send-keys", "-t", "k", "q")
 	waitFor("ready>")
+
+	// The wizard, as it first shows: the form, and the stack file beside it.
+	project := filepath.Join(home, "shop") // the wizard names the stack after the folder
+	if err := os.Mkdir(project, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmux("send-keys", "-t", "k", "clear; cd "+project+" && "+env+" "+bin+" init wizard.yaml; echo EXIT=$?", "Enter")
+	pane = waitFor("valid stack")
+	golden.Check(t, "tui/wizard.txt", []byte(stable(pane, home)))
+	tmux("send-keys", "-t", "k", "C-c")
+	pane = waitFor("EXIT=")
+	if !strings.Contains(pane, "nothing written") {
+		t.Errorf("leaving the wizard should write nothing:\n%s", pane)
+	}
+	if _, err := os.Stat(filepath.Join(project, "wizard.yaml")); err == nil {
+		t.Error("the wizard wrote a file it was left before finishing")
+	}
 }
 
 // stable makes a captured pane repeatable: durations, clock times and the

@@ -1,6 +1,5 @@
 // Package golden is for tests: it compares output with files under a package's testdata
-// folder. Run tests with -update to rewrite the files; it is the one place
-// that flag is defined.
+// folder. Run tests with -update to rewrite the files.
 package golden
 
 import (
@@ -10,13 +9,25 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+// The -update flag. teatest's golden package defines one of the same name,
+// and packages initialise in import-path order, so where both are linked
+// theirs comes first and this one shares it.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files under testdata/")
+	}
+}
+
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
 
 // Check compares got with testdata/NAME, or rewrites it under -update.
 func Check(t testing.TB, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if *update {
+	if updating() {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}

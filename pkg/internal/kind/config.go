@@ -198,3 +198,29 @@ func merge(target any, patch any) any {
 
 // Marshal writes cfg as YAML, as `kind create cluster --config` reads it.
 func Marshal(cfg *v1alpha4.Cluster) ([]byte, error) { return yaml.Marshal(cfg) }
+
+// Versions are the Kubernetes versions with a pinned node image, newest
+// first.
+func Versions() []string {
+	var out []string
+	for _, img := range nodeImages {
+		tag, _, _ := strings.Cut(strings.TrimPrefix(img, "kindest/node:"), "@")
+		out = append(out, tag)
+	}
+	sort.Slice(out, func(i, j int) bool { return semverLess(out[j], out[i]) })
+	return out
+}
+
+// semverLess compares vMAJOR.MINOR.PATCH versions numerically.
+func semverLess(a, b string) bool {
+	pa, pb := strings.Split(strings.TrimPrefix(a, "v"), "."), strings.Split(strings.TrimPrefix(b, "v"), ".")
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		var x, y int
+		fmt.Sscan(pa[i], &x)
+		fmt.Sscan(pb[i], &y)
+		if x != y {
+			return x < y
+		}
+	}
+	return len(pa) < len(pb)
+}
