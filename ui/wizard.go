@@ -3,9 +3,9 @@ package ui
 import (
 	"strings"
 
+	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 	"charm.land/lipgloss/v2"
-	tea "charm.land/bubbletea/v2"
 )
 
 // WizardAnswers are what `kindred init` asks for.
