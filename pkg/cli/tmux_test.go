@@ -46,13 +46,22 @@ func TestIntegrationTerminal(t *testing.T) {
 		_ = exec.Command("tmux", "-L", socket, "kill-server").Run()
 	})
 	capture := func() string { return tmux("capture-pane", "-p", "-J", "-t", "k") }
+	// waitFor waits until the pane shows want, then until it stops
+	// changing, so a capture never catches a frame half drawn.
 	waitFor := func(want string) string {
 		t.Helper()
 		deadline := time.Now().Add(4 * time.Minute)
 		for {
 			pane := capture()
 			if strings.Contains(pane, want) {
-				return pane
+				for {
+					time.Sleep(400 * time.Millisecond)
+					again := capture()
+					if again == pane || time.Now().After(deadline) {
+						return again
+					}
+					pane = again
+				}
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("the terminal never showed %q:\n%s", want, pane)
