@@ -125,6 +125,8 @@ embedded default stack otherwise. builtin:NAME names an embedded stack.
 Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return a.home(cmd) },
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			switch a.output {
 			case OutputAuto, OutputTUI, OutputText, OutputJSON, OutputGitHub:

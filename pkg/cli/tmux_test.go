@@ -110,6 +110,21 @@ func TestIntegrationTerminal(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(project, "wizard.yaml")); err == nil {
 		t.Error("the wizard wrote a file it was left before finishing")
 	}
+
+	// Home: the simulated cluster up made, the stack file here, and the
+	// built-in stacks; s runs status on the selected stack.
+	minimal, err := os.ReadFile("../../stacks/minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(project, "kindred.yaml"), minimal, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmux("send-keys", "-t", "k", "clear; "+env+" "+bin+"; echo EXIT=$?", "Enter")
+	pane = waitFor("q quit")
+	golden.Check(t, "tui/home.txt", []byte(stable(pane, home)))
+	tmux("send-keys", "-t", "k", "q")
+	waitFor("EXIT=0")
 }
 
 // stable makes a captured pane repeatable: durations, clock times and the
