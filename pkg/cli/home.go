@@ -92,4 +92,3 @@ func firstComment(data []byte) string {
 	}
 	return ""
 }
-
