@@ -90,6 +90,9 @@ func (a *app) diagnoseFailure(p engine.Provider, st *stack.Stack, failure error)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	if _, err := p.Access(ctx, st); err != nil {
+		return // no cluster to diagnose: the failure came before it
+	}
 	file := diagnosticsPath(a.lookupEnv, st)
 	if err := a.writeDiagnostics(ctx, p, st, failure, file); err != nil {
 		fmt.Fprintf(a.stderr, "kindred: no diagnostics bundle: %v\n", err)

@@ -106,7 +106,16 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 			skip[reg.local.HostPort] = true
 		}
 	}
-	rep := doctor.Run(ctx, st, doctor.Env{Runtime: runtime}, skip)
+	checked := runtime
+	if checked == "" {
+		// Detection failed; doctor asks the runtime that was named (or the
+		// usual one) itself, and reports what it says.
+		checked = p.Runtime
+		if checked == "" {
+			checked = kind.RuntimeDocker
+		}
+	}
+	rep := doctor.Run(ctx, st, doctor.Env{Runtime: checked}, skip)
 	if err := rep.Err(); err != nil {
 		return engine.Access{}, false, err
 	}
