@@ -303,11 +303,7 @@ func (p *Kind) Access(ctx context.Context, st *stack.Stack) (engine.Access, erro
 // data folder stays unless Purge is set; so do the shared registry and
 // caches, unless Purge is set and no other kindred cluster remains.
 func (p *Kind) Delete(ctx context.Context, st *stack.Stack) error {
-	runtime, err := kind.DetectRuntime(ctx, p.Runtime)
-	if err != nil {
-		return err
-	}
-	kc, err := kind.New(runtime, p.Log)
+	kc, err := p.clusters(ctx)
 	if err != nil {
 		return err
 	}
@@ -330,7 +326,7 @@ func (p *Kind) Delete(ctx context.Context, st *stack.Stack) error {
 	}
 	others, _ := os.ReadDir(filepath.Join(StateDir(), "kind"))
 	if reg := registries(st); reg != nil && len(others) == 0 {
-		rt := registry.Runtime{Bin: runtime}
+		rt := registry.Runtime{Bin: kc.Runtime}
 		for _, c := range reg.all() {
 			if err := rt.Remove(ctx, c, true); err != nil {
 				return err
@@ -385,13 +381,18 @@ func diff(a, b string) string {
 	return strings.Join(out, "\n")
 }
 
-// LoadImage copies a local image into every node of the stack's cluster.
-func (p *Kind) LoadImage(ctx context.Context, st *stack.Stack, ref string) error {
+// clusters is kind's client for the detected (or named) runtime.
+func (p *Kind) clusters(ctx context.Context) (*kind.Clusters, error) {
 	runtime, err := kind.DetectRuntime(ctx, p.Runtime)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	kc, err := kind.New(runtime, p.Log)
+	return kind.New(runtime, p.Log)
+}
+
+// LoadImage copies a local image into every node of the stack's cluster.
+func (p *Kind) LoadImage(ctx context.Context, st *stack.Stack, ref string) error {
+	kc, err := p.clusters(ctx)
 	if err != nil {
 		return err
 	}
@@ -400,11 +401,7 @@ func (p *Kind) LoadImage(ctx context.Context, st *stack.Stack, ref string) error
 
 // CollectLogs adds every node's logs to a diagnostics bundle.
 func (p *Kind) CollectLogs(ctx context.Context, st *stack.Stack, dir string) error {
-	runtime, err := kind.DetectRuntime(ctx, p.Runtime)
-	if err != nil {
-		return err
-	}
-	kc, err := kind.New(runtime, p.Log)
+	kc, err := p.clusters(ctx)
 	if err != nil {
 		return err
 	}
