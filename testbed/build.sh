@@ -21,13 +21,8 @@ if [ -f "$dir/.complete" ]; then
 fi
 mkdir -p "$dir"
 
-minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
-kube_ldflags="-s -w \
- -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} \
- -X k8s.io/component-base/version.gitMajor=1 \
- -X k8s.io/component-base/version.gitMinor=${minor} \
- -X k8s.io/component-base/version.gitTreeState=clean \
- -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z"
+. "$here/kube-ldflags.sh"
+kube_ldflags=$(kube_ldflags "$K8S_VERSION")
 
 build() { # module-dir output package ldflags
   local mod=$1 out=$2 pkg=$3 ldflags=$4

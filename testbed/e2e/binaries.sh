@@ -16,16 +16,8 @@ cache=${KINDRED_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kindred/e2e}
 dir="$cache/bin"
 mkdir -p "$dir"
 
-minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
-kube_ldflags="-s -w \
- -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} \
- -X k8s.io/component-base/version.gitMajor=1 \
- -X k8s.io/component-base/version.gitMinor=${minor} \
- -X k8s.io/component-base/version.gitTreeState=clean \
- -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z \
- -X k8s.io/client-go/pkg/version.gitVersion=${K8S_VERSION} \
- -X k8s.io/client-go/pkg/version.gitMajor=1 \
- -X k8s.io/client-go/pkg/version.gitMinor=${minor}"
+. "$tb/kube-ldflags.sh"
+kube_ldflags=$(kube_ldflags "$K8S_VERSION")
 
 build() { # module-dir name version package ldflags
   local mod=$1 name=$2 version=$3 pkg=$4 ldflags=$5
