@@ -53,6 +53,9 @@ func TestProgressView(t *testing.T) {
 	f.now = f.now.Add(2 * time.Second)
 	f.event(event.Event{Type: event.StepProgress, Step: "calico", Message: "2/3 objects ready, waiting for Deployment tigera-operator/tigera-operator"})
 	golden.Check(t, "progress-running.txt", []byte(f.view()))
+	f.send(tea.WindowSizeMsg{Width: 120, Height: 40})
+	golden.Check(t, "progress-running-120x40.txt", []byte(f.view()))
+	f.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 
 	// The log pane shows the selected step's details.
 	f.send(tea.KeyPressMsg{Code: 'l', Text: "l"})

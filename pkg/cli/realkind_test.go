@@ -304,6 +304,16 @@ jobs:
 		t.Errorf("the refused up changed the nodes: %v", n)
 	}
 
+	// A row in the database, to outlive the cluster.
+	psqlIn := func(sql string) (string, error) {
+		out, err := exec.Command("docker", "exec", cluster+"-control-plane", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf",
+			"exec", "orders-0", "--", "psql", "-U", "kindred", "-d", "orders", "-tAc", sql).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if out, err := psqlIn("INSERT INTO visits DEFAULT VALUES"); err != nil {
+		t.Fatalf("insert: %v %s", err, out)
+	}
+
 	// down deletes the cluster and keeps the data folder.
 	_, took = k.must("down", full)
 	t.Logf("kindred down: %.1fs", took.Seconds())
@@ -312,6 +322,13 @@ jobs:
 	}
 	if entries, err := os.ReadDir(dataDir); err != nil || len(entries) == 0 {
 		t.Errorf("down should keep the data folder %s: %v %v", dataDir, entries, err)
+	}
+	// The next up re-creates the cluster; Postgres finds its data, and
+	// kindred its password, in the data folder (the readiness check logs in).
+	_, took = k.must("up", "-o", "text", full)
+	t.Logf("kindred up again on the kept data: %.1fs", took.Seconds())
+	if got, err := psqlIn("SELECT count(*) FROM visits"); err != nil || got != "1" {
+		t.Errorf("the database after down and up: %v %q, want the 1 row written before", err, got)
 	}
 	k.must("down", "--purge", full)
 	if entries, _ := os.ReadDir(dataDir); len(entries) != 0 {

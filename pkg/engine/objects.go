@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -114,7 +115,14 @@ func (r *runner) database(ctx context.Context, db *api.Database) ([]*unstructure
 			Template:    corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
 		},
 	}
-	if db.Persistence != nil && db.Persistence.Enabled {
+	if db.Persistence != nil && db.Persistence.Enabled && r.hostData() {
+		// On kind with a data folder: a volume at a fixed place in it, so
+		// the data outlives the cluster (down, then up, re-creates it).
+		pv, pvc := r.hostVolume(db, labels)
+		objs = append(objs, pv, pvc)
+		sts.Spec.Template.Spec.Volumes = append(sts.Spec.Template.Spec.Volumes, corev1.Volume{Name: "data",
+			VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.Name}}})
+	} else if db.Persistence != nil && db.Persistence.Enabled {
 		size := db.Persistence.Size
 		if size == "" {
 			size = "1Gi"
@@ -150,11 +158,85 @@ func (r *runner) databasePassword(ctx context.Context, db *api.Database) (string
 	case err != nil && !apierrors.IsNotFound(err):
 		return "", fmt.Errorf("reading the credentials of %s: %w", db.Name, err)
 	}
+	// Data kept in the host's data folder was made with the password kept
+	// beside it (0600); a new one would lock the database's user out.
+	file := ""
+	if db.Persistence != nil && db.Persistence.Enabled && r.hostData() {
+		dir, err := filepath.Abs(r.st.Cluster.DataDir)
+		if err != nil {
+			return "", err
+		}
+		file = filepath.Join(dir, "kindred-credentials", db.Namespace+"-"+db.Name)
+		if pw, err := os.ReadFile(file); err == nil && len(pw) > 0 {
+			return string(pw), nil
+		}
+	}
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	pw := base64.RawURLEncoding.EncodeToString(b)
+	if file != "" {
+		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(file, []byte(pw), 0o600); err != nil {
+			return "", fmt.Errorf("keeping the credentials of %s with its data: %w", db.Name, err)
+		}
+	}
+	return pw, nil
+}
+
+// hostData reports whether volumes can live in the host's data folder: a
+// kind cluster whose nodes mount cluster.dataDir.
+func (r *runner) hostData() bool {
+	return r.st.Cluster.DataDir != "" && r.cfg.Provider != nil && r.cfg.Provider.Name() == api.ProviderKind
+}
+
+// hostVolume is a database's volume at a fixed path in the data folder (as
+// the node sees it), pinned to the node that mounts it, and its claim.
+func (r *runner) hostVolume(db *api.Database, labels map[string]string) (*corev1.PersistentVolume, *corev1.PersistentVolumeClaim) {
+	size := "1Gi"
+	if db.Persistence.Size != "" {
+		size = db.Persistence.Size
+	}
+	node := r.st.Cluster.Name + "-control-plane"
+	for _, g := range r.st.Cluster.Nodes {
+		if g.Role == api.RoleWorker {
+			node = r.st.Cluster.Name + "-worker" // the first worker, as kind names it
+			break
+		}
+	}
+	name := "kindred-" + db.Namespace + "-" + db.Name
+	class := "kindred-host-data"
+	dirOrCreate := corev1.HostPathDirectoryOrCreate
+	pv := &corev1.PersistentVolume{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolume"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)},
+			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			StorageClassName:              class,
+			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{
+				Path: "/var/local-path-provisioner/kindred/" + db.Namespace + "/" + db.Name, Type: &dirOrCreate}},
+			ClaimRef: &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: db.Namespace, Name: db.Name + "-data"},
+			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: []string{node}}},
+			}}}},
+		},
+	}
+	pvc := &corev1.PersistentVolumeClaim{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+		ObjectMeta: metav1.ObjectMeta{Name: db.Name + "-data", Namespace: db.Namespace, Labels: labels},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: &class,
+			VolumeName:       name,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}},
+		},
+	}
+	return pv, pvc
 }
 
 func execProbe(cmd ...string) *corev1.Probe {

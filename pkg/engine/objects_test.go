@@ -112,3 +112,38 @@ databases:
 		golden.Check(t, "issuer-selfsigned.yaml", out)
 	})
 }
+
+// kindProvider stands for a kind cluster: it is all hostData asks.
+type kindProvider struct{ Provider }
+
+func (kindProvider) Name() string { return api.ProviderKind }
+
+// On kind with a data folder, a persistent database gets a volume at a
+// fixed place in it, pinned to its node, so its data outlives the cluster.
+func TestDatabaseOnHostDataGolden(t *testing.T) {
+	st, err := stack.Parse("stack.yaml", []byte(`apiVersion: kindred.dev/v1alpha1
+kind: Stack
+metadata: {name: shop}
+cluster:
+  dataDir: /var/lib/kindred-data
+  nodes: [{role: control-plane}, {role: worker, count: 2}]
+databases:
+  - {name: orders, engine: postgres, persistence: {enabled: true, size: 2Gi}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := &st.Databases[0]
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "orders-credentials", Namespace: db.Namespace},
+		Data: map[string][]byte{"password": []byte("fixed-for-the-golden-file")}}
+	r := &runner{cfg: &Config{Provider: kindProvider{}}, st: st, kube: &kube.Client{Typed: fake.NewSimpleClientset(secret)}}
+	objs, err := r.database(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "database-postgres-hostdata.yaml", out)
+}

@@ -318,7 +318,15 @@ func (p *Kind) Delete(ctx context.Context, st *stack.Stack) error {
 	}
 	if dir := st.Cluster.DataDir; dir != "" {
 		nodes, _ := filepath.Glob(filepath.Join(dir, st.Cluster.Name+"-*"))
+		for _, db := range st.Databases { // the passwords kept with their data
+			nodes = append(nodes, filepath.Join(dir, "kindred-credentials", db.Namespace+"-"+db.Name))
+		}
+		nodes = append(nodes, filepath.Join(dir, "kindred-credentials")) // once empty
 		for _, n := range nodes {
+			if filepath.Base(n) == "kindred-credentials" {
+				_ = os.Remove(n) // only when no other stack keeps passwords there
+				continue
+			}
 			if err := os.RemoveAll(n); err != nil {
 				return fmt.Errorf("purging the data folder: %w", err)
 			}
