@@ -234,15 +234,6 @@ func TestIntegrationRoutesAndLocalCA(t *testing.T) {
 	if again, _ := os.ReadFile(filepath.Join(caDir, "ca.crt")); string(again) != string(caCert) {
 		t.Error("the CA was generated again")
 	}
-
-	// down takes the rewrite out again.
-	if _, err := engine.NewDown(cfg).Run(f.ctx, st); err != nil {
-		t.Fatal(err)
-	}
-	cm, err = f.kube.Typed.CoreV1().ConfigMaps("kube-system").Get(f.ctx, "coredns", metav1.GetOptions{})
-	if err != nil || cm.Data["Corefile"] != string(corefile) {
-		t.Errorf("down left CoreDNS changed: %v\n%s", err, cm.Data["Corefile"])
-	}
 }
 
 // TestIntegrationInvalidRoute: Contour's verdict on an invalid HTTPProxy is

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -11,8 +12,12 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"kindred.dev/kindred/pkg/golden"
+	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/internal/testbed"
 )
 
@@ -41,6 +46,36 @@ func TestCorefileRewrite(t *testing.T) {
 	}
 	if _, err := withRewrite("example.org:53 {\n    whoami\n}\n", "shop.localhost", envoyService()); err == nil {
 		t.Error("a Corefile with no root block should be an error")
+	}
+}
+
+// The ingress step's rewrite goes into the cluster's CoreDNS ConfigMap, and
+// removing the step takes it out again; a cluster without CoreDNS is left
+// alone.
+func TestDNSRewriteInTheCluster(t *testing.T) {
+	orig, err := os.ReadFile("testdata/Corefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: corednsConfigMap, Namespace: corednsNamespace}, Data: map[string]string{"Corefile": string(orig)}}
+	kc := &kube.Client{Typed: fake.NewSimpleClientset(cm)}
+	ctx := context.Background()
+	if ok, err := ensureDNSRewrite(ctx, kc, "shop.localhost"); !ok || err != nil {
+		t.Fatalf("ensure: %v %v", ok, err)
+	}
+	got, _ := kc.Typed.CoreV1().ConfigMaps(corednsNamespace).Get(ctx, corednsConfigMap, metav1.GetOptions{})
+	if !strings.Contains(got.Data["Corefile"], `shop\.localhost`) {
+		t.Fatalf("no rewrite:\n%s", got.Data["Corefile"])
+	}
+	if err := removeStep(ctx, kc, nil, &StepRecord{DNSRewrite: "shop.localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = kc.Typed.CoreV1().ConfigMaps(corednsNamespace).Get(ctx, corednsConfigMap, metav1.GetOptions{})
+	if got.Data["Corefile"] != string(orig) {
+		t.Errorf("removing the step left:\n%s", got.Data["Corefile"])
+	}
+	if ok, err := ensureDNSRewrite(ctx, &kube.Client{Typed: fake.NewSimpleClientset()}, "shop.localhost"); ok || err != nil {
+		t.Errorf("a cluster without CoreDNS: %v %v", ok, err)
 	}
 }
 
