@@ -21,7 +21,9 @@ const refStack = "../../testdata/stacks/engine/stack.yaml"
 func TestIntegrationUpSim(t *testing.T) {
 	testbed.Integration(t)
 	testbed.RequireBlackholes(t)
+	start := time.Now()
 	env := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim))
+	t.Logf("first Up on the simulated cluster: %.1fs", time.Since(start).Seconds())
 	ctx := context.Background()
 
 	info, err := os.Stat(env.Kubeconfig)
@@ -56,7 +58,9 @@ func TestIntegrationUpSim(t *testing.T) {
 	}
 
 	// The same stack again: the cluster is reused, not re-created.
+	start = time.Now()
 	again := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim))
+	t.Logf("reused Up on the simulated cluster: %.2fs", time.Since(start).Seconds())
 	if again.Kubeconfig != env.Kubeconfig {
 		t.Errorf("a second Up made another cluster: %s, want %s", again.Kubeconfig, env.Kubeconfig)
 	}
