@@ -199,6 +199,7 @@ cluster:
 	writeFile(t, filepath.Join(dir, "app.yaml"), strings.ReplaceAll(string(manifest), "${APP_IMAGE}", appImage))
 	full := filepath.Join(dir, "stack.yaml")
 	writeFile(t, filepath.Join(dir, "schema.sql"), "CREATE TABLE visits (id serial PRIMARY KEY, at timestamptz DEFAULT now());\n")
+	writeFile(t, filepath.Join(dir, "fixtures.sql"), "INSERT INTO visits DEFAULT VALUES;\n")
 	writeFile(t, full, base+fmt.Sprintf(`components:
   - name: app
     manifests: [app.yaml]
@@ -207,6 +208,7 @@ databases:
     engine: postgres
     version: "15"
     init: [schema.sql]
+    seed: [fixtures.sql]
     persistence: {enabled: true, size: 64Mi}
 jobs:
   - name: reach-app
@@ -235,11 +237,11 @@ jobs:
 	if pw := string(secret.Data["password"]); pw == "" || strings.Contains(out+creds, pw) {
 		t.Errorf("the generated password is empty or was printed")
 	}
-	// The init script ran: the table exists.
+	// The init script made the table, and the seed script put a row in it.
 	psql := exec.Command("docker", "exec", cluster+"-control-plane", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf",
 		"exec", "orders-0", "--", "psql", "-U", "kindred", "-d", "orders", "-tAc", "SELECT count(*) FROM visits")
-	if got, err := psql.CombinedOutput(); err != nil || strings.TrimSpace(string(got)) != "0" {
-		t.Errorf("the init script's table: %v %s", err, got)
+	if got, err := psql.CombinedOutput(); err != nil || strings.TrimSpace(string(got)) != "1" {
+		t.Errorf("the init script's table with the seed's row: %v %s", err, got)
 	}
 
 	out, took = k.must("up", "-o", "json", full)
@@ -324,11 +326,12 @@ jobs:
 		t.Errorf("down should keep the data folder %s: %v %v", dataDir, entries, err)
 	}
 	// The next up re-creates the cluster; Postgres finds its data, and
-	// kindred its password, in the data folder (the readiness check logs in).
+	// kindred its password, in the data folder (the readiness check logs
+	// in); the seed, recorded in the data, does not run twice.
 	_, took = k.must("up", "-o", "text", full)
 	t.Logf("kindred up again on the kept data: %.1fs", took.Seconds())
-	if got, err := psqlIn("SELECT count(*) FROM visits"); err != nil || got != "1" {
-		t.Errorf("the database after down and up: %v %q, want the 1 row written before", err, got)
+	if got, err := psqlIn("SELECT count(*) FROM visits"); err != nil || got != "2" {
+		t.Errorf("the database after down and up: %v %q, want the seed's row and the one written before", err, got)
 	}
 	k.must("down", "--purge", full)
 	if entries, _ := os.ReadDir(dataDir); len(entries) != 0 {

@@ -97,8 +97,7 @@ func (r *runner) database(ctx context.Context, db *api.Database) ([]*unstructure
 			if err != nil {
 				return nil, fmt.Errorf("reading init script: %w", err)
 			}
-			// Numbered, so scripts run in the stack's order.
-			cm.Data[fmt.Sprintf("%02d-%s", i, filepath.Base(f))] = string(data)
+			cm.Data[scriptFileName(i, f)] = string(data)
 		}
 		objs = append(objs, cm)
 		pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "init", MountPath: "/docker-entrypoint-initdb.d", ReadOnly: true})
@@ -145,7 +144,19 @@ func (r *runner) database(ctx context.Context, db *api.Database) ([]*unstructure
 			Ports:    []corev1.ServicePort{{Name: db.Engine, Port: int32(e.Port), TargetPort: intstr.FromString(db.Engine)}},
 		},
 	}
-	return kube.ToUnstructured(append(objs, sts, svc)...)
+	objs = append(objs, sts, svc)
+	if len(db.Seed) > 0 {
+		scripts := map[string]string{}
+		for i, f := range db.Seed {
+			data, err := r.st.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("reading seed script: %w", err)
+			}
+			scripts[scriptFileName(i, f)] = string(data)
+		}
+		objs = append(objs, seedObjects(db, c.Image, scripts, labels)...)
+	}
+	return kube.ToUnstructured(objs...)
 }
 
 // databasePassword returns the password already in the cluster, or a new

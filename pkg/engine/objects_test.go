@@ -70,7 +70,7 @@ metadata: {name: shop}
 tls: {issuer: self-signed}
 ingress: {domain: shop.localhost}
 databases:
-  - {name: orders, engine: postgres, version: "16", init: [schema.sql], persistence: {enabled: true, size: 2Gi}}
+  - {name: orders, engine: postgres, version: "16", init: [schema.sql], seed: [schema.sql], persistence: {enabled: true, size: 2Gi}}
   - {name: inventory, engine: mysql, namespace: stock}
   - {name: sessions, engine: redis}
 `), 0o644); err != nil {

@@ -192,8 +192,11 @@ type Database struct {
 	// Version is the engine's major (or major.minor) version.
 	Version   string `json:"version,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
-	// Init scripts run once when the database is created; Seed scripts run
-	// on every up. Paths are relative to the stack file.
+	// Init scripts run once when the database is created. Seed scripts run
+	// once per content: each is recorded in the database when it has run,
+	// so a changed script runs again and kept data is not seeded twice.
+	// Both are SQL for Postgres and MySQL, and redis-cli commands for Redis;
+	// paths are relative to the stack file.
 	Init        []string     `json:"init,omitempty"`
 	Seed        []string     `json:"seed,omitempty"`
 	Persistence *Persistence `json:"persistence,omitempty"`
