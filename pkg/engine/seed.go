@@ -20,36 +20,38 @@ import (
 // database (a kindred_seeds table, or a Redis key) after it succeeds, and
 // a script already recorded is skipped, so kept data is not seeded twice
 // and a changed script runs again. $HOST, $DB and the client's password
-// variable come from the Job's environment.
+// variable come from the Job's environment; $PORT and $SEED_DIR default to
+// the engine's port and /seed.
 var seedScripts = map[string]string{
 	api.EnginePostgres: `set -eu
-q() { psql -h "$HOST" -U kindred -d "$DB" -v ON_ERROR_STOP=1 -tA "$@"; }
-until pg_isready -h "$HOST" -U kindred -d "$DB" >/dev/null; do sleep 1; done
+q() { psql -h "$HOST" -p "${PORT:-5432}" -U kindred -d "$DB" -v ON_ERROR_STOP=1 -tA "$@"; }
+until pg_isready -h "$HOST" -p "${PORT:-5432}" -U kindred -d "$DB" >/dev/null; do sleep 1; done
 q -c 'CREATE TABLE IF NOT EXISTS kindred_seeds (hash text PRIMARY KEY, file text, at timestamptz DEFAULT now())'
-for f in /seed/*; do
+for f in "${SEED_DIR:-/seed}"/*; do
   h=$(sha256sum "$f" | cut -c1-64)
   [ -n "$(q -c "SELECT 1 FROM kindred_seeds WHERE hash = '$h'")" ] && { echo "seeded before: $f"; continue; }
   echo "seeding: $f"
   q -1 -f "$f" -c "INSERT INTO kindred_seeds (hash, file) VALUES ('$h', '$(basename "$f")')"
 done`,
 	api.EngineMySQL: `set -eu
-q() { mysql -h "$HOST" -ukindred "$DB" "$@"; }
-until mysqladmin ping -h "$HOST" -ukindred --silent; do sleep 1; done
+q() { mysql -h "$HOST" -P "${PORT:-3306}" -ukindred "$DB" "$@"; }
+until mysqladmin ping -h "$HOST" -P "${PORT:-3306}" -ukindred --silent >/dev/null; do sleep 1; done
 q -e 'CREATE TABLE IF NOT EXISTS kindred_seeds (hash CHAR(64) PRIMARY KEY, file TEXT, at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)'
-for f in /seed/*; do
+for f in "${SEED_DIR:-/seed}"/*; do
   h=$(sha256sum "$f" | cut -c1-64)
   [ -n "$(q -N -e "SELECT 1 FROM kindred_seeds WHERE hash = '$h'")" ] && { echo "seeded before: $f"; continue; }
   echo "seeding: $f"
   { echo 'START TRANSACTION;'; cat "$f"; echo; echo "INSERT INTO kindred_seeds (hash, file) VALUES ('$h', '$(basename "$f")'); COMMIT;"; } | q
 done`,
 	api.EngineRedis: `set -eu
-until [ "$(redis-cli -h "$HOST" ping)" = PONG ]; do sleep 1; done
-for f in /seed/*; do
+r() { redis-cli -h "$HOST" -p "${PORT:-6379}" "$@"; }
+until [ "$(r ping)" = PONG ]; do sleep 1; done
+for f in "${SEED_DIR:-/seed}"/*; do
   h=$(sha256sum "$f" | cut -c1-64)
-  [ "$(redis-cli -h "$HOST" exists "kindred:seed:$h")" = 1 ] && { echo "seeded before: $f"; continue; }
+  [ "$(r exists "kindred:seed:$h")" = 1 ] && { echo "seeded before: $f"; continue; }
   echo "seeding: $f"
-  redis-cli -h "$HOST" < "$f"
-  redis-cli -h "$HOST" set "kindred:seed:$h" "$(basename "$f")" >/dev/null
+  r < "$f" >/dev/null
+  r set "kindred:seed:$h" "$(basename "$f")" >/dev/null
 done`,
 }
 
