@@ -119,7 +119,11 @@ func (r *runner) component(ctx context.Context, s *plan.Step, prev *StepRecord, 
 		}, timeout)
 	default:
 		rec, changed, err = r.objects(ctx, s.ID, ns, prev, progress, func() ([]*unstructured.Unstructured, error) {
-			return r.manifests(ctx, manifestSources(s))
+			objs, err := r.manifests(ctx, manifestSources(s))
+			if err == nil && e != nil && e.Role == catalog.RoleIngress {
+				err = placeIngress(objs)
+			}
+			return objs, err
 		}, timeout)
 	}
 	if err != nil {
@@ -181,6 +185,37 @@ func (r *runner) chart(ctx context.Context, s *plan.Step, ns string, timeout tim
 		return nil, res.Changed(), err
 	}
 	return &StepRecord{Release: c.Name, Namespace: ns, Hash: res.ChartVersion}, res.Changed(), nil
+}
+
+// placeIngress puts the ingress controller's proxy (Contour's Envoy
+// DaemonSet, with host ports 80 and 443) on the node kind maps the host's
+// ports to, the one labelled ingress-ready=true, and lets it run there when
+// that node is a tainted control plane (clusters with workers).
+func placeIngress(objs []*unstructured.Unstructured) error {
+	for _, o := range objs {
+		if o.GetKind() != "DaemonSet" || o.GetName() != "envoy" {
+			continue
+		}
+		if err := unstructured.SetNestedField(o.Object, "true", "spec", "template", "spec", "nodeSelector", "ingress-ready"); err != nil {
+			return err
+		}
+		tols, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "tolerations")
+		for _, key := range []string{"node-role.kubernetes.io/control-plane"} {
+			have := false
+			for _, t := range tols {
+				if m, ok := t.(map[string]any); ok && m["key"] == key {
+					have = true
+				}
+			}
+			if !have {
+				tols = append(tols, map[string]any{"key": key, "operator": "Exists", "effect": "NoSchedule"})
+			}
+		}
+		if err := unstructured.SetNestedSlice(o.Object, tols, "spec", "template", "spec", "tolerations"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // componentNamespace is where a component installs: its own namespace,
