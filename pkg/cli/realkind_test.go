@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,16 +124,6 @@ func writeFile(t *testing.T, path, data string) {
 	}
 }
 
-func freeHostPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestKindOneNode: a 1-node kindnet cluster with kindred's local registry.
 // An app image built here is pushed to the registry on 127.0.0.1 and pulled
 // by the node through containerd's hosts.toml; a Deployment with a Service
@@ -147,7 +136,7 @@ func TestKindOneNode(t *testing.T) {
 	k := newKindRun(t)
 	dir := t.TempDir()
 	cluster := fmt.Sprintf("kt-one-%d", os.Getpid()%100000)
-	port := freeHostPort(t)
+	port := testbed.FreePort(t)
 	dataDir := filepath.Join(dir, "data")
 	base := fmt.Sprintf(`apiVersion: kindred.dev/v1alpha1
 kind: Stack

@@ -46,11 +46,7 @@ func TestGeneratedObjectsGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := yaml.Marshal(objs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden.Check(t, tc.name, out)
+			checkYAML(t, tc.name, objs)
 		})
 	}
 }
@@ -93,11 +89,7 @@ databases:
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := yaml.Marshal(objs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden.Check(t, "database-"+db.Engine+".yaml", out)
+			checkYAML(t, "database-"+db.Engine+".yaml", objs)
 		})
 	}
 	t.Run("issuer", func(t *testing.T) {
@@ -105,11 +97,7 @@ databases:
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := yaml.Marshal(objs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		golden.Check(t, "issuer-selfsigned.yaml", out)
+		checkYAML(t, "issuer-selfsigned.yaml", objs)
 	})
 }
 
@@ -141,9 +129,15 @@ databases:
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := yaml.Marshal(objs)
+	checkYAML(t, "database-postgres-hostdata.yaml", objs)
+}
+
+// checkYAML compares v, as YAML, with the golden file name.
+func checkYAML(t *testing.T, name string, v any) {
+	t.Helper()
+	out, err := yaml.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "database-postgres-hostdata.yaml", out)
+	golden.Check(t, name, out)
 }

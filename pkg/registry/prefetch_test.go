@@ -27,7 +27,7 @@ func TestIntegrationPrefetchThroughCache(t *testing.T) {
 	rt := registry.Runtime{Bin: "docker"}
 	id := fmt.Sprint(time.Now().UnixNano() % 1e6)
 	network := "kindred-test-net-" + id
-	up := registry.Local(freePort(t))
+	up := registry.Local(testbed.FreePort(t))
 	up.Name, up.Volume = "kindred-test-upstream-"+id, "kindred-test-upstream-"+id
 	cache := registry.Cache("upstream.test")
 	cache.Name, cache.Volume = "kindred-test-cache-"+id, "kindred-test-cache-"+id

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -34,16 +33,6 @@ func TestHostsFilesAndConfigMap(t *testing.T) {
 	golden.Check(t, "local-registry-hosting.golden.yaml", cm)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func docker(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("docker", args...).CombinedOutput()
@@ -61,7 +50,7 @@ func TestIntegrationRegistryLifecycle(t *testing.T) {
 	t.Setenv("KINDRED_REGISTRY_IMAGE", imgs.Registry)
 	ctx := context.Background()
 	rt := registry.Runtime{Bin: "docker"}
-	c := registry.Local(freePort(t))
+	c := registry.Local(testbed.FreePort(t))
 	c.Name = "kindred-test-registry-" + fmt.Sprint(time.Now().UnixNano()%1e6)
 	c.Volume = c.Name
 	network := c.Name + "-net"
@@ -127,7 +116,7 @@ func TestIntegrationRegistryImageMissing(t *testing.T) {
 	testbed.RequireDocker(t)
 	t.Setenv("KINDRED_REGISTRY_IMAGE", "127.0.0.1:1/kindred/no-such-registry:0")
 	rt := registry.Runtime{Bin: "docker"}
-	c := registry.Local(freePort(t))
+	c := registry.Local(testbed.FreePort(t))
 	c.Name = "kindred-test-noimage-" + fmt.Sprint(time.Now().UnixNano()%1e6)
 	c.Volume = c.Name
 	t.Cleanup(func() { _ = rt.Remove(context.Background(), c, true) })

@@ -26,16 +26,19 @@ func need(t testing.TB, bins ...string) {
 	}
 }
 
-// FreeAddr is a free TCP address on 127.0.0.1.
-func FreeAddr(t testing.TB) string {
+// FreePort is a free TCP port on 127.0.0.1.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().(*net.TCPAddr).Port
 }
+
+// FreeAddr is a free TCP address on 127.0.0.1.
+func FreeAddr(t testing.TB) string { return fmt.Sprintf("127.0.0.1:%d", FreePort(t)) }
 
 // serverDir is a folder a server's own user can use: t.TempDir's parents
 // are private to root.
