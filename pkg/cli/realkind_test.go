@@ -352,8 +352,23 @@ cluster:
 			t.Errorf("left after down:\n%s", left)
 		}
 	})
-	_, took := k.must("up", "-o", "text", stackFile)
-	t.Logf("kindred up, 2 nodes, to Ready: %.1fs", took.Seconds())
+	// Ctrl-C while kind creates the cluster (its node containers exist,
+	// kubeadm is at work): up waits for kind, removes what it half-made,
+	// and fails.
+	if out := k.interruptWhileCreating(stackFile, cluster, 2, os.Interrupt); !strings.Contains(out, "cancel") {
+		t.Errorf("up interrupted while creating: want it to say it was cancelled:\n%s", out)
+	}
+	if left := leftovers(t, cluster); left != "" {
+		t.Errorf("left after an interrupted up:\n%s", left)
+	}
+	// SIGKILL at the same moment leaves the half-made cluster behind; the
+	// next up deletes it and creates it again.
+	k.interruptWhileCreating(stackFile, cluster, 2, os.Kill)
+	out, took := k.must("up", "-o", "json", stackFile)
+	if !strings.Contains(out, "half-created") {
+		t.Errorf("the up after the kill does not say it removed the half-created cluster:\n%s", out)
+	}
+	t.Logf("kindred up, 2 nodes, after a killed creation, to Ready: %.1fs", took.Seconds())
 	cs := k.client(stackFile)
 	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
 	if err != nil || len(nodes.Items) != 2 {
@@ -370,6 +385,75 @@ cluster:
 	}
 	_, took = k.must("down", stackFile)
 	t.Logf("kindred down, 2 nodes: %.1fs", took.Seconds())
+}
+
+// interruptWhileCreating starts up and sends it sig once kind has made the
+// cluster's node containers, before the cluster is done, and returns what
+// up wrote before it ended.
+func (k *kindRun) interruptWhileCreating(stackFile, cluster string, nodes int, sig os.Signal) string {
+	k.t.Helper()
+	cmd := exec.Command(k.bin, "up", "--provider", "kind", "--node-image", k.image, "-o", "json", stackFile)
+	cmd.Env = k.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		k.t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for {
+		select {
+		case err := <-exited:
+			k.t.Fatalf("up ended (%v) before its node containers existed:\n%s", err, out.Bytes())
+		case <-time.After(100 * time.Millisecond):
+		}
+		ps, err := exec.Command("docker", "ps", "-q", "--filter", "label=io.x-k8s.kind.cluster="+cluster).Output()
+		if err != nil {
+			k.t.Fatal(err)
+		}
+		if len(strings.Fields(string(ps))) == nodes {
+			break
+		}
+	}
+	_ = cmd.Process.Signal(sig)
+	if err := <-exited; err == nil {
+		k.t.Fatalf("up exited 0 after %v:\n%s", sig, out.Bytes())
+	}
+	if strings.Contains(out.String(), `"type":"succeeded","step":"cluster"`) {
+		k.t.Fatalf("the cluster step finished before %v; the test interrupted nothing half-made:\n%s", sig, out.Bytes())
+	}
+	return out.String()
+}
+
+// TestKindRefusesAClusterItDidNotMake: a kind cluster of the stack's name
+// that kindred has no record of making is somebody else's; up refuses to
+// touch it, says how to proceed, and leaves it alone.
+func TestKindRefusesAClusterItDidNotMake(t *testing.T) {
+	k := newKindRun(t)
+	cluster := fmt.Sprintf("kt-foreign-%d", os.Getpid()%100000)
+	node := cluster + "-control-plane"
+	// A stopped container with kind's labels is a cluster to kind.
+	if out, err := exec.Command("docker", "create", "--name", node,
+		"--label", "io.x-k8s.kind.cluster="+cluster, "--label", "io.x-k8s.kind.role=control-plane",
+		k.image).CombinedOutput(); err != nil {
+		t.Fatalf("docker create: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", "-v", node).Run() })
+	stackFile := filepath.Join(t.TempDir(), "stack.yaml")
+	writeFile(t, stackFile, fmt.Sprintf(`apiVersion: kindred.dev/v1alpha1
+kind: Stack
+metadata: {name: %s}
+cluster:
+  kubernetesVersion: v1.35.4
+`, cluster))
+	out, code, _ := k.kindred("up", "-o", "text", stackFile)
+	if code == 0 || !strings.Contains(out, "no record of making it") || !strings.Contains(out, "kind delete cluster --name "+cluster) {
+		t.Errorf("up on a cluster kindred did not make: exit %d, want a refusal that says what to do:\n%s", code, out)
+	}
+	state, err := exec.Command("docker", "inspect", "--format", "{{.State.Status}}", node).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(state)) != "created" {
+		t.Errorf("the other cluster's node after the refusal: %v %s; want it untouched (created)", err, state)
+	}
 }
 
 // nodeIP is a node container's address on the kind network.

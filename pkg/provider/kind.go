@@ -33,6 +33,10 @@ import (
 // and Recreate was not asked for.
 var ErrShapeChanged = errors.New("the cluster's shape changed")
 
+// ErrNotOurs means a kind cluster of the stack's name exists that kindred
+// has no record of making, and Recreate was not asked for.
+var ErrNotOurs = errors.New("the kind cluster was not made by kindred")
+
 // Kind runs stacks on kind clusters, through kind's Go library.
 type Kind struct {
 	// Runtime is docker, podman or nerdctl; empty detects one.
@@ -145,22 +149,39 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 			warmed <- rt.Prefetch(ctx, reg.caches, p.Preload, v1.Platform{OS: "linux", Architecture: goruntime.GOARCH}, 4)
 		}()
 	}
+	// The configuration a cluster was made from is recorded once kind has
+	// made it. Until then a marker says a run is creating it, so that the
+	// next run knows a cluster without a record is one it half-made, not
+	// somebody else's.
 	cfgFile := filepath.Join(dir, "kind-config.yaml")
+	creating := filepath.Join(dir, "creating")
 	changed := false
 	var restarted time.Time // when stopped nodes were started: older node status is stale
 	if exists {
-		old, _ := os.ReadFile(cfgFile)
-		if !bytes.Equal(old, rendered) {
-			if !p.Recreate {
-				return acc, false, fmt.Errorf("%w: kind cluster %s was made from another configuration; run up with --recreate to delete and re-create it (data in cluster.dataDir is kept):\n%s",
-					ErrShapeChanged, cfg.Name, diff(string(old), string(rendered)))
+		old, err := os.ReadFile(cfgFile)
+		noRecord := errors.Is(err, os.ErrNotExist)
+		switch {
+		case noRecord && fileExists(creating):
+			progress("deleting the cluster an interrupted run left half-created, to create it again")
+			if err := kc.Delete(cfg.Name, kubeconfig); err != nil {
+				return acc, false, err
 			}
+			exists = false
+		case noRecord && !p.Recreate:
+			return acc, false, fmt.Errorf("%w: a kind cluster named %s exists, and kindred has no record of making it (none in %s); delete it with `kind delete cluster --name %s`, give the stack another cluster.name, or run up with --recreate to delete and re-create it",
+				ErrNotOurs, cfg.Name, dir, cfg.Name)
+		case err != nil && !noRecord:
+			return acc, false, err
+		case !bytes.Equal(old, rendered) && !p.Recreate:
+			return acc, false, fmt.Errorf("%w: kind cluster %s was made from another configuration; run up with --recreate to delete and re-create it (data in cluster.dataDir is kept):\n%s",
+				ErrShapeChanged, cfg.Name, diff(string(old), string(rendered)))
+		case !bytes.Equal(old, rendered): // with Recreate; old is empty without a record
 			progress("deleting the cluster to re-create it in its new shape")
 			if err := kc.Delete(cfg.Name, kubeconfig); err != nil {
 				return acc, false, err
 			}
 			exists = false
-		} else {
+		default:
 			restarted = time.Now()
 			n, err := kc.StartNodes(ctx, cfg.Name)
 			if err != nil {
@@ -179,10 +200,16 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	}
 	if !exists {
 		progress(fmt.Sprintf("creating kind cluster %s (%d nodes, %s)", cfg.Name, len(cfg.Nodes), cfg.Nodes[0].Image))
+		if err := os.WriteFile(creating, rendered, 0o600); err != nil {
+			return acc, false, err
+		}
 		if err := kc.Create(ctx, cfg, kubeconfig); err != nil {
 			return acc, false, err
 		}
 		if err := os.WriteFile(cfgFile, rendered, 0o600); err != nil {
+			return acc, false, err
+		}
+		if err := os.Remove(creating); err != nil {
 			return acc, false, err
 		}
 		changed = true
@@ -205,6 +232,11 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 		}
 	}
 	return acc, changed, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // summarizePrefetch says how warming the caches went, naming failures.
