@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -240,3 +241,34 @@ func offlineClient() *http.Client {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestIntegrationRegistryAndRepoMirrors redirects a chart reference to an
+// oci:// registry and to an http(s) repository; a chart or a version the
+// mirror lacks is ErrNotInMirror, naming the chart and the mirror.
+func TestIntegrationRegistryAndRepoMirrors(t *testing.T) {
+	testbed.Integration(t)
+	ctx := context.Background()
+	srv := chartserver.Start(t, charts)
+	for _, m := range []string{srv.OCI, srv.RepoURL} {
+		f := &Fetcher{CacheDir: t.TempDir(), Mirror: m}
+		got, err := f.Fetch(ctx, ChartRef{Repo: "https://charts.example.invalid", Name: "operator", Version: "0.3.x"})
+		if err != nil {
+			t.Fatalf("mirror %s: %v", m, err)
+		}
+		if got.Chart.Metadata.Name != "operator" || got.Chart.Metadata.Version != "0.3.1" || !strings.HasPrefix(got.From, m) {
+			t.Errorf("mirror %s gave %s %s from %s", m, got.Chart.Metadata.Name, got.Chart.Metadata.Version, got.From)
+		}
+		for _, ref := range []ChartRef{
+			{Repo: "https://charts.example.invalid", Name: "nothing", Version: "1.0.0"},
+			{OCI: "oci://registry.example.invalid/charts/nothing", Version: ">=1"},
+			{Repo: "https://charts.example.invalid", Name: "operator", Version: ">=9"},
+			{Repo: "https://charts.example.invalid", Name: "operator", Version: "9.0.0"},
+		} {
+			_, err := f.Fetch(ctx, ref)
+			name := ref.chartName()
+			if !errors.Is(err, ErrNotInMirror) || !strings.Contains(err.Error(), strconv.Quote(name)) || !strings.Contains(err.Error(), m) {
+				t.Errorf("mirror %s, %s %s: %v; want ErrNotInMirror naming the chart and the mirror", m, name, ref.Version, err)
+			}
+		}
+	}
+}

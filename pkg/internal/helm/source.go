@@ -23,6 +23,8 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/registry"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 	"sigs.k8s.io/yaml"
 )
 
@@ -44,6 +46,10 @@ func (r ChartRef) String() string {
 
 // ErrNotInMirror is wrapped when a chart mirror lacks a chart.
 var ErrNotInMirror = errors.New("chart not in mirror")
+
+// errNoChart is wrapped when a repository or registry answered, and has no
+// chart of that name or no version of it that matches.
+var errNoChart = errors.New("no such chart")
 
 // Fetched is a loaded chart and the digest that identifies its content.
 type Fetched struct {
@@ -70,8 +76,16 @@ func (f *Fetcher) Fetch(ctx context.Context, ref ChartRef) (*Fetched, error) {
 		if err != nil {
 			return nil, err
 		}
-		ref = mirrored
+		fetched, err := f.fetch(ctx, mirrored)
+		if errors.Is(err, errNoChart) {
+			return nil, fmt.Errorf("%w: chart %q version %q is not in the mirror %s: %v", ErrNotInMirror, ref.chartName(), ref.Version, f.Mirror, err)
+		}
+		return fetched, err
 	}
+	return f.fetch(ctx, ref)
+}
+
+func (f *Fetcher) fetch(ctx context.Context, ref ChartRef) (*Fetched, error) {
 	switch {
 	case ref.Path != "":
 		return loadLocal(ref.Path)
@@ -229,7 +243,7 @@ func (f *Fetcher) fetchRepo(ctx context.Context, ref ChartRef) (*Fetched, error)
 	idx.SortEntries()
 	cv, err := idx.Get(ref.Name, ref.Version)
 	if err != nil {
-		return nil, fmt.Errorf("chart %q version %q in %s: %w", ref.Name, ref.Version, ref.Repo, err)
+		return nil, fmt.Errorf("chart %q version %q in %s: %w (%w)", ref.Name, ref.Version, ref.Repo, err, errNoChart)
 	}
 	if cv.Digest != "" {
 		if cached, err := f.fromCache(cv.Digest); err == nil {
@@ -278,6 +292,9 @@ func (f *Fetcher) fetchOCI(ctx context.Context, ref ChartRef) (*Fetched, error) 
 			if cached, cerr := f.fromCachedRef(refKey); cerr == nil {
 				return cached, nil
 			}
+			if notFound(err) {
+				err = fmt.Errorf("%w (%w)", err, errNoChart)
+			}
 			return nil, fmt.Errorf("listing versions of %s: %w", ref.OCI, err)
 		}
 		constraint, err := constraintOf(ref.Version)
@@ -292,7 +309,7 @@ func (f *Fetcher) fetchOCI(ctx context.Context, ref ChartRef) (*Fetched, error) 
 			}
 		}
 		if tag == "" {
-			return nil, fmt.Errorf("no version of %s matches %q (has %s)", ref.OCI, ref.Version, strings.Join(tags, ", "))
+			return nil, fmt.Errorf("%w: no version of %s matches %q (has %s)", errNoChart, ref.OCI, ref.Version, strings.Join(tags, ", "))
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -302,6 +319,9 @@ func (f *Fetcher) fetchOCI(ctx context.Context, ref ChartRef) (*Fetched, error) 
 	if err != nil {
 		if cached, cerr := f.fromCachedRef(refKey); cerr == nil {
 			return cached, nil
+		}
+		if notFound(err) {
+			err = fmt.Errorf("%w (%w)", err, errNoChart)
 		}
 		return nil, fmt.Errorf("pulling %s:%s: %w", ref.OCI, tag, err)
 	}
@@ -442,4 +462,11 @@ func loopbackHost(ref string) bool {
 func sha256Hex(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
+}
+
+// notFound tells whether a registry said that a repository or a tag does
+// not exist.
+func notFound(err error) bool {
+	var resp *errcode.ErrorResponse
+	return errors.Is(err, errdef.ErrNotFound) || errors.As(err, &resp) && resp.StatusCode == http.StatusNotFound
 }
