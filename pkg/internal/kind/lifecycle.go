@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+	kindexec "sigs.k8s.io/kind/pkg/exec"
 	kindlog "sigs.k8s.io/kind/pkg/log"
 )
 
@@ -131,17 +132,42 @@ func (c *Clusters) explain(cfg *v1alpha4.Cluster, err error) error {
 	for img := range images {
 		list = append(list, img)
 	}
-	msg := err.Error()
+	msg := err.Error() // kind's own words, without the command's output
+	err = withOutput(err)
 	if strings.Contains(msg, "pull") || strings.Contains(msg, "image") {
 		return fmt.Errorf("creating kind cluster %s: the node image %s could not be used (%v); pull it with `%s pull` where a registry is reachable, or build one locally and set it with --node-image",
-			cfg.Name, strings.Join(list, ", "), firstLine(msg), c.Runtime)
+			cfg.Name, strings.Join(list, ", "), firstLine(err.Error()), c.Runtime)
 	}
 	return fmt.Errorf("creating kind cluster %s with node image %s: %w", cfg.Name, strings.Join(list, ", "), err)
 }
 
 // Delete deletes the cluster; an absent one is no error.
 func (c *Clusters) Delete(name, kubeconfig string) error {
-	return c.p.Delete(name, kubeconfig)
+	err := withOutput(c.p.Delete(name, kubeconfig))
+	if err != nil && strings.Contains(err.Error(), "did not receive an exit event") {
+		// On cgroup v1 a task in a frozen cgroup cannot die. A node killed
+		// while its own runc had a pod's cgroup frozen stays up for good.
+		return fmt.Errorf("deleting kind cluster %s: %w; on cgroup v1 hosts this happens when a node is killed while it starts a container, which leaves that container's cgroup frozen: thaw it (echo THAWED into each FROZEN freezer.state under /sys/fs/cgroup/freezer/docker/NODE-ID/) and delete again", name, err)
+	}
+	return err
+}
+
+// withOutput adds to err what the command kind ran printed, which kind's
+// errors leave out of their message.
+func withOutput(err error) error {
+	if err == nil {
+		return nil
+	}
+	if re := kindexec.RunErrorForError(err); re != nil {
+		if out := strings.TrimSpace(string(re.Output)); out != "" {
+			lines := strings.Split(out, "\n")
+			if len(lines) > 5 {
+				lines = lines[len(lines)-5:]
+			}
+			return fmt.Errorf("%w: %s", err, strings.Join(lines, " / "))
+		}
+	}
+	return err
 }
 
 // WriteKubeconfig writes the cluster's admin kubeconfig to path, 0600.
