@@ -383,6 +383,46 @@ cluster:
 			t.Errorf("node %s zone = %q, want %q", n.Name, got, want[n.Name])
 		}
 	}
+
+	// A workload whose image cannot be pulled: while up waits, it says why,
+	// and its error at the deadline names the pod's real trouble.
+	writeFile(t, filepath.Join(dir, "stuck.yaml"), `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stuck}
+spec:
+  selector: {matchLabels: {app: stuck}}
+  template:
+    metadata: {labels: {app: stuck}}
+    spec:
+      containers: [{name: app, image: "127.0.0.1:1/missing:1"}]
+`)
+	stuckStack := filepath.Join(dir, "stuck-stack.yaml")
+	writeFile(t, stuckStack, "include: [stack.yaml]\ncomponents:\n  - {name: stuck, namespace: apps, manifests: [stuck.yaml], timeout: 20s}\n")
+	out, code, _ := k.kindred("up", "-o", "json", stuckStack)
+	if code != 1 {
+		t.Errorf("up with an image that cannot be pulled: exit %d, want 1", code)
+	}
+	var progress, failure string
+	for _, line := range strings.Split(out, "\n") {
+		var e struct{ Type, Step, Message string }
+		if json.Unmarshal([]byte(line), &e) != nil || e.Step != "stuck" {
+			continue
+		}
+		switch {
+		case e.Type == "progress" && strings.Contains(e.Message, "container app)"):
+			progress = e.Message
+		case e.Type == "failed":
+			failure = e.Message
+		}
+	}
+	if !strings.Contains(progress, "Deployment apps/stuck: ") || !strings.Contains(progress, "ImagePull") || !strings.Contains(progress, "(pod stuck-") {
+		t.Errorf("while waiting, no progress named the pod's trouble; last: %q\n%s", progress, out)
+	}
+	if !strings.Contains(failure, "ImagePull") || !strings.Contains(failure, "127.0.0.1:1/missing:1") {
+		t.Errorf("the step's error does not name the image that cannot be pulled: %q", failure)
+	}
+	t.Logf("waiting: %s\nfailed: %s", progress, failure)
+
 	_, took = k.must("down", stackFile)
 	t.Logf("kindred down, 2 nodes: %.1fs", took.Seconds())
 }

@@ -338,14 +338,22 @@ func (r *runner) waitReady(ctx context.Context, objs []*unstructured.Unstructure
 	if len(objs) == 0 {
 		return nil
 	}
-	last := -1
+	last := ""
 	return ready.Wait(ctx, r.kube, objs, timeout, func(n, total int, pending []ready.Status) {
-		if n != last {
-			last = n
-			msg := fmt.Sprintf("%d/%d objects ready", n, total)
-			if len(pending) > 0 {
-				msg += ", waiting for " + pending[0].Object
+		msg := fmt.Sprintf("%d/%d objects ready", n, total)
+		if len(pending) > 0 {
+			msg += ", waiting for " + pending[0].Object
+		}
+		// What a person must fix comes first, and alone: progress lines
+		// are cut to the terminal's width.
+		for _, s := range pending {
+			if s.Trouble != "" {
+				msg = fmt.Sprintf("%d/%d ready; %s: %s", n, total, s.Object, s.Trouble)
+				break
 			}
+		}
+		if msg != last {
+			last = msg
 			progress(msg)
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
@@ -31,6 +32,10 @@ type Status struct {
 	Ready   bool
 	Failed  bool
 	Message string
+	// Trouble is what keeps a workload's pods from running when a person
+	// must fix it: an image that cannot be pulled, a container that keeps
+	// crashing or cannot be made, a pod that no node can take.
+	Trouble string
 }
 
 // Object computes the readiness of obj as stored, with kstatus: Current is
@@ -83,16 +88,127 @@ func Poll(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Object(cur))
+		st := Object(cur)
+		if !st.Ready && !st.Failed {
+			if st.Trouble, err = workloadTrouble(ctx, c, cur); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, st)
 	}
 	return out, nil
+}
+
+// workloads are the kinds whose pods workloadTrouble looks at.
+var workloads = map[schema.GroupKind]bool{
+	{Group: "apps", Kind: "Deployment"}:  true,
+	{Group: "apps", Kind: "StatefulSet"}: true,
+	{Group: "apps", Kind: "DaemonSet"}:   true,
+	{Group: "apps", Kind: "ReplicaSet"}:  true,
+	{Group: "batch", Kind: "Job"}:        true,
+}
+
+// workloadTrouble finds the first of obj's pods in trouble, for a workload
+// or a pod, and says what is wrong with it.
+func workloadTrouble(ctx context.Context, c *kube.Client, obj *unstructured.Unstructured) (string, error) {
+	gk := obj.GroupVersionKind().GroupKind()
+	if gk == (schema.GroupKind{Kind: "Pod"}) {
+		var pod corev1.Pod
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &pod); err != nil {
+			return "", nil
+		}
+		return PodTrouble(&pod), nil
+	}
+	if !workloads[gk] {
+		return "", nil
+	}
+	raw, ok, _ := unstructured.NestedMap(obj.Object, "spec", "selector")
+	if !ok {
+		return "", nil
+	}
+	var ls metav1.LabelSelector
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls); err != nil {
+		return "", nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(&ls)
+	if err != nil || sel.Empty() {
+		return "", nil
+	}
+	pods, err := c.Typed.CoreV1().Pods(obj.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return "", err
+	}
+	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
+	for i := range pods.Items {
+		if t := PodTrouble(&pods.Items[i]); t != "" {
+			return t, nil
+		}
+	}
+	return "", nil
+}
+
+// stuck are the reasons a container waits for that will not pass by
+// themselves, or pass only to come back.
+var stuck = map[string]bool{
+	"ErrImagePull":               true,
+	"ImagePullBackOff":           true,
+	"InvalidImageName":           true,
+	"ErrImageNeverPull":          true,
+	"CrashLoopBackOff":           true,
+	"CreateContainerConfigError": true,
+	"CreateContainerError":       true,
+	"RunContainerError":          true,
+}
+
+// PodTrouble says what keeps pod from running, when it is stuck rather than
+// on its way: "" while it is scheduled and its containers start.
+func PodTrouble(pod *corev1.Pod) string {
+	if pod.DeletionTimestamp != nil {
+		return ""
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return fmt.Sprintf("Unschedulable (pod %s): %s", pod.Name, shorten(c.Message))
+		}
+	}
+	statuses := append(append([]corev1.ContainerStatus(nil), pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
+	for _, cs := range statuses {
+		w := cs.State.Waiting
+		if w == nil || !stuck[w.Reason] {
+			continue
+		}
+		// The reason first: progress lines are cut to the terminal's width.
+		msg := fmt.Sprintf("%s (pod %s, container %s", w.Reason, pod.Name, cs.Name)
+		if t := cs.LastTerminationState.Terminated; t != nil && w.Reason == "CrashLoopBackOff" {
+			msg += fmt.Sprintf(", exit code %d", t.ExitCode)
+			if t.Reason != "" {
+				msg += " " + t.Reason
+			}
+			msg += fmt.Sprintf(", %d restarts", cs.RestartCount)
+		}
+		msg += ")"
+		if w.Message != "" {
+			msg += ": " + shorten(w.Message)
+		}
+		return msg
+	}
+	return ""
+}
+
+// shorten keeps the first line of s, at most 200 characters of it.
+func shorten(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 200 {
+		s = s[:197] + "..."
+	}
+	return s
 }
 
 // Wait polls objs until every one is ready, one has failed, or timeout
 // passes. progress, if not nil, gets the count of ready objects after each
 // poll. The error names every object still not ready.
-func Wait(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured, timeout time.Duration, progress func(ready, total int, pending []Status)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func Wait(parent context.Context, c *kube.Client, objs []*unstructured.Unstructured, timeout time.Duration, progress func(ready, total int, pending []Status)) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -119,13 +235,15 @@ func Wait(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured
 		}
 		select {
 		case <-ctx.Done():
-			if err == nil && ctx.Err() == context.DeadlineExceeded {
-				return fmt.Errorf("%w after %s: %s", ErrNotReady, timeout, Describe(last))
+			if parent.Err() != nil {
+				return parent.Err()
 			}
-			if err != nil {
-				return err
+			// The deadline may fall in the middle of a poll; what the
+			// last whole one saw is the answer.
+			if last == nil {
+				return fmt.Errorf("%w after %s: %v", ErrNotReady, timeout, err)
 			}
-			return ctx.Err()
+			return fmt.Errorf("%w after %s: %s", ErrNotReady, timeout, Describe(last))
 		case <-tick.C:
 		}
 	}
@@ -135,7 +253,11 @@ func Wait(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured
 func Describe(sts []Status) string {
 	var parts []string
 	for _, s := range sts {
-		if !s.Ready {
+		switch {
+		case s.Ready:
+		case s.Trouble != "":
+			parts = append(parts, fmt.Sprintf("%s (%s; %s)", s.Object, s.Message, s.Trouble))
+		default:
 			parts = append(parts, fmt.Sprintf("%s (%s)", s.Object, s.Message))
 		}
 	}
