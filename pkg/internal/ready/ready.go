@@ -90,9 +90,7 @@ func Poll(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured
 		}
 		st := Object(cur)
 		if !st.Ready && !st.Failed {
-			if st.Trouble, err = workloadTrouble(ctx, c, cur); err != nil {
-				return nil, err
-			}
+			st.Trouble = workloadTrouble(ctx, c, cur)
 		}
 		out = append(out, st)
 	}
@@ -109,42 +107,44 @@ var workloads = map[schema.GroupKind]bool{
 }
 
 // workloadTrouble finds the first of obj's pods in trouble, for a workload
-// or a pod, and says what is wrong with it.
-func workloadTrouble(ctx context.Context, c *kube.Client, obj *unstructured.Unstructured) (string, error) {
+// or a pod, and says what is wrong with it. It is a hint: when the pods
+// cannot be read (a shared cluster may forbid listing them), it says
+// nothing, and readiness goes on by the workload's own status.
+func workloadTrouble(ctx context.Context, c *kube.Client, obj *unstructured.Unstructured) string {
 	gk := obj.GroupVersionKind().GroupKind()
 	if gk == (schema.GroupKind{Kind: "Pod"}) {
 		var pod corev1.Pod
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &pod); err != nil {
-			return "", nil
+			return ""
 		}
-		return PodTrouble(&pod), nil
+		return PodTrouble(&pod)
 	}
 	if !workloads[gk] {
-		return "", nil
+		return ""
 	}
 	raw, ok, _ := unstructured.NestedMap(obj.Object, "spec", "selector")
 	if !ok {
-		return "", nil
+		return ""
 	}
 	var ls metav1.LabelSelector
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls); err != nil {
-		return "", nil
+		return ""
 	}
 	sel, err := metav1.LabelSelectorAsSelector(&ls)
 	if err != nil || sel.Empty() {
-		return "", nil
+		return ""
 	}
 	pods, err := c.Typed.CoreV1().Pods(obj.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
-		return "", err
+		return ""
 	}
 	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
 	for i := range pods.Items {
 		if t := PodTrouble(&pods.Items[i]); t != "" {
-			return t, nil
+			return t
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // stuck are the reasons a container waits for that will not pass by
