@@ -241,7 +241,7 @@ func Wait(parent context.Context, c *kube.Client, objs []*unstructured.Unstructu
 			// The deadline may fall in the middle of a poll; what the
 			// last whole one saw is the answer.
 			if last == nil {
-				return fmt.Errorf("%w after %s: %v", ErrNotReady, timeout, err)
+				return fmt.Errorf("%w after %s: %w", ErrNotReady, timeout, err)
 			}
 			return fmt.Errorf("%w after %s: %s", ErrNotReady, timeout, Describe(last))
 		case <-tick.C:
