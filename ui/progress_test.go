@@ -52,6 +52,8 @@ func TestProgressView(t *testing.T) {
 	f.event(event.Event{Type: event.StepStarted, Step: "calico"})
 	f.now = f.now.Add(2 * time.Second)
 	f.event(event.Event{Type: event.StepProgress, Step: "calico", Message: "2/3 objects ready, waiting for Deployment tigera-operator/tigera-operator"})
+	f.event(event.Event{Type: event.StepStarted, Step: "orders"})
+	f.event(event.Event{Type: event.StepProgress, Step: "orders", Message: `0/4 ready; ImagePullBackOff (pod orders-7d9f8c6b5-x2x4k, container orders): Back-off pulling image "registry.example.test/orders:1.4", for Deployment shop/orders`})
 	golden.Check(t, "progress-running.txt", []byte(f.view()))
 	f.send(tea.WindowSizeMsg{Width: 120, Height: 40})
 	golden.Check(t, "progress-running-120x40.txt", []byte(f.view()))

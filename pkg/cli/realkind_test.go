@@ -415,7 +415,7 @@ spec:
 			failure = e.Message
 		}
 	}
-	if !strings.Contains(progress, "Deployment apps/stuck: ") || !strings.Contains(progress, "ImagePull") || !strings.Contains(progress, "(pod stuck-") {
+	if !strings.HasSuffix(progress, ", for Deployment apps/stuck") || !strings.Contains(progress, "ImagePull") || !strings.Contains(progress, "(pod stuck-") {
 		t.Errorf("while waiting, no progress named the pod's trouble; last: %q\n%s", progress, out)
 	}
 	if !strings.Contains(failure, "ImagePull") || !strings.Contains(failure, "127.0.0.1:1/missing:1") {

@@ -348,7 +348,7 @@ func (r *runner) waitReady(ctx context.Context, objs []*unstructured.Unstructure
 		// are cut to the terminal's width.
 		for _, s := range pending {
 			if s.Trouble != "" {
-				msg = fmt.Sprintf("%d/%d ready; %s: %s", n, total, s.Object, s.Trouble)
+				msg = fmt.Sprintf("%d/%d ready; %s, for %s", n, total, s.Trouble, s.Object)
 				break
 			}
 		}
