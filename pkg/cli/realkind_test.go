@@ -355,11 +355,12 @@ cluster:
 	// Ctrl-C while kind creates the cluster (its node containers exist,
 	// kubeadm is at work): up waits for kind, removes what it half-made,
 	// and fails.
-	if out := k.interruptWhileCreating(stackFile, cluster, 2, os.Interrupt); !strings.Contains(out, "cancel") {
+	out := k.interruptWhileCreating(stackFile, cluster, 2, os.Interrupt)
+	if !strings.Contains(out, "cancel") {
 		t.Errorf("up interrupted while creating: want it to say it was cancelled:\n%s", out)
 	}
 	if left := leftovers(t, cluster); left != "" {
-		t.Errorf("left after an interrupted up:\n%s", left)
+		t.Errorf("left after an interrupted up:\n%s\nits output:\n%s", left, out)
 	}
 	// SIGKILL at the same moment leaves the half-made cluster behind; the
 	// next up deletes it and creates it again.
