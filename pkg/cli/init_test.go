@@ -21,10 +21,18 @@ func TestWizardFlow(t *testing.T) {
 	choices := wizardChoices()
 	w := ui.NewWizard(&answers, choices, renderAnswers, false)
 	tm := teatest.NewTestModel(t, w, teatest.WithInitialTermSize(140, 50))
+	// huh moves to the next field through a command, which bubbletea runs
+	// on its own goroutine; a key sent before its message arrives lands in
+	// the field being left. So keys that move on are given time to.
 	key := func(k string) {
+		pause := 30 * time.Millisecond
 		switch k {
 		case "enter":
 			tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
+			pause = 250 * time.Millisecond
+		case "y":
+			tm.Type(k)
+			pause = 250 * time.Millisecond
 		case "down":
 			tm.Send(tea.KeyPressMsg{Code: tea.KeyDown})
 		case "ctrl+u":
@@ -32,7 +40,7 @@ func TestWizardFlow(t *testing.T) {
 		default:
 			tm.Type(k)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(pause)
 	}
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("Stack name")) }, teatest.WithDuration(5*time.Second))
 	// The name, then the newest Kubernetes version.
