@@ -199,6 +199,8 @@ databases:
     init: [schema.sql]
     seed: [fixtures.sql]
     persistence: {enabled: true, size: 64Mi}
+  - name: sessions
+    engine: redis
 jobs:
   - name: reach-app
     image: %s
@@ -207,7 +209,7 @@ jobs:
     timeout: 3m
 `, appImage))
 	out, took = k.must("up", "-v", "-o", "text", full)
-	t.Logf("kindred up with the app and Postgres: %.1fs", took.Seconds())
+	t.Logf("kindred up with the app, Postgres and Redis: %.1fs", took.Seconds())
 	if !strings.Contains(out, "0 failed") {
 		t.Fatalf("up with the app:\n%s", out)
 	}
@@ -215,8 +217,12 @@ jobs:
 	if !strings.Contains(out, "connecting: SELECT 1 as kindred on postgres://127.0.0.1:") {
 		t.Errorf("up did not report the real connection check:\n%s", out)
 	}
+	if !strings.Contains(out, "connecting: AUTH and PING on redis://127.0.0.1:") {
+		t.Errorf("up did not report Redis's real connection check:\n%s", out)
+	}
 	creds, _ := k.must("creds", "--stack", full)
-	if !strings.Contains(creds, "postgres://kindred:****@orders.default.svc.cluster.local:5432/orders") {
+	if !strings.Contains(creds, "postgres://kindred:****@orders.default.svc.cluster.local:5432/orders") ||
+		!strings.Contains(creds, "redis://:****@sessions.default.svc.cluster.local:6379/0") {
 		t.Errorf("creds:\n%s", creds)
 	}
 	secret, err := cs.CoreV1().Secrets("default").Get(ctx, "orders-credentials", metav1.GetOptions{})

@@ -79,6 +79,9 @@ func (r *runner) database(ctx context.Context, db *api.Database) ([]*unstructure
 	case api.EngineRedis:
 		dataPath = "/data"
 		c.Env = []corev1.EnvVar{fromSecret("REDIS_PASSWORD", "password")}
+		// The append-only file goes to the working folder: the volume, not
+		// whatever folder an image happens to start in.
+		c.WorkingDir = dataPath
 		c.Command = []string{"sh", "-c", `exec redis-server --appendonly yes --requirepass "$REDIS_PASSWORD"`}
 		c.ReadinessProbe = execProbe("sh", "-c", `redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG`)
 	}

@@ -154,7 +154,25 @@ DF
 POSTGRES_IMAGE=kindred-e2e/postgres:15
 docker build -q -t "$POSTGRES_IMAGE" "$work/pg" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
 
-images=("${want[@]}" "$KINDNETD_IMAGE" "$LOCALPATH_IMAGE" "$HELPER_IMAGE" "$POSTGRES_IMAGE")
+# Redis from Debian's package (7.0). kindred's database component gives the
+# command itself (redis-server with a password), so the image needs only the
+# binaries and the official image's working folder, /data. In the node it is
+# tagged as the official image of the catalogue's default version.
+redis_rootfs=$("$here/rootfs.sh" redis redis-server)
+redis_base="kindred-e2e/redis-base:$(basename "$redis_rootfs" .tar | sed 's/^rootfs-redis-//')"
+if ! docker image inspect "$redis_base" >/dev/null 2>&1; then
+  docker import "$redis_rootfs" "$redis_base" >/dev/null
+fi
+mkdir -p "$work/redis"
+cat > "$work/redis/Dockerfile" <<DF
+FROM $redis_base
+WORKDIR /data
+CMD ["redis-server"]
+DF
+REDIS_IMAGE=kindred-e2e/redis:7
+docker build -q -t "$REDIS_IMAGE" "$work/redis" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
+
+images=("${want[@]}" "$KINDNETD_IMAGE" "$LOCALPATH_IMAGE" "$HELPER_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE")
 node="kindred-e2e/node:$K8S"
 emit() { echo "KINDRED_E2E_NODE_IMAGE=$node KINDRED_E2E_REGISTRY_IMAGE=$REGISTRY_IMAGE KINDRED_E2E_BIN=$bin"; }
 
@@ -216,6 +234,7 @@ docker exec "$cid" sh -c '
   for i in $(seq 100); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done
   ctr -n k8s.io images import --no-unpack /images/all.tar >/dev/null
   ctr -n k8s.io images tag docker.io/kindred-e2e/postgres:15 docker.io/library/postgres:15 >/dev/null
+  ctr -n k8s.io images tag docker.io/kindred-e2e/redis:7 docker.io/library/redis:8.2 >/dev/null
   ctr -n k8s.io images ls -q | sort
   kill $pid; wait $pid || true
   rm -rf /tmp/* /var/log/*.log' >"$work/preloaded"
