@@ -189,6 +189,8 @@ cluster:
 	full := filepath.Join(dir, "stack.yaml")
 	writeFile(t, filepath.Join(dir, "schema.sql"), "CREATE TABLE visits (id serial PRIMARY KEY, at timestamptz DEFAULT now());\n")
 	writeFile(t, filepath.Join(dir, "fixtures.sql"), "INSERT INTO visits DEFAULT VALUES;\n")
+	writeFile(t, filepath.Join(dir, "items.sql"), "CREATE TABLE items (id INT PRIMARY KEY);\n")
+	writeFile(t, filepath.Join(dir, "items-seed.sql"), "INSERT INTO items VALUES (1), (2);\n")
 	writeFile(t, full, base+fmt.Sprintf(`components:
   - name: app
     manifests: [app.yaml]
@@ -201,6 +203,10 @@ databases:
     persistence: {enabled: true, size: 64Mi}
   - name: sessions
     engine: redis
+  - name: inventory
+    engine: mysql
+    init: [items.sql]
+    seed: [items-seed.sql]
 jobs:
   - name: reach-app
     image: %s
@@ -209,7 +215,7 @@ jobs:
     timeout: 3m
 `, appImage))
 	out, took = k.must("up", "-v", "-o", "text", full)
-	t.Logf("kindred up with the app, Postgres and Redis: %.1fs", took.Seconds())
+	t.Logf("kindred up with the app, Postgres, Redis and MySQL: %.1fs", took.Seconds())
 	if !strings.Contains(out, "0 failed") {
 		t.Fatalf("up with the app:\n%s", out)
 	}
@@ -219,6 +225,9 @@ jobs:
 	}
 	if !strings.Contains(out, "connecting: AUTH and PING on redis://127.0.0.1:") {
 		t.Errorf("up did not report Redis's real connection check:\n%s", out)
+	}
+	if !strings.Contains(out, "connecting: ping as kindred on mysql://127.0.0.1:") {
+		t.Errorf("up did not report MySQL's real connection check:\n%s", out)
 	}
 	creds, _ := k.must("creds", "--stack", full)
 	if !strings.Contains(creds, "postgres://kindred:****@orders.default.svc.cluster.local:5432/orders") ||
@@ -237,6 +246,11 @@ jobs:
 		"exec", "orders-0", "--", "psql", "-U", "kindred", "-d", "orders", "-tAc", "SELECT count(*) FROM visits")
 	if got, err := psql.CombinedOutput(); err != nil || strings.TrimSpace(string(got)) != "1" {
 		t.Errorf("the init script's table with the seed's row: %v %s", err, got)
+	}
+	mysql := exec.Command("docker", "exec", cluster+"-control-plane", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf",
+		"exec", "inventory-0", "--", "sh", "-c", `mysql -uroot -p"$MYSQL_ROOT_PASSWORD" -N -e "SELECT count(*) FROM items" inventory`)
+	if got, err := mysql.CombinedOutput(); err != nil || strings.TrimSpace(string(got)) != "2" {
+		t.Errorf("MySQL: the init script's table with the seed's rows: %v %s", err, got)
 	}
 
 	out, took = k.must("up", "-o", "json", full)

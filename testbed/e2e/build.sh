@@ -172,7 +172,27 @@ DF
 REDIS_IMAGE=kindred-e2e/redis:7
 docker build -q -t "$REDIS_IMAGE" "$work/redis" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
 
-images=("${want[@]}" "$KINDNETD_IMAGE" "$LOCALPATH_IMAGE" "$HELPER_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE")
+# MySQL from Debian's mariadb-server (10.11), with an entrypoint that keeps
+# the official image's contract. In the node it is tagged as the official
+# image of the catalogue's default version.
+my_rootfs=$("$here/rootfs.sh" mysql mariadb-server)
+my_base="kindred-e2e/mysql-base:$(basename "$my_rootfs" .tar | sed 's/^rootfs-mysql-//')"
+if ! docker image inspect "$my_base" >/dev/null 2>&1; then
+  docker import "$my_rootfs" "$my_base" >/dev/null
+fi
+mkdir -p "$work/mysql"
+cp "$here/mysql/entrypoint" "$work/mysql/"
+cat > "$work/mysql/Dockerfile" <<DF
+FROM $my_base
+# Debian's package initialised a data folder; the entrypoint makes its own.
+RUN rm -rf /var/lib/mysql && mkdir -p /var/lib/mysql && chown mysql:mysql /var/lib/mysql
+COPY entrypoint /usr/local/bin/docker-entrypoint
+ENTRYPOINT ["/usr/local/bin/docker-entrypoint"]
+DF
+MYSQL_IMAGE=kindred-e2e/mysql:10.11
+docker build -q -t "$MYSQL_IMAGE" "$work/mysql" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
+
+images=("${want[@]}" "$KINDNETD_IMAGE" "$LOCALPATH_IMAGE" "$HELPER_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$MYSQL_IMAGE")
 node="kindred-e2e/node:$K8S"
 emit() { echo "KINDRED_E2E_NODE_IMAGE=$node KINDRED_E2E_REGISTRY_IMAGE=$REGISTRY_IMAGE KINDRED_E2E_BIN=$bin"; }
 
@@ -235,6 +255,7 @@ docker exec "$cid" sh -c '
   ctr -n k8s.io images import --no-unpack /images/all.tar >/dev/null
   ctr -n k8s.io images tag docker.io/kindred-e2e/postgres:15 docker.io/library/postgres:15 >/dev/null
   ctr -n k8s.io images tag docker.io/kindred-e2e/redis:7 docker.io/library/redis:8.2 >/dev/null
+  ctr -n k8s.io images tag docker.io/kindred-e2e/mysql:10.11 docker.io/library/mysql:8.4 >/dev/null
   ctr -n k8s.io images ls -q | sort
   kill $pid; wait $pid || true
   rm -rf /tmp/* /var/log/*.log' >"$work/preloaded"
