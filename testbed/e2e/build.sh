@@ -134,63 +134,52 @@ CFG
 image "$REGISTRY_IMAGE" '["/registry", "serve", "/etc/distribution/config.yml"]' "$bin/registry-$REGISTRY:registry" "$work/regfs/etc:etc" "$work/regfs/var:var"
 docker image inspect "$REGISTRY_IMAGE" >/dev/null
 
-# Postgres from Debian's package, with an entrypoint that keeps the
-# official image's contract. In the node it is also tagged as the official
-# image, so kindred's database component runs it unchanged.
-pg_rootfs=$("$here/rootfs.sh" postgres postgresql-15)
-pg_base="kindred-e2e/postgres-base:$(basename "$pg_rootfs" .tar | sed 's/^rootfs-postgres-//')"
-if ! docker image inspect "$pg_base" >/dev/null 2>&1; then
-  docker import "$pg_rootfs" "$pg_base" >/dev/null
-fi
-mkdir -p "$work/pg"
-cp "$here/postgres/entrypoint" "$work/pg/"
-cat > "$work/pg/Dockerfile" <<DF
-FROM $pg_base
+# debian_image NAME IMAGE PACKAGE...: builds IMAGE from a Debian rootfs with
+# the packages (cached by rootfs.sh), the files in $here/NAME, and the
+# Dockerfile lines on stdin after its FROM.
+debian_image() {
+  local name=$1 image=$2 rootfs base
+  shift 2
+  rootfs=$("$here/rootfs.sh" "$name" "$@")
+  base="kindred-e2e/$name-base:$(basename "$rootfs" .tar | sed "s/^rootfs-$name-//")"
+  if ! docker image inspect "$base" >/dev/null 2>&1; then
+    docker import "$rootfs" "$base" >/dev/null
+  fi
+  mkdir -p "$work/$name"
+  if [ -d "$here/$name" ]; then cp -a "$here/$name/." "$work/$name/"; fi
+  { echo "FROM $base"; cat; } > "$work/$name/Dockerfile"
+  docker build -q -t "$image" "$work/$name" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
+}
+
+# The databases, from Debian's packages. In the node each is also tagged as
+# the official image of the catalogue's version, so kindred's database
+# component runs it unchanged.
+#
+# Postgres, with an entrypoint that keeps the official image's contract.
+POSTGRES_IMAGE=kindred-e2e/postgres:15
+debian_image postgres "$POSTGRES_IMAGE" postgresql-15 <<'DF'
 COPY entrypoint /usr/local/bin/docker-entrypoint
 ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ENV PGDATA=/var/lib/postgresql/data
 ENTRYPOINT ["/usr/local/bin/docker-entrypoint"]
 DF
-POSTGRES_IMAGE=kindred-e2e/postgres:15
-docker build -q -t "$POSTGRES_IMAGE" "$work/pg" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
-
-# Redis from Debian's package (7.0). kindred's database component gives the
-# command itself (redis-server with a password), so the image needs only the
-# binaries and the official image's working folder, /data. In the node it is
-# tagged as the official image of the catalogue's default version.
-redis_rootfs=$("$here/rootfs.sh" redis redis-server)
-redis_base="kindred-e2e/redis-base:$(basename "$redis_rootfs" .tar | sed 's/^rootfs-redis-//')"
-if ! docker image inspect "$redis_base" >/dev/null 2>&1; then
-  docker import "$redis_rootfs" "$redis_base" >/dev/null
-fi
-mkdir -p "$work/redis"
-cat > "$work/redis/Dockerfile" <<DF
-FROM $redis_base
+# Redis (Debian's 7.0). kindred gives the command itself (redis-server with
+# a password), so the image needs only the binaries and the official
+# image's working folder, /data.
+REDIS_IMAGE=kindred-e2e/redis:7
+debian_image redis "$REDIS_IMAGE" redis-server <<'DF'
 WORKDIR /data
 CMD ["redis-server"]
 DF
-REDIS_IMAGE=kindred-e2e/redis:7
-docker build -q -t "$REDIS_IMAGE" "$work/redis" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
-
-# MySQL from Debian's mariadb-server (10.11), with an entrypoint that keeps
-# the official image's contract. In the node it is tagged as the official
-# image of the catalogue's default version.
-my_rootfs=$("$here/rootfs.sh" mysql mariadb-server)
-my_base="kindred-e2e/mysql-base:$(basename "$my_rootfs" .tar | sed 's/^rootfs-mysql-//')"
-if ! docker image inspect "$my_base" >/dev/null 2>&1; then
-  docker import "$my_rootfs" "$my_base" >/dev/null
-fi
-mkdir -p "$work/mysql"
-cp "$here/mysql/entrypoint" "$work/mysql/"
-cat > "$work/mysql/Dockerfile" <<DF
-FROM $my_base
+# MySQL (Debian's MariaDB 10.11), with an entrypoint that keeps the official
+# image's contract.
+MYSQL_IMAGE=kindred-e2e/mysql:10.11
+debian_image mysql "$MYSQL_IMAGE" mariadb-server <<'DF'
 # Debian's package initialised a data folder; the entrypoint makes its own.
 RUN rm -rf /var/lib/mysql && mkdir -p /var/lib/mysql && chown mysql:mysql /var/lib/mysql
 COPY entrypoint /usr/local/bin/docker-entrypoint
 ENTRYPOINT ["/usr/local/bin/docker-entrypoint"]
 DF
-MYSQL_IMAGE=kindred-e2e/mysql:10.11
-docker build -q -t "$MYSQL_IMAGE" "$work/mysql" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
 
 images=("${want[@]}" "$KINDNETD_IMAGE" "$LOCALPATH_IMAGE" "$HELPER_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$MYSQL_IMAGE")
 node="kindred-e2e/node:$K8S"
