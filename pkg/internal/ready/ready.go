@@ -76,8 +76,15 @@ func condition(obj *unstructured.Unstructured, typ string) string {
 	return ""
 }
 
-// Poll reads each object and reports their readiness.
+// Poll reads each object and reports their readiness, with what troubles
+// the pods of a workload that is not ready.
 func Poll(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured) ([]Status, error) {
+	return poll(ctx, c, objs, nil)
+}
+
+// poll is Poll; with prev (the statuses of an earlier poll) it does not
+// read pods again, and keeps what prev found for workloads still not ready.
+func poll(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured, prev []Status) ([]Status, error) {
 	out := make([]Status, 0, len(objs))
 	for _, o := range objs {
 		cur, err := c.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
@@ -89,7 +96,11 @@ func Poll(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured
 			return nil, err
 		}
 		st := Object(cur)
-		if !st.Ready && !st.Failed {
+		switch {
+		case st.Ready || st.Failed:
+		case prev != nil:
+			st.Trouble = prev[len(out)].Trouble
+		default:
 			st.Trouble = workloadTrouble(ctx, c, cur)
 		}
 		out = append(out, st)
@@ -213,8 +224,14 @@ func Wait(parent context.Context, c *kube.Client, objs []*unstructured.Unstructu
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	var last []Status
-	for {
-		sts, err := Poll(ctx, c, objs)
+	for i := 0; ; i++ {
+		// Objects are read every poll; the pods of workloads not yet
+		// ready, a hint for people, every fourth (once a second).
+		prev := last
+		if i%4 == 0 {
+			prev = nil
+		}
+		sts, err := poll(ctx, c, objs, prev)
 		if err == nil {
 			last = sts
 			var pending []Status
