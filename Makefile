@@ -3,7 +3,7 @@ GO       ?= go
 FUZZTIME ?= 5m
 BIN      ?= kindred
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -X kindred.dev/kindred/pkg/cli.Version=$(VERSION)
+LDFLAGS  := -X kindred.dev/kindred/internal/cli.Version=$(VERSION)
 
 # Test-bed processes; none may outlive a test run.
 TESTBED_PROCS := etcd|kube-apiserver|kube-controll|kube-scheduler|kwok
@@ -64,7 +64,7 @@ clean:
 # The real-kind tests alone, on the node image built here (cached by its
 # inputs; cold: about 25 minutes for its Go binaries).
 test-kind: e2e-image
-	env $$(testbed/e2e/build.sh) $(GO) test -count=1 -timeout 30m -v -run '^TestKind' ./pkg/cli ./pkg/kindredtest
+	env $$(testbed/e2e/build.sh) $(GO) test -count=1 -timeout 30m -v -run '^TestKind' ./internal/cli ./pkg/kindredtest
 	@testbed/e2e/tidy.sh
 
 e2e-image: testbed

@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"kindred.dev/kindred/pkg/cli"
+	"kindred.dev/kindred/internal/cli"
 )
 
 func main() {

@@ -9,7 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"kindred.dev/kindred/pkg/event"
-	"kindred.dev/kindred/pkg/golden"
+	"kindred.dev/kindred/internal/golden"
 )
 
 // fixture drives the progress page with messages at a fixed clock and size.

@@ -8,7 +8,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"kindred.dev/kindred/pkg/golden"
+	"kindred.dev/kindred/internal/golden"
 )
 
 func snapshot() StatusSnapshot {

@@ -10,9 +10,9 @@ import (
 	"os"
 	"time"
 
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
-	"kindred.dev/kindred/pkg/provider"
 	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -34,7 +34,7 @@ func run(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, err := sim.Start(ctx, sim.WithNodes(provider.Nodes(st)...))
+	c, err := sim.Start(ctx, sim.WithNodes(cluster.Nodes(st)...))
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,11 @@ func run(args []string) error {
 			fmt.Printf("%-10s %s %s\n", e.Type, e.Step, e.Message)
 		}
 	})
-	up := engine.NewUp(engine.Config{Provider: &provider.Existing{Kubeconfig: c.Kubeconfig}, Sink: sink})
+	p, err := cluster.New(cluster.Existing, cluster.Options{Kubeconfig: c.Kubeconfig, Simulated: true})
+	if err != nil {
+		return err
+	}
+	up := engine.NewUp(engine.Config{Provider: p, Sink: sink})
 	sum, err := up.Run(ctx, st)
 	fmt.Printf("%d changed, %d unchanged, %d failed\n", sum.Changed, sum.Unchanged, sum.Failed)
 	return err

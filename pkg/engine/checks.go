@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/internal/dbping"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/internal/ready"
@@ -116,22 +117,22 @@ func condition(ctx context.Context, kc *kube.Client, gvk schema.GroupVersionKind
 
 func readFileOS(p string) ([]byte, error) { return os.ReadFile(p) }
 
-// kwokNode is the annotation of the simulated cluster's fake nodes.
-const kwokNode = "kwok.x-k8s.io/node"
-
 // pingDatabase is a database's real readiness: on a cluster that runs
 // containers, it logs in through a port-forward to the server's pod and runs
 // the engine's query (SELECT 1, a MySQL ping, a Redis PING), retrying until
 // the step's timeout. The simulated cluster runs no servers; there a Ready
-// pod is all there is to check. kwok marks its fake nodes, whichever
-// provider reached the cluster.
+// pod is all there is to check. The provider says so, and kwok marks its
+// fake nodes for a cluster reached as an existing one.
 func (r *runner) pingDatabase(ctx context.Context, db *api.Database, progress func(string)) error {
 	pod := db.Name + "-0" // the StatefulSet's one replica
 	p, err := r.kube.Typed.CoreV1().Pods(db.Namespace).Get(ctx, pod, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("database %s: %w", db.Name, err)
 	}
-	if node, err := r.kube.Typed.CoreV1().Nodes().Get(ctx, p.Spec.NodeName, metav1.GetOptions{}); err == nil && node.Annotations[kwokNode] == "fake" {
+	if r.access.Simulated {
+		return nil
+	}
+	if node, err := r.kube.Typed.CoreV1().Nodes().Get(ctx, p.Spec.NodeName, metav1.GetOptions{}); err == nil && node.Annotations[cluster.SimulatedNodeAnnotation] == "fake" {
 		return nil
 	}
 	e, ok := r.st.Catalog.Engine(db.Engine)

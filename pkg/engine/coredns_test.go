@@ -16,9 +16,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"kindred.dev/kindred/pkg/golden"
+	"kindred.dev/kindred/internal/testbed"
+	"kindred.dev/kindred/internal/golden"
 	"kindred.dev/kindred/pkg/internal/kube"
-	"kindred.dev/kindred/pkg/internal/testbed"
 )
 
 // The rewrite goes into the root server block of kubeadm's Corefile, is

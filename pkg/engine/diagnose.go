@@ -20,15 +20,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/internal/ready"
 	"kindred.dev/kindred/pkg/stack"
 )
-
-// LogCollector is a provider that can add its own logs (a kind cluster's
-// node logs) to a diagnostics bundle, in dir.
-type LogCollector interface {
-	CollectLogs(ctx context.Context, st *stack.Stack, dir string) error
-}
 
 // Diagnose writes a diagnostics bundle: what explains a failure, as one
 // tar.gz a CI job can keep.
@@ -201,7 +196,7 @@ func (d *Diagnose) Run(ctx context.Context, st *stack.Stack, w io.Writer) error 
 	} else {
 		b.yaml("nodes.yaml", nodes)
 	}
-	if lc, ok := d.cfg.Provider.(LogCollector); ok {
+	if lc, ok := d.cfg.Provider.(cluster.LogCollector); ok {
 		dir, err := os.MkdirTemp("", "kindred-provider-logs-")
 		if err == nil {
 			defer os.RemoveAll(dir)

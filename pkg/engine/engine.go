@@ -17,9 +17,7 @@ import (
 	"sort"
 	"time"
 
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/event"
 	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
@@ -28,27 +26,9 @@ import (
 	"kindred.dev/kindred/pkg/trust"
 )
 
-// Access is how to reach a cluster.
-type Access struct {
-	Kubeconfig string
-	Context    string
-}
-
-// Provider supplies the cluster a stack runs on: kind, the simulated
-// cluster, or an existing one.
-type Provider interface {
-	// Name is kind, sim or existing.
-	Name() string
-	// Ensure makes the cluster exist and answer, and reports whether it
-	// had to create or start it.
-	Ensure(ctx context.Context, st *stack.Stack, progress func(string)) (Access, bool, error)
-	// Access returns how to reach the cluster, without creating it.
-	Access(ctx context.Context, st *stack.Stack) (Access, error)
-}
-
 // Config carries what every action needs.
 type Config struct {
-	Provider Provider
+	Provider cluster.Provider
 	// Sink receives progress events; nil discards them.
 	Sink event.Sink
 	// Log receives diagnostics, including helm's; nil discards them.
@@ -129,7 +109,7 @@ type runner struct {
 	lockTimeout time.Duration
 
 	// Set by the cluster step, read by every later step.
-	access Access
+	access cluster.Access
 	kube   *kube.Client
 	helm   *helm.Client
 	store  *stateStore
@@ -239,21 +219,9 @@ func (r *runner) prune(ctx context.Context, progress func(string)) (bool, error)
 	return true, nil
 }
 
-// RESTConfig reads the kubeconfig into a client configuration.
-func (acc Access) RESTConfig() (*rest.Config, error) {
-	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: acc.Kubeconfig}
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: acc.Context}
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("reading kubeconfig %s: %w", acc.Kubeconfig, err)
-	}
-	rc.QPS, rc.Burst = 100, 200
-	return rc, nil
-}
-
 // connect reaches the existing cluster of st, for actions that do not
 // create it.
-func connect(ctx context.Context, cfg *Config, st *stack.Stack) (Access, *kube.Client, *helm.Client, error) {
+func connect(ctx context.Context, cfg *Config, st *stack.Stack) (cluster.Access, *kube.Client, *helm.Client, error) {
 	acc, err := cfg.Provider.Access(ctx, st)
 	if err != nil {
 		return acc, nil, nil, err

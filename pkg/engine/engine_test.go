@@ -12,11 +12,11 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"kindred.dev/kindred/internal/testbed"
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
 	"kindred.dev/kindred/pkg/internal/kube"
-	"kindred.dev/kindred/pkg/internal/testbed"
-	"kindred.dev/kindred/pkg/provider"
 	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -44,7 +44,8 @@ func newFixture(t *testing.T, opts ...sim.Option) *fixture {
 }
 
 func (f *fixture) config(rec event.Sink) engine.Config {
-	return engine.Config{Provider: &provider.Existing{Kubeconfig: f.sim.Kubeconfig}, Sink: rec, CacheDir: f.cache}
+	p, _ := cluster.New(cluster.Existing, cluster.Options{Kubeconfig: f.sim.Kubeconfig})
+	return engine.Config{Provider: p, Sink: rec, CacheDir: f.cache}
 }
 
 // up runs Up on the stack file and returns the final state of each step.

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"log"
 
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
-	"kindred.dev/kindred/pkg/provider"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -18,8 +18,12 @@ func ExampleNewUp() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	kind, err := cluster.New(cluster.Kind, cluster.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	cfg := engine.Config{
-		Provider: &provider.Kind{},
+		Provider: kind,
 		Sink: event.SinkFunc(func(e event.Event) {
 			if e.Type == event.StepSucceeded || e.Type == event.StepFailed {
 				fmt.Println(e.Type, e.Step, e.Message)

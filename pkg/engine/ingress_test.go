@@ -5,7 +5,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"kindred.dev/kindred/pkg/golden"
+	"kindred.dev/kindred/internal/golden"
 	"kindred.dev/kindred/pkg/internal/kube"
 )
 

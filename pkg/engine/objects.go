@@ -202,10 +202,8 @@ func (r *runner) databasePassword(ctx context.Context, db *api.Database) (string
 }
 
 // hostData reports whether volumes can live in the host's data folder: a
-// kind cluster whose nodes mount cluster.dataDir.
-func (r *runner) hostData() bool {
-	return r.st.Cluster.DataDir != "" && r.cfg.Provider != nil && r.cfg.Provider.Name() == api.ProviderKind
-}
+// cluster whose nodes mount cluster.dataDir.
+func (r *runner) hostData() bool { return r.access.HostData }
 
 // hostVolume is a database's volume at a fixed path in the data folder (as
 // the node sees it), pinned to the node that mounts it, and its claim.

@@ -13,7 +13,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
-	"kindred.dev/kindred/pkg/golden"
+	"kindred.dev/kindred/pkg/cluster"
+	"kindred.dev/kindred/internal/golden"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -101,11 +102,6 @@ databases:
 	})
 }
 
-// kindProvider stands for a kind cluster: it is all hostData asks.
-type kindProvider struct{ Provider }
-
-func (kindProvider) Name() string { return api.ProviderKind }
-
 // On kind with a data folder, a persistent database gets a volume at a
 // fixed place in it, pinned to its node, so its data outlives the cluster.
 func TestDatabaseOnHostDataGolden(t *testing.T) {
@@ -124,7 +120,7 @@ databases:
 	db := &st.Databases[0]
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "orders-credentials", Namespace: db.Namespace},
 		Data: map[string][]byte{"password": []byte("fixed-for-the-golden-file")}}
-	r := &runner{cfg: &Config{Provider: kindProvider{}}, st: st, kube: &kube.Client{Typed: fake.NewSimpleClientset(secret)}}
+	r := &runner{cfg: &Config{}, st: st, access: cluster.Access{HostData: true}, kube: &kube.Client{Typed: fake.NewSimpleClientset(secret)}}
 	objs, err := r.database(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)

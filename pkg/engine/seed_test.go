@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"kindred.dev/kindred/internal/testbed"
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
-	"kindred.dev/kindred/pkg/internal/testbed"
 )
 
 // The seed Job's script, run against real servers from Debian's packages

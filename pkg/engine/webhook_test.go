@@ -16,9 +16,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"kindred.dev/kindred/internal/testbed"
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/internal/kube"
-	"kindred.dev/kindred/pkg/internal/testbed"
 )
 
 // The webhook check is ready only when a real webhook answers a dry-run

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"kindred.dev/kindred/pkg/internal/testbed"
+	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/sim"
 )
 

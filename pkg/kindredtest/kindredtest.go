@@ -45,10 +45,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
-	"kindred.dev/kindred/pkg/internal/kind"
-	"kindred.dev/kindred/pkg/provider"
 	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -105,8 +104,8 @@ type Env struct {
 	Stack *stack.Stack
 
 	provider ProviderKind
-	p        engine.Provider
-	access   engine.Access
+	p        cluster.Provider
+	access   cluster.Access
 	report   *engine.Report
 }
 
@@ -137,7 +136,7 @@ func Up(t testing.TB, stackFile string, opts ...Option) *Env {
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 
-	var p engine.Provider
+	var p cluster.Provider
 	var shared *sharedCluster
 	switch o.provider {
 	case Existing:
@@ -145,7 +144,7 @@ func Up(t testing.TB, stackFile string, opts ...Option) *Env {
 		if kc == "" {
 			missing(t, "WithProvider(Existing) needs KINDRED_KUBECONFIG")
 		}
-		p = &provider.Existing{Kubeconfig: kc}
+		p, _ = cluster.New(cluster.Existing, cluster.Options{Kubeconfig: kc})
 	case Sim, Kind:
 		// The cluster is keyed by its shape (and node image); the
 		// components on it are brought up to date in place by Up, which is
@@ -154,11 +153,11 @@ func Up(t testing.TB, stackFile string, opts ...Option) *Env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		root := filepath.Join(provider.StateDir(), "kindredtest")
+		root := filepath.Join(cluster.StateDir(), "kindredtest")
 		st.Cluster.Name = "kt-" + hash[:10]
 		rc := reapedCluster{sim: filepath.Join(root, "clusters", st.Cluster.Name)}
 		if o.provider == Kind {
-			runtime, err := kind.DetectRuntime(context.Background(), "")
+			runtime, err := cluster.DetectRuntime(context.Background(), "")
 			if err != nil {
 				missing(t, fmt.Sprintf("the kind provider needs a container runtime: %v", err))
 			}
@@ -167,11 +166,11 @@ func Up(t testing.TB, stackFile string, opts ...Option) *Env {
 				hash = hex.EncodeToString(sum[:])
 				st.Cluster.Name = "kt-" + hash[:10]
 			}
-			kp := &provider.Kind{Runtime: runtime, NodeImage: o.image, Recreate: true}
-			rc = reapedCluster{kind: st.Cluster.Name, runtime: runtime, kindState: filepath.Dir(kp.Kubeconfig(st))}
-			p = kp
+			ko := cluster.Options{Runtime: runtime, NodeImage: o.image, Recreate: true}
+			rc = reapedCluster{kind: st.Cluster.Name, runtime: runtime, kindState: cluster.Folder(cluster.Kind, ko, st)}
+			p, _ = cluster.New(cluster.Kind, ko)
 		} else {
-			p = &provider.Sim{Root: filepath.Join(root, "clusters")}
+			p, _ = cluster.New(cluster.Sim, cluster.Options{Root: filepath.Join(root, "clusters")})
 		}
 		shared, err = join(root, hash, o.ttl, rc)
 		if err != nil {
@@ -305,13 +304,13 @@ func (e *Env) LoadImage(ref string) error {
 	if ref == "" {
 		return errors.New("an empty image reference")
 	}
-	switch p := e.p.(type) {
-	case *provider.Sim:
+	if e.access.Simulated {
 		return nil
-	case *provider.Kind:
+	}
+	if l, ok := e.p.(cluster.ImageLoader); ok {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		return p.LoadImage(ctx, e.Stack, ref)
+		return l.LoadImage(ctx, e.Stack, ref)
 	}
 	return fmt.Errorf("LoadImage cannot reach the nodes of an existing cluster; push %s to a registry it pulls from", ref)
 }
@@ -348,7 +347,7 @@ func (e *Env) diagnostics(dir string) error {
 	events, err := cs.CoreV1().Events("").List(ctx, metav1.ListOptions{})
 	write("events.json", events, err)
 	// The step records, not the applied stack: its values may hold secrets.
-	if rep, err := engine.NewStatus(engine.Config{Provider: &provider.Existing{Kubeconfig: e.access.Kubeconfig, Context: e.access.Context}}).Run(ctx, e.Stack); err == nil {
+	if rep, err := engine.NewStatus(engine.Config{Provider: e.p}).Run(ctx, e.Stack); err == nil {
 		write("steps.json", rep.Steps, nil)
 	}
 	return nil
@@ -566,15 +565,17 @@ func gc(root string, ttl time.Duration) error {
 		hash := filepath.Base(dir)
 		st := &stack.Stack{}
 		st.Cluster.Name = "kt-" + hash[:min(10, len(hash))]
-		var p interface {
-			Delete(context.Context, *stack.Stack) error
-		} = &provider.Sim{Root: filepath.Join(root, "clusters")}
+		name, o := cluster.Sim, cluster.Options{Root: filepath.Join(root, "clusters")}
 		var rc map[string]string
 		if b, err := os.ReadFile(filepath.Join(dir, "cluster.json")); err == nil && json.Unmarshal(b, &rc) == nil && rc["kind"] != "" {
 			st.Cluster.Name = rc["kind"]
-			p = &provider.Kind{Runtime: rc["runtime"]}
+			name, o = cluster.Kind, cluster.Options{Runtime: rc["runtime"]}
 		}
-		if err := p.Delete(context.Background(), st); err != nil {
+		p, err := cluster.New(name, o)
+		if err != nil {
+			return err
+		}
+		if err := p.(cluster.Deleter).Delete(context.Background(), st); err != nil {
 			return fmt.Errorf("removing the idle cluster %s: %w", hash, err)
 		}
 		_ = os.RemoveAll(dir)

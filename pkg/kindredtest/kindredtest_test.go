@@ -11,7 +11,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"kindred.dev/kindred/pkg/internal/testbed"
+	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/kindredtest"
 	"kindred.dev/kindred/pkg/stack"
 )

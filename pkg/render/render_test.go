@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"kindred.dev/kindred/pkg/event"
-	"kindred.dev/kindred/pkg/golden"
+	"kindred.dev/kindred/internal/golden"
 )
 
 // stream is one recorded run: a plan, a success, a failure and a skip.

@@ -7,9 +7,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/internal/ready"
-	"kindred.dev/kindred/pkg/internal/testbed"
 	"kindred.dev/kindred/pkg/sim"
 )
 

@@ -15,9 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/internal/ready"
-	"kindred.dev/kindred/pkg/internal/testbed"
 	"kindred.dev/kindred/pkg/sim"
 )
 

@@ -3,7 +3,7 @@ package trust
 import (
 	"os/exec"
 
-	"kindred.dev/kindred/pkg/internal/testbed"
+	"kindred.dev/kindred/internal/testbed"
 	"os"
 	"path/filepath"
 	"strings"

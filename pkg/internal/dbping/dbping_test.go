@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/internal/dbping"
-	"kindred.dev/kindred/pkg/internal/testbed"
 )
 
 // The checks run against real servers from Debian's packages (postgresql,

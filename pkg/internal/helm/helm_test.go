@@ -15,9 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/internal/chartserver"
 	"kindred.dev/kindred/pkg/internal/kube"
-	"kindred.dev/kindred/pkg/internal/testbed"
 	"kindred.dev/kindred/pkg/sim"
 )
 

@@ -224,3 +224,6 @@ func semverLess(a, b string) bool {
 	}
 	return len(pa) < len(pb)
 }
+
+// Config is a rendered kind cluster configuration.
+type Config = v1alpha4.Cluster

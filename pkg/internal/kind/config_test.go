@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"kindred.dev/kindred/pkg/golden"
+	"kindred.dev/kindred/internal/golden"
 	"kindred.dev/kindred/pkg/stack"
 )
 

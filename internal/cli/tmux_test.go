@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"kindred.dev/kindred/pkg/golden"
-	"kindred.dev/kindred/pkg/internal/testbed"
+	"kindred.dev/kindred/internal/testbed"
+	"kindred.dev/kindred/internal/golden"
 )
 
 // TestIntegrationTerminal drives the real binary in a real terminal (tmux):

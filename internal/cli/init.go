@@ -16,7 +16,7 @@ import (
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/catalog"
-	"kindred.dev/kindred/pkg/internal/kind"
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/stack"
 	"kindred.dev/kindred/ui"
 )
@@ -90,13 +90,13 @@ func defaultAnswers(file string) ui.WizardAnswers {
 			name = n
 		}
 	}
-	versions := kind.Versions()
+	versions := cluster.KubernetesVersions()
 	return ui.WizardAnswers{Name: name, KubernetesVersion: versions[0], CNI: api.CNIKindnet, Ingress: true,
 		Domain: name + ".localhost", TLS: api.IssuerLocalCA}
 }
 
 func wizardChoices() ui.WizardChoices {
-	c := ui.WizardChoices{KubernetesVersions: kind.Versions(), Databases: []string{api.EnginePostgres, api.EngineMySQL, api.EngineRedis}}
+	c := ui.WizardChoices{KubernetesVersions: cluster.KubernetesVersions(), Databases: []string{api.EnginePostgres, api.EngineMySQL, api.EngineRedis}}
 	if cat, err := catalog.Builtin(); err == nil {
 		for _, name := range cat.Names() {
 			if e, _ := cat.Get(name); e.Role == "" { // roles follow from the other answers

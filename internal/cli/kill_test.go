@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"kindred.dev/kindred/internal/testbed"
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
-	"kindred.dev/kindred/pkg/internal/testbed"
-	"kindred.dev/kindred/pkg/provider"
 	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -46,7 +46,8 @@ func TestIntegrationKillAndResume(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	cfg := engine.Config{Provider: &provider.Existing{Kubeconfig: c.Kubeconfig}, CacheDir: t.TempDir()}
+	p, _ := cluster.New(cluster.Existing, cluster.Options{Kubeconfig: c.Kubeconfig})
+	cfg := engine.Config{Provider: p, CacheDir: t.TempDir()}
 
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)

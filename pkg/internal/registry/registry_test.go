@@ -12,9 +12,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"kindred.dev/kindred/pkg/golden"
-	"kindred.dev/kindred/pkg/internal/testbed"
-	"kindred.dev/kindred/pkg/registry"
+	"kindred.dev/kindred/internal/testbed"
+	"kindred.dev/kindred/internal/golden"
+	"kindred.dev/kindred/pkg/internal/registry"
 )
 
 func TestHostsFilesAndConfigMap(t *testing.T) {

@@ -22,10 +22,10 @@ import (
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/doctor"
-	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/internal/clusterapi"
 	"kindred.dev/kindred/pkg/internal/kind"
 	"kindred.dev/kindred/pkg/internal/ready"
-	"kindred.dev/kindred/pkg/registry"
+	"kindred.dev/kindred/pkg/internal/registry"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -45,14 +45,12 @@ type Kind struct {
 	NodeImage string
 	// Recreate allows deleting a cluster whose shape changed.
 	Recreate bool
-	// Preload lists images to pull through the stack's pull-through caches
-	// while the cluster boots (see kindred images).
-	Preload []string
+	// Preloaded lists images to pull through the stack's pull-through
+	// caches while the cluster boots (see kindred images).
+	Preloaded []string
 	// Purge makes Delete remove the data folder too, and the shared
 	// registry and caches when no other kindred cluster is left.
 	Purge bool
-	// DryRun renders and checks, and creates nothing.
-	DryRun bool
 	// Config, if set, receives the rendered kind configuration.
 	Config func(yaml []byte)
 	Log    *slog.Logger
@@ -66,19 +64,36 @@ func (p *Kind) dir(st *stack.Stack) string { return filepath.Join(StateDir(), "k
 // Kubeconfig is the private kubeconfig of the stack's kind cluster.
 func (p *Kind) Kubeconfig(st *stack.Stack) string { return filepath.Join(p.dir(st), "kubeconfig") }
 
-// ErrDryRun ends a dry run after the checks, before anything is created.
-var ErrDryRun = errors.New("dry run: nothing was created")
+// Preload lists images to pull through the stack's pull-through caches
+// while the cluster boots (see kindred images).
+func (p *Kind) Preload(images []string) { p.Preloaded = append(p.Preloaded, images...) }
 
-// Ensure runs doctor, then creates the cluster, reuses it when its shape is
-// the same, or starts its stopped nodes.
-func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string)) (engine.Access, bool, error) {
+// Preflight renders the stack's kind configuration (given to Config) and
+// runs doctor, creating nothing.
+func (p *Kind) Preflight(ctx context.Context, st *stack.Stack) error {
+	_, err := p.preflight(ctx, st, func(string) {})
+	return err
+}
+
+// preflighted is what the checks before creating found out.
+type preflighted struct {
+	cfg      *kind.Config
+	rendered []byte
+	runtime  string
+	kc       *kind.Clusters
+	exists   bool
+	reg      *stackRegistries
+}
+
+// preflight renders the kind configuration and runs doctor.
+func (p *Kind) preflight(ctx context.Context, st *stack.Stack, progress func(string)) (*preflighted, error) {
 	cfg, err := kind.Render(st, kind.Options{NodeImage: p.NodeImage})
 	if err != nil {
-		return engine.Access{}, false, err
+		return nil, err
 	}
 	rendered, err := kind.Marshal(cfg)
 	if err != nil {
-		return engine.Access{}, false, err
+		return nil, err
 	}
 	if p.Config != nil {
 		p.Config(rendered)
@@ -88,10 +103,10 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	exists := false
 	if rerr == nil {
 		if kc, err = kind.New(runtime, p.Log); err != nil {
-			return engine.Access{}, false, err
+			return nil, err
 		}
 		if exists, err = kc.Exists(cfg.Name); err != nil {
-			return engine.Access{}, false, err
+			return nil, err
 		}
 	}
 	progress("running doctor")
@@ -121,16 +136,24 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	}
 	rep := doctor.Run(ctx, st, doctor.Env{Runtime: checked}, skip)
 	if err := rep.Err(); err != nil {
-		return engine.Access{}, false, err
+		return nil, err
 	}
-	if p.DryRun {
-		return engine.Access{}, false, ErrDryRun
+	return &preflighted{cfg: cfg, rendered: rendered, runtime: runtime, kc: kc, exists: exists, reg: reg}, nil
+}
+
+// Ensure runs doctor, then creates the cluster, reuses it when its shape is
+// the same, or starts its stopped nodes.
+func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string)) (clusterapi.Access, bool, error) {
+	pf, err := p.preflight(ctx, st, progress)
+	if err != nil {
+		return clusterapi.Access{}, false, err
 	}
+	cfg, rendered, runtime, kc, exists, reg := pf.cfg, pf.rendered, pf.runtime, pf.kc, pf.exists, pf.reg
 	dir, kubeconfig := p.dir(st), p.Kubeconfig(st)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return engine.Access{}, false, err
+		return clusterapi.Access{}, false, err
 	}
-	acc := engine.Access{Kubeconfig: kubeconfig}
+	acc := clusterapi.Access{Kubeconfig: kubeconfig, HostData: st.Cluster.DataDir != ""}
 	rt := registry.Runtime{Bin: runtime}
 	if reg != nil {
 		progress("starting the local registry" + map[bool]string{true: " and pull-through caches", false: ""}[len(reg.caches) > 0])
@@ -143,10 +166,10 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	// Warm the caches while the cluster boots; a miss only means the nodes
 	// pull from upstream themselves.
 	var warmed chan []registry.Fetched
-	if reg != nil && len(reg.caches) > 0 && len(p.Preload) > 0 {
+	if reg != nil && len(reg.caches) > 0 && len(p.Preloaded) > 0 {
 		warmed = make(chan []registry.Fetched, 1)
 		go func() {
-			warmed <- rt.Prefetch(ctx, reg.caches, p.Preload, v1.Platform{OS: "linux", Architecture: goruntime.GOARCH}, 4)
+			warmed <- rt.Prefetch(ctx, reg.caches, p.Preloaded, v1.Platform{OS: "linux", Architecture: goruntime.GOARCH}, 4)
 		}()
 	}
 	// The configuration a cluster was made from is recorded once kind has
@@ -323,12 +346,12 @@ func clientset(kubeconfig string) (*kubernetes.Clientset, error) {
 }
 
 // Access returns the private kubeconfig of an existing cluster.
-func (p *Kind) Access(ctx context.Context, st *stack.Stack) (engine.Access, error) {
+func (p *Kind) Access(ctx context.Context, st *stack.Stack) (clusterapi.Access, error) {
 	kubeconfig := p.Kubeconfig(st)
 	if _, err := os.Stat(kubeconfig); err != nil {
-		return engine.Access{}, fmt.Errorf("%w: no kind cluster %q made by kindred (%v)", ErrNoCluster, st.Cluster.Name, err)
+		return clusterapi.Access{}, fmt.Errorf("%w: no kind cluster %q made by kindred (%v)", ErrNoCluster, st.Cluster.Name, err)
 	}
-	return engine.Access{Kubeconfig: kubeconfig}, nil
+	return clusterapi.Access{Kubeconfig: kubeconfig, HostData: st.Cluster.DataDir != ""}, nil
 }
 
 // Delete deletes the stack's kind cluster and its private kubeconfig. The

@@ -44,7 +44,7 @@ const DefaultStackFile = "kindred.yaml"
 // builtinPrefix names an embedded stack on the command line: builtin:minimal.
 const builtinPrefix = "builtin:"
 
-// Version is set at build time with -ldflags "-X kindred.dev/kindred/pkg/cli.Version=...".
+// Version is set at build time with -ldflags "-X kindred.dev/kindred/internal/cli.Version=...".
 var Version = "dev"
 
 // usageError is bad input on the command line.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"kindred.dev/kindred/pkg/internal/testbed"
+	"kindred.dev/kindred/internal/testbed"
 )
 
 // TestIntegrationDockerPrivileged checks the test bed's Docker engine: an

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"kindred.dev/kindred/pkg/internal/testbed"
+	"kindred.dev/kindred/internal/testbed"
 )
 
 // TestIntegrationKindUpWithoutImage runs `kindred up` with the kind provider

@@ -1,11 +1,10 @@
-// Package provider supplies the clusters stacks run on: the simulated
-// cluster (sim), any existing cluster through a kubeconfig (existing), and,
-// with the kind issue, kind clusters.
+// Package provider implements the clusters stacks run on: kind clusters,
+// the simulated cluster (sim), and any existing cluster through a
+// kubeconfig (existing). Programs reach them through pkg/cluster.
 package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,25 +14,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
-	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/internal/clusterapi"
 	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
 
 // ErrNoCluster means the provider has no cluster for the stack.
-var ErrNoCluster = errors.New("no cluster")
+var ErrNoCluster = clusterapi.ErrNoCluster
 
 // StateDir is where kindred keeps clusters' state on this machine.
-func StateDir() string {
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "kindred")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "kindred-state")
-	}
-	return filepath.Join(home, ".local", "state", "kindred")
-}
+func StateDir() string { return clusterapi.StateDir() }
 
 // Sim runs stacks on a simulated cluster that outlives the command, so
 // that up, status and down work across commands.
@@ -48,6 +38,9 @@ type Sim struct {
 // Name is "sim".
 func (p *Sim) Name() string { return api.ProviderSim }
 
+// Folder is the folder of the stack's simulated cluster.
+func (p *Sim) Folder(st *stack.Stack) string { return p.root(st) }
+
 func (p *Sim) root(st *stack.Stack) string {
 	root := p.Root
 	if root == "" {
@@ -58,14 +51,14 @@ func (p *Sim) root(st *stack.Stack) string {
 
 // Ensure reuses the stack's running simulated cluster or starts one shaped
 // like the stack's nodes.
-func (p *Sim) Ensure(ctx context.Context, st *stack.Stack, progress func(string)) (engine.Access, bool, error) {
+func (p *Sim) Ensure(ctx context.Context, st *stack.Stack, progress func(string)) (clusterapi.Access, bool, error) {
 	c, err := sim.Open(p.root(st))
 	if err != nil {
-		return engine.Access{}, false, err
+		return clusterapi.Access{}, false, err
 	}
 	if c != nil {
 		p.simulate(ctx, c)
-		return engine.Access{Kubeconfig: c.Kubeconfig}, false, nil
+		return clusterapi.Access{Kubeconfig: c.Kubeconfig, Simulated: true}, false, nil
 	}
 	progress("starting a simulated cluster")
 	opts := []sim.Option{sim.WithRoot(p.root(st)), sim.WithKeep(), sim.WithName(st.Cluster.Name), sim.WithNodes(Nodes(st)...)}
@@ -79,10 +72,10 @@ func (p *Sim) Ensure(ctx context.Context, st *stack.Stack, progress func(string)
 	defer cancel()
 	c, err = sim.Start(startCtx, opts...)
 	if err != nil {
-		return engine.Access{}, false, err
+		return clusterapi.Access{}, false, err
 	}
 	p.simulate(ctx, c)
-	return engine.Access{Kubeconfig: c.Kubeconfig}, true, nil
+	return clusterapi.Access{Kubeconfig: c.Kubeconfig, Simulated: true}, true, nil
 }
 
 // simulate plays the controllers of cert-manager, Contour and the Tigera
@@ -96,15 +89,15 @@ func (p *Sim) simulate(ctx context.Context, c *sim.Cluster) {
 }
 
 // Access returns the running simulated cluster of the stack.
-func (p *Sim) Access(ctx context.Context, st *stack.Stack) (engine.Access, error) {
+func (p *Sim) Access(ctx context.Context, st *stack.Stack) (clusterapi.Access, error) {
 	c, err := sim.Open(p.root(st))
 	if err != nil {
-		return engine.Access{}, err
+		return clusterapi.Access{}, err
 	}
 	if c == nil {
-		return engine.Access{}, fmt.Errorf("%w: no simulated cluster %q is running; start one with `kindred up --provider sim`", ErrNoCluster, st.Cluster.Name)
+		return clusterapi.Access{}, fmt.Errorf("%w: no simulated cluster %q is running; start one with `kindred up --provider sim`", ErrNoCluster, st.Cluster.Name)
 	}
-	return engine.Access{Kubeconfig: c.Kubeconfig}, nil
+	return clusterapi.Access{Kubeconfig: c.Kubeconfig, Simulated: true}, nil
 }
 
 // Delete stops the stack's simulated cluster, if one runs.
@@ -152,30 +145,33 @@ func Nodes(st *stack.Stack) []sim.Node {
 type Existing struct {
 	Kubeconfig string
 	Context    string
+	// Simulated says the cluster is a simulated one (its nodes run no
+	// containers); kindredtest and programs that start sim.Cluster know.
+	Simulated bool
 }
 
 // Name is "existing".
 func (p *Existing) Name() string { return api.ProviderExisting }
 
 // Ensure checks nothing beyond the kubeconfig; the first API call tells.
-func (p *Existing) Ensure(ctx context.Context, st *stack.Stack, progress func(string)) (engine.Access, bool, error) {
+func (p *Existing) Ensure(ctx context.Context, st *stack.Stack, progress func(string)) (clusterapi.Access, bool, error) {
 	acc, err := p.Access(ctx, st)
 	return acc, false, err
 }
 
 // Access returns the kubeconfig and context to use.
-func (p *Existing) Access(ctx context.Context, st *stack.Stack) (engine.Access, error) {
+func (p *Existing) Access(ctx context.Context, st *stack.Stack) (clusterapi.Access, error) {
 	kc := p.Kubeconfig
 	if kc == "" {
 		home, _ := os.UserHomeDir()
 		kc = filepath.Join(home, ".kube", "config")
 	}
 	if _, err := os.Stat(kc); err != nil {
-		return engine.Access{}, fmt.Errorf("%w: kubeconfig %s: %v", ErrNoCluster, kc, err)
+		return clusterapi.Access{}, fmt.Errorf("%w: kubeconfig %s: %v", ErrNoCluster, kc, err)
 	}
 	ctxName := p.Context
 	if ctxName == "" {
 		ctxName = st.Cluster.Context
 	}
-	return engine.Access{Kubeconfig: kc, Context: ctxName}, nil
+	return clusterapi.Access{Kubeconfig: kc, Context: ctxName, Simulated: p.Simulated}, nil
 }

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"golang.org/x/term"
 
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
 	"kindred.dev/kindred/pkg/plan"
@@ -61,7 +62,7 @@ func (a *app) runTUI(ctx context.Context, title string, fn func(ctx context.Cont
 }
 
 // runStatusTUI shows the live status dashboard until the user quits.
-func (a *app) runStatusTUI(ctx context.Context, p engine.Provider, st *stack.Stack) error {
+func (a *app) runStatusTUI(ctx context.Context, p cluster.Provider, st *stack.Stack) error {
 	_, noColor := a.lookupEnv("NO_COLOR")
 	fetch := func(ctx context.Context) ui.StatusSnapshot {
 		rep, err := engine.NewStatus(a.engineConfig(p)).Run(ctx, st)

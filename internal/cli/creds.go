@@ -9,12 +9,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/stack"
 )
 
 // credentials reads each database's Secret from the cluster acc reaches.
-func credentials(ctx context.Context, st *stack.Stack, acc engine.Access, only string) (map[string]map[string][]byte, error) {
+func credentials(ctx context.Context, st *stack.Stack, acc cluster.Access, only string) (map[string]map[string][]byte, error) {
 	cfg, err := acc.RESTConfig()
 	if err != nil {
 		return nil, err

@@ -12,10 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
-	"kindred.dev/kindred/pkg/provider"
 	"kindred.dev/kindred/pkg/render"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -29,6 +28,7 @@ type clusterFlags struct {
 	nodeImage  string
 	recreate   bool
 	dryRun     bool
+	purge      bool
 	stack      string // for commands whose argument is not the stack
 }
 
@@ -48,37 +48,35 @@ func (f *clusterFlags) add(cmd *cobra.Command) {
 }
 
 // provider picks the cluster provider for st.
-func (a *app) provider(f *clusterFlags, st *stack.Stack) (engine.Provider, error) {
+func (a *app) provider(f *clusterFlags, st *stack.Stack) (cluster.Provider, error) {
 	name := f.provider
 	if name == "" {
 		name = st.Cluster.Provider
 	}
-	switch name {
-	case api.ProviderSim:
-		bins, _ := a.lookupEnv("KINDRED_TESTBED_DIR")
-		return &provider.Sim{Binaries: bins, Log: a.log}, nil
-	case api.ProviderExisting:
-		kc := f.kubeconfig
-		if kc == "" {
-			kc, _ = a.lookupEnv("KUBECONFIG")
-		}
-		return &provider.Existing{Kubeconfig: kc, Context: f.context}, nil
-	case api.ProviderKind:
-		rt := f.runtime
-		if rt == "" {
-			rt, _ = a.lookupEnv("KINDRED_RUNTIME")
-		}
-		k := &provider.Kind{Runtime: rt, NodeImage: f.nodeImage, Recreate: f.recreate, DryRun: f.dryRun, Log: a.log}
-		if a.verbose > 0 {
-			k.Config = func(yaml []byte) { fmt.Fprintf(a.stderr, "kind config:\n%s", yaml) }
-		}
-		return k, nil
+	o := cluster.Options{Log: a.log, Context: f.context, NodeImage: f.nodeImage, Recreate: f.recreate, Purge: f.purge}
+	o.Binaries, _ = a.lookupEnv("KINDRED_TESTBED_DIR")
+	if o.Kubeconfig = f.kubeconfig; o.Kubeconfig == "" {
+		o.Kubeconfig, _ = a.lookupEnv("KUBECONFIG")
 	}
-	return nil, usageError{fmt.Errorf("invalid --provider %q: want kind, sim or existing", name)}
+	if o.Runtime = f.runtime; o.Runtime == "" {
+		o.Runtime, _ = a.lookupEnv("KINDRED_RUNTIME")
+	}
+	if a.verbose > 0 {
+		out := a.stderr
+		if f.dryRun {
+			out = a.stdout
+		}
+		o.Config = func(yaml []byte) { fmt.Fprintf(out, "kind config:\n%s", yaml) }
+	}
+	p, err := cluster.New(name, o)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("invalid --provider %q: want kind, sim or existing", name)}
+	}
+	return p, nil
 }
 
 // stackAndProvider loads the stack a command names and picks its provider.
-func (a *app) stackAndProvider(f *clusterFlags, args []string) (*stack.Stack, engine.Provider, error) {
+func (a *app) stackAndProvider(f *clusterFlags, args []string) (*stack.Stack, cluster.Provider, error) {
 	st, err := a.loadStack(args)
 	if err != nil {
 		return nil, nil, err
@@ -98,7 +96,7 @@ func (a *app) sink() event.Sink {
 	return render.NewText(a.stdout, a.verbose > 0)
 }
 
-func (a *app) engineConfig(p engine.Provider) engine.Config {
+func (a *app) engineConfig(p cluster.Provider) engine.Config {
 	mirror, _ := a.lookupEnv("KINDRED_CHART_MIRROR")
 	return engine.Config{Provider: p, Sink: a.sink(), Log: a.log, ChartMirror: mirror}
 }
@@ -131,15 +129,17 @@ resumes where it stopped.`,
 			if f.dryRun {
 				return a.dryRun(ctx, st, p)
 			}
-			if k, ok := p.(*provider.Kind); ok && st.Cluster.Registry != nil && len(st.Cluster.Registry.Mirrors) > 0 {
+			if pl, ok := p.(cluster.Preloader); ok && st.Cluster.Registry != nil && len(st.Cluster.Registry.Mirrors) > 0 {
 				// The images to warm the caches with while the cluster boots.
 				imgs, err := engine.NewImages(a.engineConfig(p)).Run(ctx, st)
 				if err != nil {
 					a.log.Warn("not warming the registry caches: listing the stack's images failed", "err", err)
 				}
+				var refs []string
 				for _, i := range imgs {
-					k.Preload = append(k.Preload, i.Image)
+					refs = append(refs, i.Image)
 				}
+				pl.Preload(refs)
 			}
 			run := func(ctx context.Context, sink event.Sink) (event.Summary, error) {
 				cfg := a.engineConfig(p)
@@ -174,7 +174,7 @@ resumes where it stopped.`,
 
 func (a *app) downCmd() *cobra.Command {
 	var f clusterFlags
-	var deleteCluster, keepCluster, purge bool
+	var deleteCluster, keepCluster bool
 	cmd := &cobra.Command{
 		Use:   "down [STACK]",
 		Short: "Delete the stack's kind cluster, or uninstall what the stack installed",
@@ -195,23 +195,19 @@ gone. With --delete-cluster, a simulated cluster is stopped too.`,
 			}
 			ctx, stop := interruptible()
 			defer stop()
-			if k, ok := p.(*provider.Kind); ok && !keepCluster {
+			if d, ok := p.(cluster.Deleter); ok && p.Name() == cluster.Kind && !keepCluster {
 				// Deleting the cluster removes what it runs; uninstalling
 				// first would only take longer.
-				k.Purge = purge
-				return k.Delete(ctx, st)
+				return d.Delete(ctx, st)
 			}
-			if purge {
+			if f.purge {
 				return usageError{fmt.Errorf("--purge needs the kind provider, without --keep-cluster")}
 			}
-			if _, err := engine.NewDown(a.engineConfig(p)).Run(ctx, st); err != nil && !(deleteCluster && errors.Is(err, provider.ErrNoCluster)) {
+			if _, err := engine.NewDown(a.engineConfig(p)).Run(ctx, st); err != nil && !(deleteCluster && errors.Is(err, cluster.ErrNoCluster)) {
 				return err
 			}
 			if deleteCluster {
-				switch d := p.(type) {
-				case *provider.Sim:
-					return d.Delete(ctx, st)
-				case *provider.Kind:
+				if d, ok := p.(cluster.Deleter); ok {
 					return d.Delete(ctx, st)
 				}
 				return usageError{fmt.Errorf("--delete-cluster does not delete clusters kindred did not create (--provider existing)")}
@@ -222,7 +218,7 @@ gone. With --delete-cluster, a simulated cluster is stopped too.`,
 	f.add(cmd)
 	cmd.Flags().BoolVar(&deleteCluster, "delete-cluster", false, "after uninstalling, stop a simulated cluster too")
 	cmd.Flags().BoolVar(&keepCluster, "keep-cluster", false, "kind: uninstall the stack and keep the cluster")
-	cmd.Flags().BoolVar(&purge, "purge", false, "kind: also delete the data folder (and the shared registry when no cluster is left)")
+	cmd.Flags().BoolVar(&f.purge, "purge", false, "kind: also delete the data folder (and the shared registry when no cluster is left)")
 	return cmd
 }
 

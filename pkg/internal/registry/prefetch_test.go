@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"kindred.dev/kindred/pkg/internal/testbed"
-	"kindred.dev/kindred/pkg/registry"
+	"kindred.dev/kindred/internal/testbed"
+	"kindred.dev/kindred/pkg/internal/registry"
 )
 
 // A pull-through cache warmed by Prefetch serves the image after its

@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/stack"
 )
 
 // printSummary tells what the user now has and what to try next. Database
 // credentials are masked: they live in their Secrets.
-func (a *app) printSummary(ctx context.Context, p engine.Provider, st *stack.Stack) {
+func (a *app) printSummary(ctx context.Context, p cluster.Provider, st *stack.Stack) {
 	acc, err := p.Access(ctx, st)
 	if err != nil {
 		return

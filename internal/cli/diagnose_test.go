@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"kindred.dev/kindred/pkg/internal/testbed"
+	"kindred.dev/kindred/internal/testbed"
 )
 
 // TestIntegrationDiagnosticsOfAFailingStack: up on a stack that fails on

@@ -8,11 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/doctor"
-	"kindred.dev/kindred/pkg/engine"
-	"kindred.dev/kindred/pkg/internal/kind"
 	"kindred.dev/kindred/pkg/plan"
-	"kindred.dev/kindred/pkg/provider"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -34,7 +32,7 @@ checks before it creates anything.`,
 			if runtime == "" {
 				runtime, _ = a.lookupEnv("KINDRED_RUNTIME")
 			}
-			rt, _ := kind.DetectRuntime(cmd.Context(), runtime)
+			rt, _ := cluster.DetectRuntime(cmd.Context(), runtime)
 			rep := doctor.Run(cmd.Context(), st, doctor.Env{Runtime: rt}, nil)
 			if a.json() {
 				if err := a.writeJSON(rep); err != nil {
@@ -67,7 +65,7 @@ func (a *app) printDoctor(rep doctor.Report) {
 
 // dryRun plans the stack and, for kind, renders its config and runs
 // doctor, creating nothing.
-func (a *app) dryRun(ctx context.Context, st *stack.Stack, p engine.Provider) error {
+func (a *app) dryRun(ctx context.Context, st *stack.Stack, p cluster.Provider) error {
 	pl, err := plan.Build(st)
 	if err != nil {
 		return err
@@ -76,19 +74,14 @@ func (a *app) dryRun(ctx context.Context, st *stack.Stack, p engine.Provider) er
 	for i, lv := range pl.Levels {
 		fmt.Fprintf(a.stdout, "  level %d: %v\n", i, lv)
 	}
-	k, ok := p.(*provider.Kind)
+	pf, ok := p.(cluster.Preflighter)
 	if !ok {
 		fmt.Fprintf(a.stdout, "provider %s: nothing to check before creating\n", p.Name())
 		return nil
 	}
-	k.DryRun = true
-	if a.verbose > 0 {
-		k.Config = func(yaml []byte) { fmt.Fprintf(a.stdout, "kind config:\n%s", yaml) }
+	if err := pf.Preflight(ctx, st); err != nil {
+		return err
 	}
-	_, _, err = k.Ensure(ctx, st, func(string) {})
-	if errors.Is(err, provider.ErrDryRun) {
-		fmt.Fprintln(a.stdout, "doctor: ok; dry run, nothing was created")
-		return nil
-	}
-	return err
+	fmt.Fprintln(a.stdout, "doctor: ok; dry run, nothing was created")
+	return nil
 }

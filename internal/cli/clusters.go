@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"kindred.dev/kindred/pkg/provider"
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/sim"
 )
 
@@ -26,11 +26,11 @@ type clusterEntry struct {
 // listClusters finds the kind and simulated clusters kindred made here.
 func listClusters() ([]clusterEntry, error) {
 	var out []clusterEntry
-	kinds, _ := filepath.Glob(filepath.Join(provider.StateDir(), "kind", "*", "kubeconfig"))
+	kinds, _ := filepath.Glob(filepath.Join(cluster.StateDir(), "kind", "*", "kubeconfig"))
 	for _, kc := range kinds {
 		out = append(out, clusterEntry{Name: filepath.Base(filepath.Dir(kc)), Provider: "kind", State: "created", Kubeconfig: kc})
 	}
-	sims, _ := filepath.Glob(filepath.Join(provider.StateDir(), "sim", "*"))
+	sims, _ := filepath.Glob(filepath.Join(cluster.StateDir(), "sim", "*"))
 	for _, dir := range sims {
 		c, err := sim.Open(dir)
 		if err != nil {

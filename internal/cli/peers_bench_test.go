@@ -18,9 +18,10 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"k8s.io/client-go/kubernetes"
+
+	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/event"
-	"kindred.dev/kindred/pkg/internal/kube"
-	"kindred.dev/kindred/pkg/internal/testbed"
 	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
@@ -49,7 +50,7 @@ func BenchmarkPeers(b *testing.B) {
 	c := testbed.Sim(b, sim.WithReadyDelay(time.Second))
 	bin := buildKindred(b)
 	ctx := context.Background()
-	kc, err := kube.New(c.RESTConfig())
+	kc, err := kubernetes.NewForConfig(c.RESTConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func BenchmarkPeers(b *testing.B) {
 				b.Fatalf("helm uninstall %s: %v\n%s", r, err, out)
 			}
 		}
-		_ = kc.Typed.CoreV1().Secrets("kindred-system").Delete(ctx, "kindred-state", metav1.DeleteOptions{})
+		_ = kc.CoreV1().Secrets("kindred-system").Delete(ctx, "kindred-state", metav1.DeleteOptions{})
 	}
 	var peakRSS int64
 	res := map[string][]time.Duration{}

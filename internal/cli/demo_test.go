@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"kindred.dev/kindred/pkg/internal/testbed"
+	"kindred.dev/kindred/internal/testbed"
 )
 
 // TestIntegrationReferenceStackOnSim brings the embedded reference stack

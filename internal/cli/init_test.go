@@ -9,7 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
-	"kindred.dev/kindred/pkg/golden"
+	"kindred.dev/kindred/internal/golden"
 	"kindred.dev/kindred/ui"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
-	"kindred.dev/kindred/pkg/provider"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -53,14 +53,14 @@ are never included. up writes one by itself when it fails.`,
 func diagnosticsPath(lookup func(string) (string, bool), st *stack.Stack) string {
 	dir, ok := lookup("KINDRED_DIAGNOSTICS")
 	if !ok || dir == "" {
-		dir = filepath.Join(provider.StateDir(), "diagnostics")
+		dir = filepath.Join(cluster.StateDir(), "diagnostics")
 	}
 	return filepath.Join(dir, fmt.Sprintf("%s-%s.tar.gz", st.Metadata.Name, time.Now().UTC().Format("20060102T150405Z")))
 }
 
 // writeDiagnostics writes the bundle to file (0600: logs may be private),
 // replacing it only once it is complete.
-func (a *app) writeDiagnostics(ctx context.Context, p engine.Provider, st *stack.Stack, failure error, file string) error {
+func (a *app) writeDiagnostics(ctx context.Context, p cluster.Provider, st *stack.Stack, failure error, file string) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (a *app) writeDiagnostics(ctx context.Context, p engine.Provider, st *stack
 
 // diagnoseFailure writes a bundle after a failed run, when the failure is
 // the steps' and the cluster can be reached, and says where it is.
-func (a *app) diagnoseFailure(p engine.Provider, st *stack.Stack, failure error) {
+func (a *app) diagnoseFailure(p cluster.Provider, st *stack.Stack, failure error) {
 	var runErr *engine.RunError
 	if !errors.As(failure, &runErr) {
 		return
