@@ -8,7 +8,7 @@ LDFLAGS  := -X kindred.dev/kindred/internal/cli.Version=$(VERSION)
 # Test-bed processes; none may outlive a test run.
 TESTBED_PROCS := etcd|kube-apiserver|kube-controll|kube-scheduler|kwok
 
-.PHONY: build test unit testbed lint fuzz bench check-leaks clean demo-sim test-kind e2e-image check-docker-leaks
+.PHONY: build test unit testbed lint cross fuzz bench check-leaks clean demo-sim test-kind e2e-image check-docker-leaks
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -45,6 +45,19 @@ check-leaks:
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# Other platforms: the binary builds and every package (tests included)
+# vets for each, and kindredtest's test binary builds for macOS, so a
+# Linux-only call cannot land. The first run compiles the dependency graph
+# once per platform (a few minutes each); later runs are cached.
+CROSS ?= darwin/arm64 darwin/amd64 windows/amd64 linux/arm64
+cross:
+	@set -e; for p in $(CROSS); do \
+		os=$${p%/*}; arch=$${p#*/}; echo "== $$os/$$arch"; \
+		GOOS=$$os GOARCH=$$arch $(GO) vet ./...; \
+		GOOS=$$os GOARCH=$$arch $(GO) build -o /dev/null .; \
+	done
+	GOOS=darwin GOARCH=arm64 $(GO) test -c -o /dev/null ./pkg/kindredtest
 
 # Fuzz the stack loader; the corpus that found bugs stays in
 # pkg/stack/testdata/fuzz.

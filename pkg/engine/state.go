@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -17,6 +16,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"kindred.dev/kindred/pkg/internal/proc"
 )
 
 // Where kindred keeps its records in a cluster.
@@ -235,7 +236,7 @@ func deadLocalHolder(holder string) bool {
 	if err != nil || pid <= 0 {
 		return false
 	}
-	return syscall.Kill(pid, 0) == syscall.ESRCH
+	return !proc.Alive(pid)
 }
 
 func (l *lock) renew() {

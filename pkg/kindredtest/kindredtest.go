@@ -36,10 +36,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gofrs/flock"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -48,6 +48,7 @@ import (
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
+	"kindred.dev/kindred/pkg/internal/proc"
 	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -423,7 +424,7 @@ func missing(t testing.TB, msg string) {
 type sharedCluster struct {
 	dir   string
 	lease string
-	lk    *os.File
+	lk    *flock.Flock
 }
 
 // join registers this process with the cluster for hash, first removing
@@ -512,7 +513,7 @@ func writeCluster(leases string, rc reapedCluster) error {
 // startReaper starts a detached shell that cleans up after this process.
 func startReaper(leases string, rc reapedCluster) error {
 	cmd := exec.Command("sh", "-c", reaperScript, "kindredtest-reaper", strconv.Itoa(os.Getpid()), leases, rc.sim, rc.kind, rc.runtime, rc.kindState)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	proc.Detach(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the cluster reaper: %w", err)
 	}
@@ -520,22 +521,17 @@ func startReaper(leases string, rc reapedCluster) error {
 }
 
 func (s *sharedCluster) lock() error {
-	f, err := os.OpenFile(filepath.Join(s.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
+	lk := flock.New(filepath.Join(s.dir, "lock"), flock.SetPermissions(0o600))
+	if err := lk.Lock(); err != nil {
 		return err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return err
-	}
-	s.lk = f
+	s.lk = lk
 	return nil
 }
 
 func (s *sharedCluster) unlock() {
 	if s.lk != nil {
-		_ = syscall.Flock(int(s.lk.Fd()), syscall.LOCK_UN)
-		s.lk.Close()
+		_ = s.lk.Unlock()
 		s.lk = nil
 	}
 }
@@ -546,7 +542,7 @@ func liveLeases(dir string) []string {
 	var live []string
 	for _, f := range files {
 		pid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(f), ".lease"))
-		if err == nil && syscall.Kill(pid, 0) != syscall.ESRCH {
+		if err == nil && proc.Alive(pid) {
 			live = append(live, f)
 		}
 	}

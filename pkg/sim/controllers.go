@@ -7,10 +7,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"k8s.io/client-go/discovery"
+
+	"kindred.dev/kindred/pkg/internal/proc"
 )
 
 // SimulateControllers plays, until ctx ends, the controllers of components
@@ -90,8 +91,8 @@ func (c *Cluster) playing(name string) bool {
 	if err != nil {
 		return false
 	}
-	state, _, ok := procStat(pid)
-	return ok && state != "Z" && syscall.Kill(pid, 0) == nil
+	in, ok := proc.Stat(pid)
+	return ok && !in.Zombie && proc.Alive(pid)
 }
 
 // play starts a kwok process with the controller's stages. It manages no

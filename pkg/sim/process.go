@@ -7,10 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
+
+	"kindred.dev/kindred/pkg/internal/proc"
 )
 
 // ownerFile records, in a cluster's folder, who started it and which process
@@ -37,13 +36,10 @@ func (g *group) start(name, bin string, args ...string) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = g.dir
-	attr := &syscall.SysProcAttr{Setpgid: true, Pgid: g.pgid}
-	if !g.keep {
-		// The kernel kills the process when the test process dies, even by
-		// SIGKILL; reaping covers what this misses.
-		attr.Pdeathsig = syscall.SIGKILL
-	}
-	cmd.SysProcAttr = attr
+	// Unless the cluster is kept, its processes die with this one, even
+	// by SIGKILL (the kernel's parent-death signal on Linux, a watchdog on
+	// macOS); reaping covers what this misses.
+	proc.InGroup(cmd, g.pgid, !g.keep)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
@@ -52,6 +48,12 @@ func (g *group) start(name, bin string, args ...string) error {
 		if err := g.writeOwner(); err != nil {
 			_ = cmd.Process.Kill()
 			return err
+		}
+		if !g.keep {
+			if err := proc.Watch(g.pgid); err != nil {
+				_ = cmd.Process.Kill()
+				return err
+			}
 		}
 	}
 	if g.procs == nil {
@@ -73,7 +75,7 @@ func (g *group) restart(name string) error {
 	pid := cmd.Process.Pid
 	_ = cmd.Process.Kill()
 	for i := 0; i < 200; i++ {
-		if st, _, ok := procStat(pid); !ok || st == "Z" {
+		if in, ok := proc.Stat(pid); !ok || in.Zombie {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -97,13 +99,13 @@ func (g *group) stop(grace time.Duration) error {
 	if g.pgid == 0 {
 		return nil
 	}
-	_ = syscall.Kill(-g.pgid, syscall.SIGTERM)
+	_ = proc.SignalGroup(g.pgid, proc.Terminate)
 	deadline := time.Now().Add(grace)
 	for groupAlive(g.pgid) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if groupAlive(g.pgid) {
-		_ = syscall.Kill(-g.pgid, syscall.SIGKILL)
+		_ = proc.SignalGroup(g.pgid, proc.Kill)
 		for i := 0; groupAlive(g.pgid) && i < 100; i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -117,60 +119,18 @@ func (g *group) stop(grace time.Duration) error {
 // groupAlive reports whether any process is left in process group pgid.
 // Zombies count as gone: they hold no resources but a table entry.
 func groupAlive(pgid int) bool {
-	if err := syscall.Kill(-pgid, 0); err != nil {
+	if !proc.GroupExists(pgid) {
 		return false
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return true
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		state, pg, ok := procStat(pid)
-		if ok && pg == pgid && state != "Z" {
-			return true
-		}
-	}
-	return false
+	members, err := proc.GroupMembers(pgid)
+	return err != nil || len(members) > 0
 }
 
-// procStat reads a process's state and process group from /proc.
-func procStat(pid int) (state string, pgid int, ok bool) {
-	f := statFields(pid)
-	if len(f) < 3 {
-		return "", 0, false
-	}
-	pgid, err := strconv.Atoi(f[2])
-	return f[0], pgid, err == nil
-}
-
-// startTime is a process's start time in clock ticks since boot; with the
+// startTime is a process's start time as the kernel records it; with the
 // pid it names a process uniquely, even after pid reuse. 0 if unknown.
 func startTime(pid int) uint64 {
-	f := statFields(pid)
-	if len(f) < 20 {
-		return 0
-	}
-	t, _ := strconv.ParseUint(f[19], 10, 64)
-	return t
-}
-
-// statFields returns the fields of /proc/PID/stat after the command name,
-// so field 0 is the state.
-func statFields(pid int) []string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return nil
-	}
-	return strings.Fields(s[i+1:])
+	in, _ := proc.Stat(pid)
+	return in.Start
 }
 
 // Reap stops the simulated clusters under root whose owner process has

@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -159,10 +160,18 @@ func DefaultRoot() string {
 	return filepath.Join(os.TempDir(), "kindred-sim")
 }
 
+// ErrUnsupportedOS: the simulated cluster runs its processes in a POSIX
+// process group, which Windows does not have. On Windows, use kind (Docker
+// Desktop) or an existing cluster.
+var ErrUnsupportedOS = errors.New("the simulated cluster runs on Linux and macOS, not on Windows; use --provider kind (Docker Desktop) or --provider existing")
+
 // Start starts a simulated cluster and returns when it is ready for pods:
 // the API server answers /readyz, the default ServiceAccount exists, and
 // every node is Ready. On error, everything it started is stopped.
 func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
+	if goruntime.GOOS == "windows" {
+		return nil, ErrUnsupportedOS
+	}
 	o := &options{name: "sim", root: DefaultRoot(), startGrace: 90 * time.Second}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
