@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/internal/golden"
+	"kindred.dev/kindred/internal/testbed"
 )
 
 // TestIntegrationTerminal drives the real binary in a real terminal (tmux):

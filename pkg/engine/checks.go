@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -12,8 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
-	"kindred.dev/kindred/pkg/cluster"
-	"kindred.dev/kindred/pkg/internal/dbping"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/internal/ready"
 )
@@ -113,58 +110,4 @@ func condition(ctx context.Context, kc *kube.Client, gvk schema.GroupVersionKind
 		}
 	}
 	return false, fmt.Sprintf("%s %s has no %s condition yet", gvk.Kind, name, typ)
-}
-
-func readFileOS(p string) ([]byte, error) { return os.ReadFile(p) }
-
-// pingDatabase is a database's real readiness: on a cluster that runs
-// containers, it logs in through a port-forward to the server's pod and runs
-// the engine's query (SELECT 1, a MySQL ping, a Redis PING), retrying until
-// the step's timeout. The simulated cluster runs no servers; there a Ready
-// pod is all there is to check. The provider says so, and kwok marks its
-// fake nodes for a cluster reached as an existing one.
-func (r *runner) pingDatabase(ctx context.Context, db *api.Database, progress func(string)) error {
-	pod := db.Name + "-0" // the StatefulSet's one replica
-	p, err := r.kube.Typed.CoreV1().Pods(db.Namespace).Get(ctx, pod, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("database %s: %w", db.Name, err)
-	}
-	if r.access.Simulated {
-		return nil
-	}
-	if node, err := r.kube.Typed.CoreV1().Nodes().Get(ctx, p.Spec.NodeName, metav1.GetOptions{}); err == nil && node.Annotations[cluster.SimulatedNodeAnnotation] == "fake" {
-		return nil
-	}
-	e, ok := r.st.Catalog.Engine(db.Engine)
-	if !ok {
-		return fmt.Errorf("no catalogue entry for engine %s", db.Engine)
-	}
-	secret, err := r.kube.Typed.CoreV1().Secrets(db.Namespace).Get(ctx, db.Name+"-credentials", metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("reading the credentials of %s: %w", db.Name, err)
-	}
-	target := dbping.Target{Engine: db.Engine, User: string(secret.Data["username"]),
-		Password: string(secret.Data["password"]), Database: string(secret.Data["database"])}
-	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
-	defer cancel()
-	var last error
-	for {
-		addr, stop, err := r.kube.PortForward(ctx, db.Namespace, pod, e.Port)
-		if err == nil {
-			target.Addr = addr
-			progress("connecting: " + target.What())
-			err = dbping.Ping(ctx, target)
-			stop()
-			if err == nil {
-				return nil
-			}
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("database %s does not answer (%s, through a port-forward to pod %s/%s): %v",
-				db.Name, dbping.Target{Engine: db.Engine, Addr: fmt.Sprintf("%s:%d", pod, e.Port), User: target.User, Database: target.Database}.What(), db.Namespace, pod, last)
-		case <-time.After(time.Second):
-		}
-	}
 }

@@ -16,8 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/internal/golden"
+	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/internal/kube"
 )
 

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"kindred.dev/kindred/pkg/event"
 	"kindred.dev/kindred/internal/golden"
+	"kindred.dev/kindred/pkg/event"
 )
 
 // stream is one recorded run: a plan, a success, a failure and a skip.

@@ -12,8 +12,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/internal/golden"
+	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/internal/registry"
 )
 

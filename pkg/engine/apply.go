@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"kindred.dev/kindred/pkg/internal/ready"
+)
+
+// objects applies objects server-side with an inventory: unchanged objects
+// are left alone, removed ones are pruned, and all are waited for.
+func (r *runner) objects(ctx context.Context, id, ns string, prev *StepRecord, progress func(string), render func() ([]*unstructured.Unstructured, error), timeout time.Duration) (*StepRecord, bool, error) {
+	objs, err := render()
+	if err != nil {
+		return nil, false, err
+	}
+	for _, o := range objs {
+		if o.GetNamespace() == "" && ns != "" {
+			if _, namespaced, err := r.kube.Resource(o.GroupVersionKind(), ns); err == nil && namespaced {
+				o.SetNamespace(ns)
+			}
+		}
+	}
+	hash, err := hashObjects(objs)
+	if err != nil {
+		return nil, false, err
+	}
+	rec := &StepRecord{Hash: hash}
+	for _, o := range objs {
+		rec.Inventory = append(rec.Inventory, ObjectRef{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName()})
+	}
+	changed := prev == nil || prev.Hash != hash || !r.allExist(ctx, objs)
+	if changed {
+		if err := r.ensureNamespaces(ctx, objs, progress); err != nil {
+			return nil, false, err
+		}
+		progress(fmt.Sprintf("applying %d objects", len(objs)))
+		for _, o := range objs {
+			if _, err := r.kube.Apply(ctx, o); err != nil {
+				return nil, true, err
+			}
+		}
+		if prev != nil {
+			for _, old := range prev.Inventory {
+				if !containsRef(rec.Inventory, old) {
+					progress("pruning " + old.Kind + " " + old.Name)
+					gv, _ := schema.ParseGroupVersion(old.APIVersion)
+					if err := r.kube.Delete(ctx, gv.WithKind(old.Kind), old.Namespace, old.Name); err != nil {
+						return nil, true, fmt.Errorf("pruning %s %s: %w", old.Kind, old.Name, err)
+					}
+				}
+			}
+		}
+	}
+	if err := r.waitReady(ctx, objs, timeout, progress); err != nil {
+		return nil, changed, err
+	}
+	return rec, changed, nil
+}
+
+func (r *runner) waitReady(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration, progress func(string)) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	last := ""
+	return ready.Wait(ctx, r.kube, objs, timeout, func(n, total int, pending []ready.Status) {
+		msg := fmt.Sprintf("%d/%d objects ready", n, total)
+		if len(pending) > 0 {
+			msg += ", waiting for " + pending[0].Object
+		}
+		// What a person must fix comes first, and alone: progress lines
+		// are cut to the terminal's width.
+		for _, s := range pending {
+			if s.Trouble != "" {
+				msg = fmt.Sprintf("%d/%d ready; %s, for %s", n, total, s.Trouble, s.Object)
+				break
+			}
+		}
+		if msg != last {
+			last = msg
+			progress(msg)
+		}
+	})
+}
+
+func (r *runner) allExist(ctx context.Context, objs []*unstructured.Unstructured) bool {
+	for _, o := range objs {
+		if _, err := r.kube.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName()); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// ensureNamespaces creates the namespaces objects live in, first waiting
+// out any that are still being deleted.
+func (r *runner) ensureNamespaces(ctx context.Context, objs []*unstructured.Unstructured, progress func(string)) error {
+	seen := map[string]bool{}
+	for _, o := range objs {
+		ns := o.GetNamespace()
+		if o.GetKind() == "Namespace" {
+			ns = o.GetName()
+		}
+		if ns == "" || seen["wait/"+ns] {
+			continue
+		}
+		seen["wait/"+ns] = true
+		if terminating, err := r.kube.Terminating(ctx, ns); err != nil {
+			return err
+		} else if terminating {
+			progress("waiting for namespace " + ns + " to finish terminating")
+			if err := r.kube.WaitGone(ctx, schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, "", ns, DefaultTimeout); err != nil {
+				return err
+			}
+		}
+	}
+	for _, o := range objs {
+		if o.GetKind() == "Namespace" {
+			seen[o.GetName()] = true
+		}
+	}
+	for _, o := range objs {
+		ns := o.GetNamespace()
+		if ns == "" || seen[ns] {
+			continue
+		}
+		seen[ns] = true
+		nsObj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}
+		if _, err := r.kube.Typed.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			if _, err := r.kube.Apply(ctx, nsObj); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func hashObjects(objs []*unstructured.Unstructured) (string, error) {
+	h := sha256.New()
+	for _, o := range objs {
+		data, err := json.Marshal(o.Object)
+		if err != nil {
+			return "", err
+		}
+		h.Write(data)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func containsRef(list []ObjectRef, r ObjectRef) bool {
+	for _, x := range list {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+func obj(apiVersion, kind, ns, name string, fields map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind}}
+	u.SetName(name)
+	if ns != "" {
+		u.SetNamespace(ns)
+	}
+	u.SetLabels(map[string]string{"app.kubernetes.io/managed-by": "kindred"})
+	for k, v := range fields {
+		u.Object[k] = v
+	}
+	return u
+}

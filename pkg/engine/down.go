@@ -1,0 +1,41 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"kindred.dev/kindred/pkg/internal/helm"
+	"kindred.dev/kindred/pkg/internal/kube"
+)
+
+// removeStep undoes one recorded step.
+func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *StepRecord) error {
+	if rec.DNSRewrite != "" {
+		if err := removeDNSRewrite(ctx, kc); err != nil {
+			return err
+		}
+	}
+	if rec.Release != "" {
+		if err := hc.Uninstall(ctx, rec.Release, rec.Namespace, DefaultTimeout); err != nil {
+			return err
+		}
+	}
+	for i := len(rec.Inventory) - 1; i >= 0; i-- {
+		o := rec.Inventory[i]
+		gv, _ := schema.ParseGroupVersion(o.APIVersion)
+		if err := kc.Delete(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name); err != nil {
+			return fmt.Errorf("deleting %s %s: %w", o.Kind, o.Name, err)
+		}
+	}
+	// Wait until they are really gone, namespaces included, so that a run
+	// that follows does not write into a namespace being terminated.
+	for _, o := range rec.Inventory {
+		gv, _ := schema.ParseGroupVersion(o.APIVersion)
+		if err := kc.WaitGone(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name, DefaultTimeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/internal/contour"
+)
+
+// placeIngress puts the ingress controller's proxy (Contour's Envoy
+// DaemonSet, with host ports 80 and 443) on the node kind maps the host's
+// ports to, the one labelled ingress-ready=true, and lets it run there when
+// that node is a tainted control plane (clusters with workers).
+func placeIngress(objs []*unstructured.Unstructured) error {
+	for _, o := range objs {
+		if o.GetKind() != "DaemonSet" || o.GetName() != "envoy" {
+			continue
+		}
+		if err := unstructured.SetNestedField(o.Object, "true", "spec", "template", "spec", "nodeSelector", "ingress-ready"); err != nil {
+			return err
+		}
+		tols, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "tolerations")
+		for _, key := range []string{"node-role.kubernetes.io/control-plane"} {
+			have := false
+			for _, t := range tols {
+				if m, ok := t.(map[string]any); ok && m["key"] == key {
+					have = true
+				}
+			}
+			if !have {
+				tols = append(tols, map[string]any{"key": key, "operator": "Exists", "effect": "NoSchedule"})
+			}
+		}
+		if err := unstructured.SetNestedSlice(o.Object, tols, "spec", "template", "spec", "tolerations"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ingressNamespace is where Contour's Envoy runs.
+const ingressNamespace = "projectcontour"
+
+// routeObjects renders a route's HTTPProxy, and the delegation that lets
+// it use the wildcard certificate.
+func routeObjects(rt *api.Route) ([]*unstructured.Unstructured, error) {
+	p, err := contour.Proxy(*rt)
+	if err != nil {
+		return nil, err
+	}
+	objs := []*unstructured.Unstructured{p}
+	if rt.TLS != nil && *rt.TLS {
+		d, err := contour.Delegation()
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, d)
+	}
+	return objs, nil
+}
+
+// waitProxy waits until Contour has judged the HTTPProxy, and fails the
+// step with Contour's reason when it is not valid.
+func (r *runner) waitProxy(ctx context.Context, proxy *unstructured.Unstructured, progress func(string)) error {
+	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+	defer cancel()
+	told := false
+	for {
+		cur, err := r.kube.Get(ctx, proxy.GroupVersionKind(), proxy.GetNamespace(), proxy.GetName())
+		if err == nil {
+			valid, done, why := contour.Status(cur)
+			switch {
+			case valid:
+				return nil
+			case done:
+				return fmt.Errorf("HTTPProxy %s/%s is %s", proxy.GetNamespace(), proxy.GetName(), why)
+			case !told:
+				progress("waiting for Contour to accept HTTPProxy " + proxy.GetName())
+				told = true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for Contour to accept HTTPProxy %s/%s: %w", proxy.GetNamespace(), proxy.GetName(), ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
