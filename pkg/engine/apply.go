@@ -165,16 +165,3 @@ func containsRef(list []ObjectRef, r ObjectRef) bool {
 	}
 	return false
 }
-
-func obj(apiVersion, kind, ns, name string, fields map[string]any) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind}}
-	u.SetName(name)
-	if ns != "" {
-		u.SetNamespace(ns)
-	}
-	u.SetLabels(map[string]string{"app.kubernetes.io/managed-by": "kindred"})
-	for k, v := range fields {
-		u.Object[k] = v
-	}
-	return u
-}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/internal/ready"
 )
 
 // calico creates the operator's Installation with an IP pool that is the
@@ -12,7 +14,7 @@ import (
 // Available and every node is Ready: with Calico, nodes stay NotReady until
 // the CNI runs.
 func (r *runner) calico(ctx context.Context, timeout time.Duration, progress func(string)) error {
-	inst := obj("operator.tigera.io/v1", "Installation", "", "default", map[string]any{"spec": map[string]any{
+	inst := kube.Object("operator.tigera.io/v1", "Installation", "", "default", map[string]any{"spec": map[string]any{
 		"calicoNetwork": map[string]any{"ipPools": []any{map[string]any{
 			"cidr":          r.st.Cluster.Networking.PodSubnet,
 			"encapsulation": "VXLANCrossSubnet",
@@ -24,8 +26,8 @@ func (r *runner) calico(ctx context.Context, timeout time.Duration, progress fun
 	if _, err := r.kube.Apply(ctx, inst); err != nil {
 		return err
 	}
-	return runChecks(ctx, r.kube, []api.Check{
+	return ready.RunChecks(ctx, r.kube, []api.Check{
 		{Type: api.CheckCondition, APIVersion: "operator.tigera.io/v1", Kind: "TigeraStatus", Name: "calico", Condition: "Available", Status: "True"},
-		{Type: checkNodesReady},
+		{Type: ready.CheckNodesReady},
 	}, timeout, progress)
 }

@@ -10,6 +10,7 @@ import (
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/catalog"
+	"kindred.dev/kindred/pkg/internal/ready"
 	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -132,7 +133,7 @@ func (r *runner) component(ctx context.Context, s *plan.Step, prev *StepRecord, 
 	}
 	if len(checks) > 0 {
 		progress(fmt.Sprintf("running %d readiness checks", len(checks)))
-		if err := runChecks(ctx, r.kube, checks, timeout, progress); err != nil {
+		if err := ready.RunChecks(ctx, r.kube, checks, timeout, progress); err != nil {
 			return nil, changed, err
 		}
 	}

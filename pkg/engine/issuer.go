@@ -8,6 +8,7 @@ import (
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/internal/contour"
+	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/trust"
 )
 
@@ -33,7 +34,7 @@ func (r *runner) issuerObjects() ([]*unstructured.Unstructured, error) {
 		if err != nil {
 			return nil, fmt.Errorf("preparing the local CA: %w", err)
 		}
-		objs = append(objs, obj("v1", "Secret", ns, "kindred-ca", map[string]any{
+		objs = append(objs, kube.Object("v1", "Secret", ns, "kindred-ca", map[string]any{
 			"type": "kubernetes.io/tls",
 			"data": map[string]any{
 				"tls.crt": base64.StdEncoding.EncodeToString(ca.CertPEM),
@@ -43,8 +44,8 @@ func (r *runner) issuerObjects() ([]*unstructured.Unstructured, error) {
 		issuerSpec = map[string]any{"ca": map[string]any{"secretName": "kindred-ca"}}
 	}
 	objs = append(objs,
-		obj("cert-manager.io/v1", "ClusterIssuer", "", IssuerName, map[string]any{"spec": issuerSpec}),
-		obj("cert-manager.io/v1", "Certificate", contour.CertNamespace, "kindred-wildcard", map[string]any{"spec": map[string]any{
+		kube.Object("cert-manager.io/v1", "ClusterIssuer", "", IssuerName, map[string]any{"spec": issuerSpec}),
+		kube.Object("cert-manager.io/v1", "Certificate", contour.CertNamespace, "kindred-wildcard", map[string]any{"spec": map[string]any{
 			"secretName": contour.CertSecret,
 			"dnsNames":   []any{"*." + domain, domain},
 			"issuerRef":  map[string]any{"name": IssuerName, "kind": "ClusterIssuer", "group": "cert-manager.io"},

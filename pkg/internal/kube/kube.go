@@ -242,3 +242,18 @@ func ToUnstructured(objs ...runtime.Object) ([]*unstructured.Unstructured, error
 	}
 	return out, nil
 }
+
+// Object is an object kindred renders itself, labelled as managed by
+// kindred, with fields (spec, data, ...) set at its top level.
+func Object(apiVersion, kind, ns, name string, fields map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind}}
+	u.SetName(name)
+	if ns != "" {
+		u.SetNamespace(ns)
+	}
+	u.SetLabels(map[string]string{"app.kubernetes.io/managed-by": "kindred"})
+	for k, v := range fields {
+		u.Object[k] = v
+	}
+	return u
+}

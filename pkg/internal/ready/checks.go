@@ -1,4 +1,4 @@
-package engine
+package ready
 
 import (
 	"context"
@@ -12,19 +12,18 @@ import (
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/internal/kube"
-	"kindred.dev/kindred/pkg/internal/ready"
 )
 
-// runChecks polls readiness checks until all pass or timeout passes; the
+// RunChecks polls readiness checks until all pass or timeout passes; the
 // error names every check still failing and why.
-func runChecks(ctx context.Context, kc *kube.Client, checks []api.Check, timeout time.Duration, progress func(string)) error {
+func RunChecks(ctx context.Context, kc *kube.Client, checks []api.Check, timeout time.Duration, progress func(string)) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	lastMsg := ""
 	for {
 		var failing []string
 		for _, c := range checks {
-			if ok, why := check(ctx, kc, c); !ok {
+			if ok, why := runCheck(ctx, kc, c); !ok {
 				failing = append(failing, why)
 			}
 		}
@@ -38,7 +37,7 @@ func runChecks(ctx context.Context, kc *kube.Client, checks []api.Check, timeout
 		select {
 		case <-ctx.Done():
 			if ctx.Err() == context.DeadlineExceeded {
-				return fmt.Errorf("%w after %s: %s", ready.ErrNotReady, timeout, strings.Join(failing, "; "))
+				return fmt.Errorf("%w after %s: %s", ErrNotReady, timeout, strings.Join(failing, "; "))
 			}
 			return ctx.Err()
 		case <-time.After(500 * time.Millisecond):
@@ -46,19 +45,19 @@ func runChecks(ctx context.Context, kc *kube.Client, checks []api.Check, timeout
 	}
 }
 
-// check runs one check and says what is missing when it fails.
-func check(ctx context.Context, kc *kube.Client, c api.Check) (bool, string) {
+// runCheck runs one check and says what is missing when it fails.
+func runCheck(ctx context.Context, kc *kube.Client, c api.Check) (bool, string) {
 	switch c.Type {
 	case api.CheckCRD:
-		return condition(ctx, kc, schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}, "", c.Name, "Established", "True")
+		return hasCondition(ctx, kc, schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}, "", c.Name, "Established", "True")
 	case api.CheckAPIService:
-		return condition(ctx, kc, schema.GroupVersionKind{Group: "apiregistration.k8s.io", Version: "v1", Kind: "APIService"}, "", c.Name, "Available", "True")
+		return hasCondition(ctx, kc, schema.GroupVersionKind{Group: "apiregistration.k8s.io", Version: "v1", Kind: "APIService"}, "", c.Name, "Available", "True")
 	case api.CheckCondition:
 		gv, err := schema.ParseGroupVersion(c.APIVersion)
 		if err != nil {
 			return false, err.Error()
 		}
-		return condition(ctx, kc, gv.WithKind(c.Kind), c.Namespace, c.Name, c.Condition, c.Status)
+		return hasCondition(ctx, kc, gv.WithKind(c.Kind), c.Namespace, c.Name, c.Condition, c.Status)
 	case api.CheckRollout:
 		gv, err := schema.ParseGroupVersion(c.APIVersion)
 		if err != nil || c.APIVersion == "" {
@@ -68,7 +67,7 @@ func check(ctx context.Context, kc *kube.Client, c api.Check) (bool, string) {
 		if err != nil {
 			return false, fmt.Sprintf("%s %s: %v", c.Kind, c.Name, err)
 		}
-		st := ready.Object(u)
+		st := Object(u)
 		return st.Ready, fmt.Sprintf("%s (%s)", st.Object, st.Message)
 	case api.CheckWebhook:
 		obj := &unstructured.Unstructured{Object: c.Object}
@@ -81,8 +80,8 @@ func check(ctx context.Context, kc *kube.Client, c api.Check) (bool, string) {
 			return false, fmt.Sprintf("webhook to answer a dry-run create of %s: %v", obj.GetKind(), err)
 		}
 		return true, ""
-	case checkNodesReady:
-		notReady, err := ready.NodesNotReady(ctx, kc.Typed)
+	case CheckNodesReady:
+		notReady, err := NodesNotReady(ctx, kc.Typed)
 		if err != nil {
 			return false, "nodes: " + err.Error()
 		}
@@ -91,10 +90,10 @@ func check(ctx context.Context, kc *kube.Client, c api.Check) (bool, string) {
 	return false, "unknown check type " + c.Type
 }
 
-// checkNodesReady is an engine-internal check: every node is Ready.
-const checkNodesReady = "nodesReady"
+// CheckNodesReady is a check kindred itself asks for: every node is Ready.
+const CheckNodesReady = "nodesReady"
 
-func condition(ctx context.Context, kc *kube.Client, gvk schema.GroupVersionKind, ns, name, typ, want string) (bool, string) {
+func hasCondition(ctx context.Context, kc *kube.Client, gvk schema.GroupVersionKind, ns, name, typ, want string) (bool, string) {
 	u, err := kc.Get(ctx, gvk, ns, name)
 	if err != nil {
 		return false, fmt.Sprintf("%s %s: %v", gvk.Kind, name, err)

@@ -1,4 +1,4 @@
-package engine
+package ready_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"kindred.dev/kindred/internal/testbed"
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/internal/ready"
 )
 
 // The webhook check is ready only when a real webhook answers a dry-run
@@ -85,6 +86,14 @@ func TestIntegrationWebhookCheck(t *testing.T) {
 	}}
 
 	// A webhook that refuses: not ready, and the reason is the webhook's.
+	// check runs the probe once, for about a second: ready, or why not.
+	check := func(ctx context.Context, kc *kube.Client, c api.Check) (bool, string) {
+		err := ready.RunChecks(ctx, kc, []api.Check{c}, time.Second, func(string) {})
+		if err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	}
 	var ok bool
 	var msg string
 	for ctx.Err() == nil {
