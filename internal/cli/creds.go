@@ -10,7 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"kindred.dev/kindred/pkg/cluster"
-	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/component/database"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -68,7 +68,7 @@ func (a *app) credsCmd() *cobra.Command {
 			urls := map[string]string{}
 			for _, db := range st.Databases {
 				if data, ok := creds[db.Name]; ok {
-					urls[db.Name] = engine.DatabaseURL(db, data, show)
+					urls[db.Name] = database.URL(db, data, show)
 				}
 			}
 			if a.json() {
@@ -114,7 +114,7 @@ password, for eval in a shell; the output is meant for eval, not for logs):
 			}
 			for _, db := range st.Databases {
 				name := strings.ToUpper(strings.ReplaceAll(db.Name, "-", "_")) + "_URL"
-				fmt.Fprintf(a.stdout, "export %s=%q\n", name, engine.DatabaseURL(db, creds[db.Name], true))
+				fmt.Fprintf(a.stdout, "export %s=%q\n", name, database.URL(db, creds[db.Name], true))
 			}
 			return nil
 		},

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // The -update flag. teatest's golden package defines one of the same name,
@@ -43,4 +45,14 @@ func Check(t testing.TB, name string, got []byte) {
 	if string(want) != string(got) {
 		t.Errorf("%s differs from the output (run with -update if the change is intended)\n--- want\n%s\n--- got\n%s", path, want, got)
 	}
+}
+
+// CheckYAML compares v, marshalled as YAML, with the golden file name.
+func CheckYAML(t testing.TB, name string, v any) {
+	t.Helper()
+	out, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Check(t, name, out)
 }

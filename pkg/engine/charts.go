@@ -3,35 +3,36 @@ package engine
 import (
 	"context"
 	"fmt"
-	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
 )
 
 // chart ensures the component's helm release and waits for its objects.
-func (r *runner) chart(ctx context.Context, s *plan.Step, ns string, timeout time.Duration, progress func(string)) (*StepRecord, bool, error) {
-	c := s.Component
-	rel, err := r.chartRelease(s, ns, timeout)
+func (r *runner) chart(ctx context.Context, s *plan.Step, mod component.Component, env *component.Env) (*StepRecord, []*unstructured.Unstructured, bool, error) {
+	c, ns, timeout, progress := s.Component, env.Namespace, env.Timeout, env.Progress
+	rel, err := r.chartRelease(s, mod, env)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	progress("helm: ensuring release " + c.Name)
 	// helm waits only for hooks; the readiness wait below, with kindred's
 	// own rules, is the one wait for the rest.
 	res, err := r.helm.Ensure(ctx, rel)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if res.Recovered != "" {
 		progress("repaired release: " + res.Recovered)
 	}
 	objs, err := kube.Decode([]byte(res.Manifest))
 	if err != nil {
-		return nil, res.Changed(), err
+		return nil, nil, res.Changed(), err
 	}
 	for _, o := range objs {
 		if o.GetNamespace() == "" {
@@ -39,14 +40,16 @@ func (r *runner) chart(ctx context.Context, s *plan.Step, ns string, timeout tim
 		}
 	}
 	if err := r.waitReady(ctx, objs, timeout, progress); err != nil {
-		return nil, res.Changed(), err
+		return nil, nil, res.Changed(), err
 	}
-	return &StepRecord{Release: c.Name, Namespace: ns, Hash: res.ChartVersion}, res.Changed(), nil
+	return &StepRecord{Release: c.Name, Namespace: ns, Hash: res.ChartVersion}, objs, res.Changed(), nil
 }
 
 // chartRelease is the release a chart component asks for: the catalogue's
-// chart and values, then the component's values files and values.
-func (r *runner) chartRelease(s *plan.Step, ns string, timeout time.Duration) (helm.Release, error) {
+// chart and values, the values its component adds, then the stack's values
+// files and values.
+func (r *runner) chartRelease(s *plan.Step, mod component.Component, env *component.Env) (helm.Release, error) {
+	ns, timeout := env.Namespace, env.Timeout
 	c, e := s.Component, s.Entry
 	var ref helm.ChartRef
 	values := map[string]any{}
@@ -59,16 +62,12 @@ func (r *runner) chartRelease(s *plan.Step, ns string, timeout time.Duration) (h
 	if c.Chart != nil {
 		ref = helm.ChartRef{Repo: c.Chart.Repo, Name: c.Chart.Name, OCI: c.Chart.OCI, Path: c.Chart.Path, Version: c.Chart.Version}
 	}
-	if e != nil && e.Monitoring != nil {
-		// Scrape the stack's other components; the stack's own values
-		// below may still override this.
-		scrapes, err := scrapeConfigs(r.plan)
+	if v, ok := mod.(component.Valuer); ok {
+		add, err := v.Values(env)
 		if err != nil {
 			return helm.Release{}, err
 		}
-		if scrapes != "" {
-			mergeValues(values, map[string]any{e.Monitoring.ScrapeConfigsValue: scrapes})
-		}
+		mergeValues(values, add)
 	}
 	for _, f := range c.ValuesFiles {
 		data, err := r.st.ReadFile(f)

@@ -9,135 +9,139 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
-	"kindred.dev/kindred/pkg/catalog"
+	"kindred.dev/kindred/pkg/component"
+	_ "kindred.dev/kindred/pkg/component/builtin" // the built-in components
 	"kindred.dev/kindred/pkg/internal/ready"
 	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/stack"
 )
 
-// ErrNotBuilt is wrapped by steps whose kind a later release of kindred
-// brings (the issuer and routes), so the run says so plainly.
+// ErrNotBuilt is wrapped by steps no component handles, so the run says so
+// plainly.
 var ErrNotBuilt = errors.New("not built yet")
 
-// step runs one plan step and records it.
+// DefaultTimeout bounds a step that sets no timeout of its own.
+const DefaultTimeout = 5 * time.Minute
+
+// step runs one plan step and records it. What a step installs comes from
+// its source (a chart, a kustomize folder, manifests) or from the
+// component that renders it; the component then finishes it (a login, a
+// verdict, a CoreDNS rewrite) before its checks run.
 func (r *runner) step(ctx context.Context, s *plan.Step, progress func(string)) (bool, error) {
 	prev := r.prev.Steps[s.ID]
+	mod := component.For(r.st, s)
+	env := r.env(s, progress)
 	var rec *StepRecord
+	var objs []*unstructured.Unstructured
 	var changed bool
 	var err error
-	switch s.Kind {
-	case plan.KindComponent:
-		rec, changed, err = r.component(ctx, s, prev, progress)
-	case plan.KindDatabase:
-		rec, changed, err = r.objects(ctx, s.ID, s.Database.Namespace, prev, progress, func() ([]*unstructured.Unstructured, error) {
-			return r.database(ctx, s.Database)
-		}, DefaultTimeout)
-		if rec != nil {
-			e, _ := r.st.Catalog.Engine(s.Database.Engine)
-			rec.Endpoint = fmt.Sprintf("%s.%s.svc.cluster.local:%d", s.Database.Name, s.Database.Namespace, e.Port)
-			rec.Secret = s.Database.Name + "-credentials"
-		}
-		if err == nil {
-			err = r.pingDatabase(ctx, s.Database, progress)
-		}
-	case plan.KindTenant:
-		rec, changed, err = r.objects(ctx, s.ID, "", prev, progress, func() ([]*unstructured.Unstructured, error) {
-			return tenantObjects(s.Tenant)
-		}, DefaultTimeout)
-	case plan.KindJob:
-		rec, changed, err = r.objects(ctx, s.ID, s.Job.Namespace, prev, progress, func() ([]*unstructured.Unstructured, error) {
-			return jobObjects(s.Job)
-		}, s.Job.Timeout.Duration)
-	case plan.KindIssuer:
-		rec, changed, err = r.objects(ctx, s.ID, "", prev, progress, func() ([]*unstructured.Unstructured, error) {
-			return r.issuerObjects()
-		}, DefaultTimeout)
-	case plan.KindRoute:
-		var proxy *unstructured.Unstructured
-		rec, changed, err = r.objects(ctx, s.ID, s.Route.Service.Namespace, prev, progress, func() ([]*unstructured.Unstructured, error) {
-			objs, err := routeObjects(s.Route)
-			if err == nil {
-				proxy = objs[0]
-			}
-			return objs, err
-		}, DefaultTimeout)
-		if err == nil {
-			err = r.waitProxy(ctx, proxy, progress)
-		}
+	render := func() ([]*unstructured.Unstructured, error) {
+		var err error
+		objs, err = r.render(ctx, s, mod, env)
+		return objs, err
+	}
+	switch {
+	case s.Kind == plan.KindComponent && (s.Component.Chart != nil || (s.Entry != nil && s.Entry.Chart != nil)):
+		rec, objs, changed, err = r.chart(ctx, s, mod, env)
+	case s.Kind == plan.KindComponent || isRenderer(mod):
+		rec, changed, err = r.objects(ctx, s.ID, env.Namespace, prev, progress, render, env.Timeout)
 	default:
 		return false, fmt.Errorf("%s steps are %w", s.Kind, ErrNotBuilt)
 	}
 	if err != nil {
 		return changed, err
 	}
+	if f, ok := mod.(component.Finisher); ok {
+		res, err := f.Finish(ctx, env, objs)
+		if err != nil {
+			return changed, err
+		}
+		rec.Inventory = append(rec.Inventory, res.Inventory...)
+		rec.Endpoint, rec.Secret, rec.DNSRewrite = res.Endpoint, res.Secret, res.DNSRewrite
+	}
+	if s.Kind == plan.KindComponent {
+		var checks []api.Check
+		if s.Entry != nil {
+			checks = append(checks, s.Entry.Checks...)
+		}
+		checks = append(checks, s.Component.Checks...)
+		if len(checks) > 0 {
+			progress(fmt.Sprintf("running %d readiness checks", len(checks)))
+			if err := ready.RunChecks(ctx, r.kube, checks, env.Timeout, progress); err != nil {
+				return changed, err
+			}
+		}
+	}
 	rec.Kind, rec.Level, rec.Applied = s.Kind, s.Level, r.cfg.Now().UTC().Format(time.RFC3339)
 	return changed, r.store.update(ctx, func(st *State) { st.Steps[s.ID] = rec })
 }
 
-// DefaultTimeout bounds a step that sets no timeout of its own.
-const DefaultTimeout = 5 * time.Minute
+func isRenderer(c component.Component) bool {
+	_, ok := c.(component.Renderer)
+	return ok
+}
 
-// component installs a catalogue entry, a chart, a kustomize folder or
-// manifests, then runs its readiness checks.
-func (r *runner) component(ctx context.Context, s *plan.Step, prev *StepRecord, progress func(string)) (*StepRecord, bool, error) {
-	c, e := s.Component, s.Entry
-	timeout := c.Timeout.Duration
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
-	ns := componentNamespace(s)
-	var checks []api.Check
-	if e != nil {
-		checks = append(checks, e.Checks...)
-	}
-	checks = append(checks, c.Checks...)
+// hasSource says a component step installs from a source of its own: a
+// kustomize folder or manifests (charts go through helm).
+func hasSource(s *plan.Step) bool {
+	return s.Kind == plan.KindComponent && (s.Component.Kustomize != "" || len(manifestSources(s)) > 0)
+}
 
-	var rec *StepRecord
-	var changed bool
+// env is what the step's component works with.
+func (r *runner) env(s *plan.Step, progress func(string)) *component.Env {
+	return &component.Env{Stack: r.st, Plan: r.plan, Step: s, Namespace: stepNamespace(s), Timeout: stepTimeout(s),
+		Kube: r.kube, Access: r.access, CADir: r.cfg.CADir, Progress: progress, Log: r.cfg.Log}
+}
+
+// render is what a step applies itself: its kustomize folder or
+// manifests, patched by its component, or, for a step with no source of its
+// own, what its component renders.
+func (r *runner) render(ctx context.Context, s *plan.Step, mod component.Component, env *component.Env) ([]*unstructured.Unstructured, error) {
+	if rd, ok := mod.(component.Renderer); ok && !hasSource(s) {
+		return rd.Render(ctx, env)
+	}
+	var objs []*unstructured.Unstructured
 	var err error
-	switch {
-	case c.Chart != nil || (e != nil && e.Chart != nil):
-		rec, changed, err = r.chart(ctx, s, ns, timeout, progress)
-	case c.Kustomize != "":
-		rec, changed, err = r.objects(ctx, s.ID, ns, prev, progress, func() ([]*unstructured.Unstructured, error) {
-			return r.kustomize(c.Kustomize)
-		}, timeout)
-	default:
-		rec, changed, err = r.objects(ctx, s.ID, ns, prev, progress, func() ([]*unstructured.Unstructured, error) {
-			objs, err := r.manifests(ctx, manifestSources(s))
-			if err == nil && e != nil && e.Role == catalog.RoleIngress {
-				err = placeIngress(objs)
-			}
-			return objs, err
-		}, timeout)
+	if s.Component.Kustomize != "" {
+		objs, err = r.kustomize(s.Component.Kustomize)
+	} else {
+		objs, err = r.manifests(ctx, manifestSources(s))
 	}
 	if err != nil {
-		return nil, changed, err
+		return nil, err
 	}
-	if e != nil && e.Role == catalog.RoleIngress && r.st.Ingress != nil {
-		ok, err := ensureDNSRewrite(ctx, r.kube, r.st.Ingress.Domain)
-		if err != nil {
-			return nil, changed, err
-		}
-		if ok {
-			progress("CoreDNS: *." + r.st.Ingress.Domain + " answers with " + envoyService())
-			rec.DNSRewrite = r.st.Ingress.Domain
+	if p, ok := mod.(component.Patcher); ok {
+		if err := p.Patch(env, objs); err != nil {
+			return nil, err
 		}
 	}
-	if e != nil && e.Role == catalog.RoleCNI {
-		if err := r.calico(ctx, timeout, progress); err != nil {
-			return nil, changed, err
-		}
-		// down removes the Installation, so the operator tears Calico down.
-		rec.Inventory = append(rec.Inventory, ObjectRef{APIVersion: "operator.tigera.io/v1", Kind: "Installation", Name: "default"})
+	return objs, nil
+}
+
+// stepNamespace is where a step installs what has no namespace of its own.
+func stepNamespace(s *plan.Step) string {
+	switch s.Kind {
+	case plan.KindComponent:
+		return componentNamespace(s)
+	case plan.KindDatabase:
+		return s.Database.Namespace
+	case plan.KindJob:
+		return s.Job.Namespace
+	case plan.KindRoute:
+		return s.Route.Service.Namespace
 	}
-	if len(checks) > 0 {
-		progress(fmt.Sprintf("running %d readiness checks", len(checks)))
-		if err := ready.RunChecks(ctx, r.kube, checks, timeout, progress); err != nil {
-			return nil, changed, err
-		}
+	return ""
+}
+
+// stepTimeout bounds a step's wait.
+func stepTimeout(s *plan.Step) time.Duration {
+	switch {
+	case s.Kind == plan.KindComponent && s.Component.Timeout.Duration > 0:
+		return s.Component.Timeout.Duration
+	case s.Kind == plan.KindJob:
+		return s.Job.Timeout.Duration
 	}
-	return rec, changed, nil
+	return DefaultTimeout
 }
 
 // componentNamespace is where a component installs: its own namespace,

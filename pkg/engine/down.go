@@ -6,15 +6,18 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
 )
 
 // removeStep undoes one recorded step.
 func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *StepRecord) error {
-	if rec.DNSRewrite != "" {
-		if err := removeDNSRewrite(ctx, kc); err != nil {
-			return err
+	for _, c := range component.All() {
+		if rm, ok := c.(component.Remover); ok {
+			if err := rm.Remove(ctx, kc, component.Result{DNSRewrite: rec.DNSRewrite}); err != nil {
+				return err
+			}
 		}
 	}
 	if rec.Release != "" {

@@ -3,11 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/internal/ready"
@@ -50,31 +49,17 @@ func health(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *StepReco
 	return true, msg
 }
 
-// details are what a status page shows of a step's certificates (their
-// expiry) and HTTPProxies (Contour's verdict).
+// details are what a status page shows of a step's objects, as their
+// components tell (a certificate's expiry, a route's verdict).
 func details(ctx context.Context, kc *kube.Client, rec *StepRecord) []string {
 	var out []string
 	for _, o := range rec.Inventory {
-		switch o.Kind {
-		case "Certificate", "HTTPProxy":
-		default:
-			continue
-		}
-		gv, _ := schema.ParseGroupVersion(o.APIVersion)
-		u, err := kc.Get(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name)
-		if err != nil {
-			continue
-		}
-		if o.Kind == "Certificate" {
-			if after, ok, _ := unstructured.NestedString(u.Object, "status", "notAfter"); ok {
-				if t, err := time.Parse(time.RFC3339, after); err == nil {
-					out = append(out, fmt.Sprintf("certificate %s expires %s", o.Name, t.UTC().Format("2006-01-02")))
+		for _, c := range component.All() {
+			if d, ok := c.(component.Detailer); ok {
+				if msg, ok := d.Detail(ctx, kc, o); ok {
+					out = append(out, msg)
 				}
 			}
-			continue
-		}
-		if cs, ok, _ := unstructured.NestedString(u.Object, "status", "currentStatus"); ok {
-			out = append(out, "HTTPProxy "+cs)
 		}
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
@@ -23,7 +24,7 @@ type Image struct {
 // renders every chart (as `helm template` does), kustomize folder and
 // manifest file, and adds the images of databases and jobs.
 //
-// Operators start images of their own at run time (Calico's, for one);
+// Operators start images of their own at run time (a CNI operator's, for one);
 // only the images their charts name are listed.
 type Images struct {
 	cfg Config
@@ -58,29 +59,29 @@ func (a *Images) Run(ctx context.Context, st *stack.Stack) ([]Image, error) {
 		uses[image][step] = true
 	}
 	for _, s := range p.Steps {
-		switch s.Kind {
-		case plan.KindComponent:
-			objs, err := r.componentObjects(ctx, s)
+		mod := component.For(st, s)
+		env := r.env(s, nil)
+		if im, ok := mod.(component.Imager); ok {
+			imgs, err := im.Images(env)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.ID, err)
 			}
-			for _, o := range objs {
-				for _, img := range podImages(o.Object) {
-					add(img, s.ID)
-				}
+			for _, img := range imgs {
+				add(img, s.ID)
 			}
-		case plan.KindDatabase:
-			e, ok := st.Catalog.Engine(s.Database.Engine)
-			if !ok {
-				return nil, fmt.Errorf("%s: no catalogue entry for engine %s", s.ID, s.Database.Engine)
+			continue
+		}
+		if s.Kind != plan.KindComponent {
+			continue
+		}
+		objs, err := r.componentObjects(ctx, s, mod, env)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.ID, err)
+		}
+		for _, o := range objs {
+			for _, img := range podImages(o.Object) {
+				add(img, s.ID)
 			}
-			version := s.Database.Version
-			if version == "" {
-				version = e.DefaultVersion
-			}
-			add(e.Image+":"+version, s.ID)
-		case plan.KindJob:
-			add(s.Job.Image, s.ID)
 		}
 	}
 	out := make([]Image, 0, len(uses))
@@ -97,12 +98,11 @@ func (a *Images) Run(ctx context.Context, st *stack.Stack) ([]Image, error) {
 }
 
 // componentObjects renders a component's objects with no cluster.
-func (r *runner) componentObjects(ctx context.Context, s *plan.Step) ([]*unstructured.Unstructured, error) {
+func (r *runner) componentObjects(ctx context.Context, s *plan.Step, mod component.Component, env *component.Env) ([]*unstructured.Unstructured, error) {
 	c, e := s.Component, s.Entry
-	ns := componentNamespace(s)
 	switch {
 	case c.Chart != nil || (e != nil && e.Chart != nil):
-		rel, err := r.chartRelease(s, ns, DefaultTimeout)
+		rel, err := r.chartRelease(s, mod, env)
 		if err != nil {
 			return nil, err
 		}
@@ -111,10 +111,8 @@ func (r *runner) componentObjects(ctx context.Context, s *plan.Step) ([]*unstruc
 			return nil, err
 		}
 		return kube.Decode([]byte(manifest))
-	case c.Kustomize != "":
-		return r.kustomize(c.Kustomize)
 	default:
-		return r.manifests(ctx, manifestSources(s))
+		return r.render(ctx, s, mod, env)
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"kindred.dev/kindred/internal/golden"
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
@@ -34,17 +34,13 @@ components:
 	if err != nil {
 		t.Fatal(err)
 	}
-	scrapes, err := scrapeConfigs(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden.Check(t, "prometheus-scrape-configs.yaml", []byte(scrapes))
-
 	// Rendered by the (stand-in) chart into Prometheus's configuration.
 	mirror, _ := filepath.Abs("../../testdata/charts")
 	r := &runner{cfg: &Config{}, st: st, plan: p, helm: &helm.Client{Fetcher: &helm.Fetcher{CacheDir: t.TempDir(), Mirror: mirror}}}
 	step, _ := p.Step("prometheus")
-	rel, err := r.chartRelease(step, "monitoring", DefaultTimeout)
+	env := r.env(step, nil)
+	env.Namespace = "monitoring"
+	rel, err := r.chartRelease(step, component.For(st, step), env)
 	if err != nil {
 		t.Fatal(err)
 	}

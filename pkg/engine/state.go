@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/proc"
 )
 
@@ -33,12 +34,7 @@ const (
 var ErrLocked = errors.New("another kindred run holds the cluster")
 
 // ObjectRef names one object kindred applied.
-type ObjectRef struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Namespace  string `json:"namespace,omitempty"`
-	Name       string `json:"name"`
-}
+type ObjectRef = component.Ref
 
 // StepRecord is what the cluster remembers of one applied step.
 type StepRecord struct {
@@ -55,7 +51,7 @@ type StepRecord struct {
 	// the Secret holding its credentials (never the credentials).
 	Endpoint string `json:"endpoint,omitempty"`
 	Secret   string `json:"secret,omitempty"`
-	// DNSRewrite is the domain an ingress step pointed CoreDNS at Envoy for.
+	// DNSRewrite is the domain an ingress step pointed CoreDNS at its proxy for.
 	DNSRewrite string `json:"dnsRewrite,omitempty"`
 	Applied    string `json:"applied,omitempty"` // RFC 3339
 }

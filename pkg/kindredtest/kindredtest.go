@@ -46,6 +46,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"kindred.dev/kindred/pkg/cluster"
+	"kindred.dev/kindred/pkg/component/database"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
 	"kindred.dev/kindred/pkg/internal/proc"
@@ -292,7 +293,7 @@ func (e *Env) DSN(name string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("reading the credentials of %s: %w", name, err)
 		}
-		return engine.DatabaseURL(db, s.Data, true), nil
+		return database.URL(db, s.Data, true), nil
 	}
 	return "", fmt.Errorf("the stack has no database %s", name)
 }

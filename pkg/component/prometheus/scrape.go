@@ -1,4 +1,8 @@
-package engine
+// Package prometheus is the monitoring built-in: the catalogue's prometheus
+// entry is prometheus-community's chart, and this package gives it a
+// scrape job for each metrics endpoint the stack's other catalogue
+// components declare (metrics: in their entries).
+package prometheus
 
 import (
 	"fmt"
@@ -8,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"kindred.dev/kindred/pkg/catalog"
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/plan"
 )
 
@@ -68,4 +73,30 @@ func scrapeJob(m catalog.Metrics) (map[string]any, error) {
 			map[string]any{"source_labels": []any{"__meta_kubernetes_pod_name"}, "target_label": "pod"},
 		},
 	}, nil
+}
+
+// ID is Prometheus's catalogue entry.
+const ID = "prometheus"
+
+func init() { component.Register(Prometheus{}) }
+
+// Prometheus is the built-in.
+type Prometheus struct{}
+
+// ID is "prometheus".
+func (Prometheus) ID() string { return ID }
+
+// Values sets the entry's scrape-configs value (its monitoring:
+// scrapeConfigsValue) to the stack's scrape jobs; the stack's own values
+// may still override it.
+func (Prometheus) Values(env *component.Env) (map[string]any, error) {
+	e := env.Step.Entry
+	if e == nil || e.Monitoring == nil {
+		return nil, nil
+	}
+	scrapes, err := scrapeConfigs(env.Plan)
+	if err != nil || scrapes == "" {
+		return nil, err
+	}
+	return map[string]any{e.Monitoring.ScrapeConfigsValue: scrapes}, nil
 }

@@ -1,8 +1,9 @@
-// Package dbping checks that a database really answers: a Postgres
-// `SELECT 1`, a MySQL ping, a Redis PING, each logged in with the
-// database's credentials. Readiness of a database step means this
-// succeeds, not that its pod is Ready.
-package dbping
+package database
+
+// Checking that a database really answers: a Postgres `SELECT 1`, a MySQL
+// ping, a Redis PING, each logged in with the database's credentials.
+// Readiness of a database step means this succeeds, not that its pod is
+// Ready.
 
 import (
 	"bufio"
@@ -29,34 +30,21 @@ type Target struct {
 
 // What names the check, with the password masked, for messages.
 func (t Target) What() string {
-	switch t.Engine {
-	case "postgres":
-		return fmt.Sprintf("SELECT 1 as %s on postgres://%s/%s", t.User, t.Addr, t.Database)
-	case "mysql":
-		return fmt.Sprintf("ping as %s on mysql://%s/%s", t.User, t.Addr, t.Database)
-	case "redis":
-		return fmt.Sprintf("AUTH and PING on redis://%s", t.Addr)
+	if e, ok := engines[t.Engine]; ok {
+		return e.what(t)
 	}
 	return t.Engine + " on " + t.Addr
 }
 
 // Ping connects to t, logs in and runs the engine's query once.
 func Ping(ctx context.Context, t Target) error {
+	e, err := engineOf(t.Engine)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	switch t.Engine {
-	case "postgres":
-		u := url.URL{Scheme: "postgres", User: url.UserPassword(t.User, t.Password), Host: t.Addr, Path: "/" + t.Database, RawQuery: "sslmode=disable&connect_timeout=5"}
-		return sqlPing(ctx, "postgres", u.String(), "SELECT 1")
-	case "mysql":
-		cfg := mysql.NewConfig()
-		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = t.User, t.Password, "tcp", t.Addr, t.Database
-		cfg.Timeout = 5 * time.Second
-		return sqlPing(ctx, "mysql", cfg.FormatDSN(), "SELECT 1")
-	case "redis":
-		return redisPing(ctx, t.Addr, t.Password)
-	}
-	return fmt.Errorf("no check for engine %q", t.Engine)
+	return e.ping(ctx, t)
 }
 
 func sqlPing(ctx context.Context, driver, dsn, query string) error {

@@ -1,4 +1,4 @@
-package engine
+package contour
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 
 	"kindred.dev/kindred/internal/golden"
 	"kindred.dev/kindred/internal/testbed"
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/kube"
 )
 
@@ -67,7 +68,7 @@ func TestDNSRewriteInTheCluster(t *testing.T) {
 	if !strings.Contains(got.Data["Corefile"], `shop\.localhost`) {
 		t.Fatalf("no rewrite:\n%s", got.Data["Corefile"])
 	}
-	if err := removeStep(ctx, kc, nil, &StepRecord{DNSRewrite: "shop.localhost"}); err != nil {
+	if err := (Contour{}).Remove(ctx, kc, component.Result{DNSRewrite: "shop.localhost"}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = kc.Typed.CoreV1().ConfigMaps(corednsNamespace).Get(ctx, corednsConfigMap, metav1.GetOptions{})

@@ -1,4 +1,4 @@
-package engine
+package contour
 
 import (
 	"context"
@@ -25,7 +25,7 @@ const (
 )
 
 // envoyService is the name Contour's Envoy Service has inside the cluster.
-func envoyService() string { return "envoy." + ingressNamespace + ".svc.cluster.local" }
+func envoyService() string { return "envoy." + Namespace + ".svc.cluster.local" }
 
 // withRewrite returns corefile with kindred's rewrite for domain in its
 // root server block (".:53"), replacing one an earlier run put there. The

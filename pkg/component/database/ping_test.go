@@ -1,4 +1,4 @@
-package dbping_test
+package database_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"kindred.dev/kindred/internal/testbed"
-	"kindred.dev/kindred/pkg/internal/dbping"
+	"kindred.dev/kindred/pkg/component/database"
 )
 
 // The checks run against real servers from Debian's packages (postgresql,
@@ -17,30 +17,30 @@ const password = "s3cret-Pa55word"
 
 func TestIntegrationPostgres(t *testing.T) {
 	addr := testbed.StartPostgres(t, password)
-	ok := dbping.Target{Engine: "postgres", Addr: addr, User: "kindred", Password: password, Database: "orders"}
+	ok := database.Target{Engine: "postgres", Addr: addr, User: "kindred", Password: password, Database: "orders"}
 	checkBoth(t, ok)
 }
 
 func TestIntegrationMySQL(t *testing.T) {
 	addr := testbed.StartMariaDB(t, password)
-	ok := dbping.Target{Engine: "mysql", Addr: addr, User: "kindred", Password: password, Database: "orders"}
+	ok := database.Target{Engine: "mysql", Addr: addr, User: "kindred", Password: password, Database: "orders"}
 	checkBoth(t, ok)
 }
 
 func TestIntegrationRedis(t *testing.T) {
 	addr := testbed.StartRedis(t, password)
-	ok := dbping.Target{Engine: "redis", Addr: addr, Password: password}
+	ok := database.Target{Engine: "redis", Addr: addr, Password: password}
 	checkBoth(t, ok)
 }
 
 // checkBoth: the right password passes; a wrong one fails, and the error
 // quotes neither password.
-func checkBoth(t *testing.T, ok dbping.Target) {
+func checkBoth(t *testing.T, ok database.Target) {
 	t.Helper()
 	ctx := context.Background()
 	var err error
 	for range 50 { // the server may still be starting
-		if err = dbping.Ping(ctx, ok); err == nil {
+		if err = database.Ping(ctx, ok); err == nil {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -53,7 +53,7 @@ func checkBoth(t *testing.T, ok dbping.Target) {
 	}
 	bad := ok
 	bad.Password = "wrong-Pa55word"
-	err = dbping.Ping(ctx, bad)
+	err = database.Ping(ctx, bad)
 	if err == nil {
 		t.Fatalf("%s with a wrong password succeeded", bad.What())
 	}
@@ -62,7 +62,7 @@ func checkBoth(t *testing.T, ok dbping.Target) {
 	}
 	closed := ok
 	closed.Addr = testbed.FreeAddr(t)
-	if err := dbping.Ping(ctx, closed); err == nil {
+	if err := database.Ping(ctx, closed); err == nil {
 		t.Errorf("a closed port answered")
 	}
 }

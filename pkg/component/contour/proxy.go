@@ -1,5 +1,3 @@
-// Package contour turns a stack's routes into Contour HTTPProxy objects,
-// built with Contour's typed API, and reads their status back.
 package contour
 
 import (

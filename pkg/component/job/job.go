@@ -1,7 +1,12 @@
-package engine
+// Package job is the jobs built-in: a stack's one-off Jobs and CronJobs.
+package job
 
 import (
+	"context"
 	"sort"
+
+	"kindred.dev/kindred/pkg/component"
+	"kindred.dev/kindred/pkg/plan"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -45,4 +50,28 @@ func jobObjects(j *api.Job) ([]*unstructured.Unstructured, error) {
 
 func sortEnv(env []corev1.EnvVar) {
 	sort.Slice(env, func(i, k int) bool { return env[i].Name < env[k].Name })
+}
+
+// ID names the jobs built-in; it handles every job step.
+const ID = "job"
+
+func init() { component.Register(Jobs{}) }
+
+// Jobs is the built-in.
+type Jobs struct{}
+
+// ID is "job".
+func (Jobs) ID() string { return ID }
+
+// StepKinds: every job step.
+func (Jobs) StepKinds() []string { return []string{plan.KindJob} }
+
+// Render renders the Job or CronJob.
+func (Jobs) Render(ctx context.Context, env *component.Env) ([]*unstructured.Unstructured, error) {
+	return jobObjects(env.Step.Job)
+}
+
+// Images is the job's image.
+func (Jobs) Images(env *component.Env) ([]string, error) {
+	return []string{env.Step.Job.Image}, nil
 }

@@ -1,4 +1,9 @@
-package engine
+// Package contour is the Contour ingress built-in: its release manifests
+// come from the catalogue (stacks/catalog/contour.yaml); this package pins
+// Envoy to the node kind maps the host's ports to, points CoreDNS's
+// *.<domain> at Envoy, turns a stack's routes into HTTPProxy objects built
+// with Contour's typed API, and waits for Contour's verdict on each.
+package contour
 
 import (
 	"context"
@@ -8,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
-	"kindred.dev/kindred/pkg/internal/contour"
+	"kindred.dev/kindred/pkg/internal/kube"
 )
 
 // placeIngress puts the ingress controller's proxy (Contour's Envoy
@@ -42,19 +47,19 @@ func placeIngress(objs []*unstructured.Unstructured) error {
 	return nil
 }
 
-// ingressNamespace is where Contour's Envoy runs.
-const ingressNamespace = "projectcontour"
+// Namespace is where Contour's Envoy runs.
+const Namespace = "projectcontour"
 
 // routeObjects renders a route's HTTPProxy, and the delegation that lets
 // it use the wildcard certificate.
 func routeObjects(rt *api.Route) ([]*unstructured.Unstructured, error) {
-	p, err := contour.Proxy(*rt)
+	p, err := Proxy(*rt)
 	if err != nil {
 		return nil, err
 	}
 	objs := []*unstructured.Unstructured{p}
 	if rt.TLS != nil && *rt.TLS {
-		d, err := contour.Delegation()
+		d, err := Delegation()
 		if err != nil {
 			return nil, err
 		}
@@ -65,14 +70,14 @@ func routeObjects(rt *api.Route) ([]*unstructured.Unstructured, error) {
 
 // waitProxy waits until Contour has judged the HTTPProxy, and fails the
 // step with Contour's reason when it is not valid.
-func (r *runner) waitProxy(ctx context.Context, proxy *unstructured.Unstructured, progress func(string)) error {
-	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+func waitProxy(ctx context.Context, kc *kube.Client, proxy *unstructured.Unstructured, timeout time.Duration, progress func(string)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	told := false
 	for {
-		cur, err := r.kube.Get(ctx, proxy.GroupVersionKind(), proxy.GetNamespace(), proxy.GetName())
+		cur, err := kc.Get(ctx, proxy.GroupVersionKind(), proxy.GetNamespace(), proxy.GetName())
 		if err == nil {
-			valid, done, why := contour.Status(cur)
+			valid, done, why := Status(cur)
 			switch {
 			case valid:
 				return nil

@@ -1,4 +1,10 @@
-package engine
+// Package database is the databases built-in: Postgres, MySQL and Redis
+// servers from their official images (the catalogue's postgres, mysql and
+// redis entries give each engine's image, port and versions), with
+// generated credentials kept across runs, init and seed scripts, data kept
+// in the host's data folder on kind, and readiness that means a real login
+// (a Postgres SELECT 1, a MySQL ping, a Redis AUTH and PING).
+package database
 
 import (
 	"context"
@@ -21,8 +27,9 @@ import (
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/cluster"
-	"kindred.dev/kindred/pkg/internal/dbping"
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/stack"
 )
 
 // The user kindred creates in every database.
@@ -31,21 +38,25 @@ const dbUser = "kindred"
 // database renders a database server from its engine's official image: a
 // Secret with generated credentials (kept across runs), init scripts, a
 // StatefulSet and a Service.
-func (r *runner) database(ctx context.Context, db *api.Database) ([]*unstructured.Unstructured, error) {
-	e, ok := r.st.Catalog.Engine(db.Engine)
+func render(ctx context.Context, env *component.Env, db *api.Database) ([]*unstructured.Unstructured, error) {
+	e, ok := env.Stack.Catalog.Engine(db.Engine)
 	if !ok {
 		return nil, fmt.Errorf("no catalogue entry for engine %s", db.Engine)
+	}
+	eng, err := engineOf(db.Engine)
+	if err != nil {
+		return nil, err
 	}
 	version := db.Version
 	if version == "" {
 		version = e.DefaultVersion
 	}
-	password, err := r.databasePassword(ctx, db)
+	password, err := databasePassword(ctx, env, db)
 	if err != nil {
 		return nil, err
 	}
 	labels := map[string]string{"app.kubernetes.io/name": db.Engine, "app.kubernetes.io/instance": db.Name, "app.kubernetes.io/managed-by": "kindred"}
-	secretName := db.Name + "-credentials"
+	secretName := SecretName(db.Name)
 	secret := &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: db.Namespace, Labels: labels},
@@ -61,37 +72,20 @@ func (r *runner) database(ctx context.Context, db *api.Database) ([]*unstructure
 		Image: fmt.Sprintf("%s:%s", e.Image, version),
 		Ports: []corev1.ContainerPort{{Name: db.Engine, ContainerPort: int32(e.Port)}},
 	}
-	var dataPath string
-	switch db.Engine {
-	case api.EnginePostgres:
-		dataPath = "/var/lib/postgresql/data"
-		c.Env = []corev1.EnvVar{fromSecret("POSTGRES_PASSWORD", "password"), {Name: "POSTGRES_USER", Value: dbUser}, {Name: "POSTGRES_DB", Value: db.Name}, {Name: "PGDATA", Value: dataPath + "/pgdata"}}
-		c.ReadinessProbe = execProbe("pg_isready", "-U", dbUser, "-d", db.Name)
-	case api.EngineMySQL:
-		dataPath = "/var/lib/mysql"
-		c.Env = []corev1.EnvVar{fromSecret("MYSQL_ROOT_PASSWORD", "password"), fromSecret("MYSQL_PASSWORD", "password"), {Name: "MYSQL_USER", Value: dbUser}, {Name: "MYSQL_DATABASE", Value: db.Name}}
-		c.ReadinessProbe = execProbe("sh", "-c", `mysqladmin ping -h 127.0.0.1 -uroot -p"$MYSQL_ROOT_PASSWORD"`)
-	case api.EngineRedis:
-		dataPath = "/data"
-		c.Env = []corev1.EnvVar{fromSecret("REDIS_PASSWORD", "password")}
-		// The append-only file goes to the working folder: the volume, not
-		// whatever folder an image happens to start in.
-		c.WorkingDir = dataPath
-		c.Command = []string{"sh", "-c", `exec redis-server --appendonly yes --requirepass "$REDIS_PASSWORD"`}
-		c.ReadinessProbe = execProbe("sh", "-c", `redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG`)
-	}
+	dataPath := eng.dataPath()
+	eng.serve(&c, db, fromSecret)
 	c.VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: dataPath}}
 
 	objs := []runtime.Object{secret}
 	pod := corev1.PodSpec{Containers: []corev1.Container{c}}
-	if len(db.Init) > 0 && db.Engine != api.EngineRedis {
+	if len(db.Init) > 0 && eng.initScripts() {
 		cm := &corev1.ConfigMap{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 			ObjectMeta: metav1.ObjectMeta{Name: db.Name + "-init", Namespace: db.Namespace, Labels: labels},
 			Data:       map[string]string{},
 		}
 		for i, f := range db.Init {
-			data, err := r.st.ReadFile(f)
+			data, err := env.Stack.ReadFile(f)
 			if err != nil {
 				return nil, fmt.Errorf("reading init script: %w", err)
 			}
@@ -112,10 +106,10 @@ func (r *runner) database(ctx context.Context, db *api.Database) ([]*unstructure
 			Template:    corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
 		},
 	}
-	if db.Persistence != nil && db.Persistence.Enabled && r.hostData() {
+	if db.Persistence != nil && db.Persistence.Enabled && env.Access.HostData {
 		// On kind with a data folder: a volume at a fixed place in it, so
 		// the data outlives the cluster (down, then up, re-creates it).
-		pv, pvc := r.hostVolume(db, labels)
+		pv, pvc := hostVolume(env.Stack, db, labels)
 		objs = append(objs, pv, pvc)
 		sts.Spec.Template.Spec.Volumes = append(sts.Spec.Template.Spec.Volumes, corev1.Volume{Name: "data",
 			VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.Name}}})
@@ -146,21 +140,21 @@ func (r *runner) database(ctx context.Context, db *api.Database) ([]*unstructure
 	if len(db.Seed) > 0 {
 		scripts := map[string]string{}
 		for i, f := range db.Seed {
-			data, err := r.st.ReadFile(f)
+			data, err := env.Stack.ReadFile(f)
 			if err != nil {
 				return nil, fmt.Errorf("reading seed script: %w", err)
 			}
 			scripts[scriptFileName(i, f)] = string(data)
 		}
-		objs = append(objs, seedObjects(db, c.Image, scripts, labels)...)
+		objs = append(objs, seedObjects(db, eng, c.Image, scripts, labels)...)
 	}
 	return kube.ToUnstructured(objs...)
 }
 
 // databasePassword returns the password already in the cluster, or a new
 // one. It is never logged or sent as an event.
-func (r *runner) databasePassword(ctx context.Context, db *api.Database) (string, error) {
-	s, err := r.kube.Typed.CoreV1().Secrets(db.Namespace).Get(ctx, db.Name+"-credentials", metav1.GetOptions{})
+func databasePassword(ctx context.Context, env *component.Env, db *api.Database) (string, error) {
+	s, err := env.Kube.Typed.CoreV1().Secrets(db.Namespace).Get(ctx, SecretName(db.Name), metav1.GetOptions{})
 	switch {
 	case err == nil && len(s.Data["password"]) > 0:
 		return string(s.Data["password"]), nil
@@ -170,8 +164,8 @@ func (r *runner) databasePassword(ctx context.Context, db *api.Database) (string
 	// Data kept in the host's data folder was made with the password kept
 	// beside it (0600); a new one would lock the database's user out.
 	file := ""
-	if db.Persistence != nil && db.Persistence.Enabled && r.hostData() {
-		dir, err := filepath.Abs(r.st.Cluster.DataDir)
+	if db.Persistence != nil && db.Persistence.Enabled && env.Access.HostData {
+		dir, err := filepath.Abs(env.Stack.Cluster.DataDir)
 		if err != nil {
 			return "", err
 		}
@@ -196,21 +190,17 @@ func (r *runner) databasePassword(ctx context.Context, db *api.Database) (string
 	return pw, nil
 }
 
-// hostData reports whether volumes can live in the host's data folder: a
-// cluster whose nodes mount cluster.dataDir.
-func (r *runner) hostData() bool { return r.access.HostData }
-
 // hostVolume is a database's volume at a fixed path in the data folder (as
 // the node sees it), pinned to the node that mounts it, and its claim.
-func (r *runner) hostVolume(db *api.Database, labels map[string]string) (*corev1.PersistentVolume, *corev1.PersistentVolumeClaim) {
+func hostVolume(st *stack.Stack, db *api.Database, labels map[string]string) (*corev1.PersistentVolume, *corev1.PersistentVolumeClaim) {
 	size := "1Gi"
 	if db.Persistence.Size != "" {
 		size = db.Persistence.Size
 	}
-	node := r.st.Cluster.Name + "-control-plane"
-	for _, g := range r.st.Cluster.Nodes {
+	node := st.Cluster.Name + "-control-plane"
+	for _, g := range st.Cluster.Nodes {
 		if g.Role == api.RoleWorker {
-			node = r.st.Cluster.Name + "-worker" // the first worker, as kind names it
+			node = st.Cluster.Name + "-worker" // the first worker, as kind names it
 			break
 		}
 	}
@@ -250,22 +240,20 @@ func execProbe(cmd ...string) *corev1.Probe {
 	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: cmd}}, PeriodSeconds: 2, FailureThreshold: 30}
 }
 
-// DatabaseURL is a database's connection URL built from its credentials
-// Secret's data (the keys kindred writes), with the password replaced by
-// **** unless showPassword is set.
-func DatabaseURL(db api.Database, secret map[string][]byte, showPassword bool) string {
+// URL is a database's connection URL built from its credentials Secret's
+// data (the keys kindred writes), with the password replaced by **** unless
+// showPassword is set.
+func URL(db api.Database, secret map[string][]byte, showPassword bool) string {
 	pw := "****"
 	if showPassword {
 		pw = string(secret["password"])
 	}
 	host := fmt.Sprintf("%s:%s", secret["host"], secret["port"])
-	switch db.Engine {
-	case api.EnginePostgres:
-		return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", secret["username"], pw, host, secret["database"])
-	case api.EngineMySQL:
-		return fmt.Sprintf("mysql://%s:%s@%s/%s", secret["username"], pw, host, secret["database"])
+	e, err := engineOf(db.Engine)
+	if err != nil {
+		return ""
 	}
-	return fmt.Sprintf("redis://:%s@%s/0", pw, host)
+	return e.url(string(secret["username"]), pw, host, string(secret["database"]))
 }
 
 // pingDatabase is a database's real readiness: on a cluster that runs
@@ -274,37 +262,39 @@ func DatabaseURL(db api.Database, secret map[string][]byte, showPassword bool) s
 // the step's timeout. The simulated cluster runs no servers; there a Ready
 // pod is all there is to check. The provider says so, and kwok marks its
 // fake nodes for a cluster reached as an existing one.
-func (r *runner) pingDatabase(ctx context.Context, db *api.Database, progress func(string)) error {
+func pingDatabase(ctx context.Context, env *component.Env, db *api.Database) error {
 	pod := db.Name + "-0" // the StatefulSet's one replica
-	p, err := r.kube.Typed.CoreV1().Pods(db.Namespace).Get(ctx, pod, metav1.GetOptions{})
+	p, err := env.Kube.Typed.CoreV1().Pods(db.Namespace).Get(ctx, pod, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("database %s: %w", db.Name, err)
 	}
-	if r.access.Simulated {
+	if env.Access.Simulated {
+		env.Say("skipped the login check: simulated nodes run no database server")
 		return nil
 	}
-	if node, err := r.kube.Typed.CoreV1().Nodes().Get(ctx, p.Spec.NodeName, metav1.GetOptions{}); err == nil && node.Annotations[cluster.SimulatedNodeAnnotation] == "fake" {
+	if node, err := env.Kube.Typed.CoreV1().Nodes().Get(ctx, p.Spec.NodeName, metav1.GetOptions{}); err == nil && node.Annotations[cluster.SimulatedNodeAnnotation] == "fake" {
+		env.Say("skipped the login check: simulated nodes run no database server")
 		return nil
 	}
-	e, ok := r.st.Catalog.Engine(db.Engine)
+	e, ok := env.Stack.Catalog.Engine(db.Engine)
 	if !ok {
 		return fmt.Errorf("no catalogue entry for engine %s", db.Engine)
 	}
-	secret, err := r.kube.Typed.CoreV1().Secrets(db.Namespace).Get(ctx, db.Name+"-credentials", metav1.GetOptions{})
+	secret, err := env.Kube.Typed.CoreV1().Secrets(db.Namespace).Get(ctx, SecretName(db.Name), metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading the credentials of %s: %w", db.Name, err)
 	}
-	target := dbping.Target{Engine: db.Engine, User: string(secret.Data["username"]),
+	target := Target{Engine: db.Engine, User: string(secret.Data["username"]),
 		Password: string(secret.Data["password"]), Database: string(secret.Data["database"])}
-	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+	ctx, cancel := context.WithTimeout(ctx, env.Timeout)
 	defer cancel()
 	var last error
 	for {
-		addr, stop, err := r.kube.PortForward(ctx, db.Namespace, pod, e.Port)
+		addr, stop, err := env.Kube.PortForward(ctx, db.Namespace, pod, e.Port)
 		if err == nil {
 			target.Addr = addr
-			progress("connecting: " + target.What())
-			err = dbping.Ping(ctx, target)
+			env.Say("connecting: " + target.What())
+			err = Ping(ctx, target)
 			stop()
 			if err == nil {
 				return nil
@@ -314,7 +304,7 @@ func (r *runner) pingDatabase(ctx context.Context, db *api.Database, progress fu
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("database %s does not answer (%s, through a port-forward to pod %s/%s): %v",
-				db.Name, dbping.Target{Engine: db.Engine, Addr: fmt.Sprintf("%s:%d", pod, e.Port), User: target.User, Database: target.Database}.What(), db.Namespace, pod, last)
+				db.Name, Target{Engine: db.Engine, Addr: fmt.Sprintf("%s:%d", pod, e.Port), User: target.User, Database: target.Database}.What(), db.Namespace, pod, last)
 		case <-time.After(time.Second):
 		}
 	}

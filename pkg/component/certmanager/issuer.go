@@ -1,4 +1,9 @@
-package engine
+// Package certmanager is the cert-manager built-in: its chart comes from
+// the catalogue (stacks/catalog/cert-manager.yaml); this package renders
+// the stack's issuer step (a ClusterIssuer backed by the machine's local CA,
+// or a self-signed one) and the wildcard certificate the ingress
+// controller serves, and shows certificates' expiry on the status page.
+package certmanager
 
 import (
 	"encoding/base64"
@@ -7,8 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
-	"kindred.dev/kindred/pkg/internal/contour"
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/stack"
 	"kindred.dev/kindred/pkg/trust"
 )
 
@@ -17,20 +23,25 @@ const IssuerName = "kindred"
 
 // issuerObjects renders the stack's issuer: the machine's local CA as a
 // Secret and a CA ClusterIssuer (or a self-signed ClusterIssuer), and a
-// wildcard Certificate for the ingress domain, whose Secret Contour serves.
-func (r *runner) issuerObjects() ([]*unstructured.Unstructured, error) {
-	ns := "cert-manager"
-	if e, ok := r.st.Catalog.Get("cert-manager"); ok && e.Namespace != "" {
+// wildcard Certificate for the ingress domain, whose Secret the ingress
+// controller serves.
+func issuerObjects(st *stack.Stack, caDir string) ([]*unstructured.Unstructured, error) {
+	ns := ID
+	if e, ok := st.Catalog.Get(ID); ok && e.Namespace != "" {
 		ns = e.Namespace
 	}
-	domain := r.st.Metadata.Name + ".localhost"
-	if r.st.Ingress != nil {
-		domain = r.st.Ingress.Domain
+	domain := st.Metadata.Name + ".localhost"
+	certNS, certSecret := defaultCertNamespace, defaultCertSecret
+	if st.Ingress != nil {
+		domain = st.Ingress.Domain
+		if in, ok := component.IngressFor(st.Ingress.Controller); ok {
+			certNS, certSecret = in.CertificateSecret()
+		}
 	}
 	var objs []*unstructured.Unstructured
 	issuerSpec := map[string]any{"selfSigned": map[string]any{}}
-	if r.st.TLS.Issuer == api.IssuerLocalCA {
-		ca, _, err := trust.EnsureCA(r.cfg.CADir)
+	if st.TLS.Issuer == api.IssuerLocalCA {
+		ca, _, err := trust.EnsureCA(caDir)
 		if err != nil {
 			return nil, fmt.Errorf("preparing the local CA: %w", err)
 		}
@@ -45,8 +56,8 @@ func (r *runner) issuerObjects() ([]*unstructured.Unstructured, error) {
 	}
 	objs = append(objs,
 		kube.Object("cert-manager.io/v1", "ClusterIssuer", "", IssuerName, map[string]any{"spec": issuerSpec}),
-		kube.Object("cert-manager.io/v1", "Certificate", contour.CertNamespace, "kindred-wildcard", map[string]any{"spec": map[string]any{
-			"secretName": contour.CertSecret,
+		kube.Object("cert-manager.io/v1", "Certificate", certNS, "kindred-wildcard", map[string]any{"spec": map[string]any{
+			"secretName": certSecret,
 			"dnsNames":   []any{"*." + domain, domain},
 			"issuerRef":  map[string]any{"name": IssuerName, "kind": "ClusterIssuer", "group": "cert-manager.io"},
 		}}))

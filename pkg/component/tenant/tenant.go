@@ -1,7 +1,15 @@
-package engine
+// Package tenant is the tenants built-in: a namespace per tenant with role
+// bindings for its admins and viewers, a default-deny network policy that
+// still lets DNS out and the ingress proxy in, and a quota with default
+// requests.
+package tenant
 
 import (
+	"context"
 	"strings"
+
+	"kindred.dev/kindred/pkg/component"
+	"kindred.dev/kindred/pkg/plan"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -19,7 +27,7 @@ import (
 
 // tenantObjects renders a tenant: its namespace, role bindings, a
 // default-deny network policy that still allows DNS, and a quota.
-func tenantObjects(t *api.Tenant) ([]*unstructured.Unstructured, error) {
+func tenantObjects(t *api.Tenant, ingressNamespace string) ([]*unstructured.Unstructured, error) {
 	labels := map[string]string{"app.kubernetes.io/managed-by": "kindred", "kindred.dev/tenant": t.Name}
 	objs := []runtime.Object{&corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
@@ -64,8 +72,10 @@ func tenantObjects(t *api.Tenant) ([]*unstructured.Unstructured, error) {
 					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}},
 				}},
 			}),
+		)
+		if ingressNamespace != "" {
 			// ...and the ingress proxy, so routes to the tenant work.
-			policy("allow-from-envoy", networkingv1.NetworkPolicySpec{
+			objs = append(objs, policy("allow-from-ingress", networkingv1.NetworkPolicySpec{
 				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 				Ingress: []networkingv1.NetworkPolicyIngressRule{{
 					From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
@@ -73,6 +83,7 @@ func tenantObjects(t *api.Tenant) ([]*unstructured.Unstructured, error) {
 					}}},
 				}},
 			}))
+		}
 	}
 	if q := t.Quota; q != nil {
 		hard := corev1.ResourceList{}
@@ -115,4 +126,30 @@ func subjectOf(s string) rbacv1.Subject {
 	}
 	ns, n, _ := strings.Cut(name, "/")
 	return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: n}
+}
+
+// ID names the tenants built-in; it handles every tenant step.
+const ID = "tenant"
+
+func init() { component.Register(Tenants{}) }
+
+// Tenants is the built-in.
+type Tenants struct{}
+
+// ID is "tenant".
+func (Tenants) ID() string { return ID }
+
+// StepKinds: every tenant step.
+func (Tenants) StepKinds() []string { return []string{plan.KindTenant} }
+
+// Render renders the tenant's namespace and policies; the network policy
+// lets in the stack's ingress proxy, if it has one.
+func (Tenants) Render(ctx context.Context, env *component.Env) ([]*unstructured.Unstructured, error) {
+	ingressNS := ""
+	if in := env.Stack.Ingress; in != nil {
+		if c, ok := component.IngressFor(in.Controller); ok {
+			ingressNS = c.ProxyNamespace()
+		}
+	}
+	return tenantObjects(env.Step.Tenant, ingressNS)
 }

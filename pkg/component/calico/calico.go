@@ -1,0 +1,55 @@
+// Package calico is the Calico CNI built-in: the Tigera operator's chart
+// comes from the catalogue (stacks/catalog/calico.yaml); this package adds
+// the operator's Installation, with an IP pool that is the cluster's pod
+// subnet, and waits until the operator reports Calico Available and every
+// node is Ready (with Calico, nodes stay NotReady until the CNI runs).
+package calico
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/component"
+	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/internal/ready"
+)
+
+// ID is Calico's catalogue entry.
+const ID = "calico"
+
+func init() { component.Register(Calico{}) }
+
+// Calico is the built-in.
+type Calico struct{}
+
+// ID is "calico".
+func (Calico) ID() string { return ID }
+
+// Finish applies the Installation and waits for Calico and the nodes.
+// down removes the Installation (it is in the result's inventory), so the
+// operator tears Calico down.
+func (Calico) Finish(ctx context.Context, env *component.Env, _ []*unstructured.Unstructured) (component.Result, error) {
+	subnet := env.Stack.Cluster.Networking.PodSubnet
+	inst := kube.Object("operator.tigera.io/v1", "Installation", "", "default", map[string]any{"spec": map[string]any{
+		"calicoNetwork": map[string]any{"ipPools": []any{map[string]any{
+			"cidr":          subnet,
+			"encapsulation": "VXLANCrossSubnet",
+			"natOutgoing":   "Enabled",
+			"nodeSelector":  "all()",
+		}}},
+	}})
+	env.Say("applying the Calico Installation for " + subnet)
+	if _, err := env.Kube.Apply(ctx, inst); err != nil {
+		return component.Result{}, err
+	}
+	err := ready.RunChecks(ctx, env.Kube, []api.Check{
+		{Type: api.CheckCondition, APIVersion: "operator.tigera.io/v1", Kind: "TigeraStatus", Name: "calico", Condition: "Available", Status: "True"},
+		{Type: ready.CheckNodesReady},
+	}, env.Timeout, env.Say)
+	if err != nil {
+		return component.Result{}, err
+	}
+	return component.Result{Inventory: []component.Ref{{APIVersion: "operator.tigera.io/v1", Kind: "Installation", Name: "default"}}}, nil
+}

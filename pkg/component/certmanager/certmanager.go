@@ -1,0 +1,65 @@
+package certmanager
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"kindred.dev/kindred/pkg/component"
+	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/plan"
+)
+
+// ID is cert-manager's catalogue entry.
+const ID = "cert-manager"
+
+// Where the wildcard certificate goes when the stack has no ingress
+// controller to ask.
+const (
+	defaultCertNamespace = "kindred-system"
+	defaultCertSecret    = "kindred-wildcard-tls"
+)
+
+func init() { component.Register(CertManager{}) }
+
+// CertManager is the built-in: its catalogue step, and the stack's issuer
+// step.
+type CertManager struct{}
+
+// ID is "cert-manager".
+func (CertManager) ID() string { return ID }
+
+// StepKinds: cert-manager handles the issuer step.
+func (CertManager) StepKinds() []string { return []string{plan.KindIssuer} }
+
+// Render renders the issuer step.
+func (CertManager) Render(ctx context.Context, env *component.Env) ([]*unstructured.Unstructured, error) {
+	if env.Step.Kind != plan.KindIssuer {
+		return nil, fmt.Errorf("cert-manager renders the issuer, not %s steps", env.Step.Kind)
+	}
+	return issuerObjects(env.Stack, env.CADir)
+}
+
+// Detail shows when a certificate expires.
+func (CertManager) Detail(ctx context.Context, kc *kube.Client, ref component.Ref) (string, bool) {
+	if ref.Kind != "Certificate" {
+		return "", false
+	}
+	gv, _ := schema.ParseGroupVersion(ref.APIVersion)
+	u, err := kc.Get(ctx, gv.WithKind(ref.Kind), ref.Namespace, ref.Name)
+	if err != nil {
+		return "", false
+	}
+	after, ok, _ := unstructured.NestedString(u.Object, "status", "notAfter")
+	if !ok {
+		return "", false
+	}
+	t, err := time.Parse(time.RFC3339, after)
+	if err != nil {
+		return "", false
+	}
+	return fmt.Sprintf("certificate %s expires %s", ref.Name, t.UTC().Format("2006-01-02")), true
+}

@@ -1,0 +1,223 @@
+// Package component is how kindred's built-in components plug into the
+// engine, after caddy's modules: each built-in (Calico, Contour,
+// cert-manager, the databases, tenants, jobs, Prometheus, Mailpit) is a
+// package under pkg/component that registers itself, and owns everything
+// about itself: what it renders, what it does once its objects are ready,
+// how it is torn down, what a status page shows of it, and which images it
+// runs. The engine names no component; it asks the registry.
+//
+// A component implements Component and any of the optional interfaces
+// below. It is found for a plan step by the step's kind (a database step,
+// a route step) or by the catalogue entry the step uses (use: calico).
+package component
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"kindred.dev/kindred/pkg/cluster"
+	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/plan"
+	"kindred.dev/kindred/pkg/stack"
+)
+
+// Component is a built-in; its ID is its catalogue entry's name (calico),
+// or for built-ins with no entry, its own (tenant).
+type Component interface {
+	ID() string
+}
+
+// StepKinds is a component that handles every plan step of some kinds
+// (cert-manager the issuer, the database component every database). Route
+// steps go to the stack's ingress controller instead.
+type StepKinds interface {
+	StepKinds() []string
+}
+
+// Env is what a component works with for one step.
+type Env struct {
+	Stack *stack.Stack
+	Plan  *plan.Plan
+	Step  *plan.Step
+	// Namespace is where the step installs; Timeout bounds its wait.
+	Namespace string
+	Timeout   time.Duration
+	// Kube reaches the cluster; it is nil when rendering without one
+	// (kindred images).
+	Kube   *kube.Client
+	Access cluster.Access
+	// CADir holds the machine's local CA.
+	CADir string
+	// Progress says what the step is doing now.
+	Progress func(string)
+	Log      *slog.Logger
+}
+
+// Say reports progress, if anyone listens.
+func (e *Env) Say(msg string) {
+	if e.Progress != nil {
+		e.Progress(msg)
+	}
+}
+
+// Ref names one object a step applied; the engine records it in the
+// step's inventory.
+type Ref struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+// Result is what a component adds to its step's record.
+type Result struct {
+	// Inventory: objects the component applied itself, removed with the
+	// step.
+	Inventory []Ref
+	// Endpoint is an in-cluster address to show; Secret names the Secret
+	// that holds its credentials (never the credentials).
+	Endpoint string
+	Secret   string
+	// DNSRewrite is the domain the component pointed CoreDNS at its
+	// proxy for; a Remover undoes it.
+	DNSRewrite string
+}
+
+// Renderer is a component whose objects kindred renders itself (a
+// database, a tenant, a route). The engine applies them server-side with
+// an inventory and waits for them.
+type Renderer interface {
+	Render(ctx context.Context, env *Env) ([]*unstructured.Unstructured, error)
+}
+
+// Patcher changes the objects of a component's own source (its chart or
+// manifests) before they are applied.
+type Patcher interface {
+	Patch(env *Env, objs []*unstructured.Unstructured) error
+}
+
+// Finisher acts once the step's objects are applied and ready, before its
+// catalogue checks: a real login to a database, the Calico Installation,
+// Contour's verdict on a route.
+type Finisher interface {
+	Finish(ctx context.Context, env *Env, objs []*unstructured.Unstructured) (Result, error)
+}
+
+// Remover undoes, when a step is removed, what a Finisher did beyond the
+// step's inventory.
+type Remover interface {
+	Remove(ctx context.Context, kc *kube.Client, res Result) error
+}
+
+// Detailer says what a status page shows of one recorded object of a kind
+// it knows ("certificate … expires …"); ok is false for other objects.
+type Detailer interface {
+	Detail(ctx context.Context, kc *kube.Client, ref Ref) (detail string, ok bool)
+}
+
+// Imager lists the images a step runs that rendering cannot find.
+type Imager interface {
+	Images(env *Env) ([]string, error)
+}
+
+// Valuer adds chart values to the component's release, before the stack's
+// own values (which win).
+type Valuer interface {
+	Values(env *Env) (map[string]any, error)
+}
+
+var (
+	mu     sync.RWMutex
+	byID   = map[string]Component{}
+	byKind = map[string]Component{}
+)
+
+// Register adds a component. Built-ins register in their package's init;
+// registering an ID twice panics, as it is a programming error.
+func Register(c Component) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := byID[c.ID()]; dup {
+		panic(fmt.Sprintf("component %q registered twice", c.ID()))
+	}
+	byID[c.ID()] = c
+	if k, ok := c.(StepKinds); ok {
+		for _, kind := range k.StepKinds() {
+			if other, dup := byKind[kind]; dup {
+				panic(fmt.Sprintf("components %q and %q both handle %s steps", other.ID(), c.ID(), kind))
+			}
+			byKind[kind] = c
+		}
+	}
+}
+
+// Get returns the component with id.
+func Get(id string) (Component, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	c, ok := byID[id]
+	return c, ok
+}
+
+// All returns every registered component, by ID.
+func All() []Component {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]Component, 0, len(byID))
+	for _, c := range byID {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID() < out[j].ID() })
+	return out
+}
+
+// For finds the component a plan step of st belongs to: for a route, the
+// stack's ingress controller; for a catalogue component, the one
+// registered under its entry's name; else the one that handles the step's
+// kind. It returns nil for a stack's own chart, kustomize folder or
+// manifests, which need no component.
+func For(st *stack.Stack, s *plan.Step) Component {
+	mu.RLock()
+	defer mu.RUnlock()
+	switch {
+	case s.Kind == plan.KindRoute:
+		if st.Ingress == nil {
+			return nil
+		}
+		return byID[st.Ingress.Controller]
+	case s.Kind == plan.KindComponent:
+		if s.Entry == nil {
+			return nil
+		}
+		return byID[s.Entry.Name]
+	}
+	return byKind[s.Kind]
+}
+
+// Ingress is an ingress controller component: where it wants the
+// certificate it serves, and the address of its proxy inside the cluster.
+type Ingress interface {
+	Component
+	// CertificateSecret is the namespace and name of the Secret holding
+	// the wildcard certificate the proxy serves.
+	CertificateSecret() (namespace, name string)
+	// ProxyNamespace is where its proxy runs, which tenants' network
+	// policies let in.
+	ProxyNamespace() string
+}
+
+// IngressFor returns the ingress controller component called id.
+func IngressFor(id string) (Ingress, bool) {
+	c, ok := Get(id)
+	if !ok {
+		return nil, false
+	}
+	in, ok := c.(Ingress)
+	return in, ok
+}

@@ -1,0 +1,92 @@
+package contour
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"kindred.dev/kindred/pkg/component"
+	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/plan"
+)
+
+// ID is Contour's catalogue entry.
+const ID = "contour"
+
+func init() { component.Register(Contour{}) }
+
+// Contour is the built-in: its own catalogue step, and every route step of
+// a stack whose ingress controller it is.
+type Contour struct{}
+
+// ID is "contour".
+func (Contour) ID() string { return ID }
+
+// CertificateSecret is where Envoy finds the wildcard certificate: one
+// Secret, delegated to every route's namespace.
+func (Contour) CertificateSecret() (namespace, name string) { return CertNamespace, CertSecret }
+
+// ProxyNamespace is where Envoy runs.
+func (Contour) ProxyNamespace() string { return Namespace }
+
+// Patch pins Envoy to the ingress-ready node (see placeIngress).
+func (Contour) Patch(env *component.Env, objs []*unstructured.Unstructured) error {
+	if env.Step.Kind != plan.KindComponent {
+		return nil
+	}
+	return placeIngress(objs)
+}
+
+// Render renders a route step's HTTPProxy, and the delegation that lets it
+// use the wildcard certificate.
+func (Contour) Render(ctx context.Context, env *component.Env) ([]*unstructured.Unstructured, error) {
+	if env.Step.Kind != plan.KindRoute {
+		return nil, fmt.Errorf("contour renders routes, not %s steps", env.Step.Kind)
+	}
+	return routeObjects(env.Step.Route)
+}
+
+// Finish, for Contour's own step, points CoreDNS's *.<domain> at Envoy;
+// for a route, it waits for Contour's verdict on its HTTPProxy.
+func (Contour) Finish(ctx context.Context, env *component.Env, objs []*unstructured.Unstructured) (component.Result, error) {
+	if env.Step.Kind == plan.KindRoute {
+		return component.Result{}, waitProxy(ctx, env.Kube, objs[0], env.Timeout, env.Say)
+	}
+	if env.Stack.Ingress == nil {
+		return component.Result{}, nil
+	}
+	domain := env.Stack.Ingress.Domain
+	ok, err := ensureDNSRewrite(ctx, env.Kube, domain)
+	if err != nil || !ok {
+		return component.Result{}, err
+	}
+	env.Say("CoreDNS: *." + domain + " answers with " + envoyService())
+	return component.Result{DNSRewrite: domain}, nil
+}
+
+// Remove takes the CoreDNS rewrite out again.
+func (Contour) Remove(ctx context.Context, kc *kube.Client, res component.Result) error {
+	if res.DNSRewrite == "" {
+		return nil
+	}
+	return removeDNSRewrite(ctx, kc)
+}
+
+// Detail shows Contour's verdict on an HTTPProxy.
+func (Contour) Detail(ctx context.Context, kc *kube.Client, ref component.Ref) (string, bool) {
+	if ref.Kind != "HTTPProxy" {
+		return "", false
+	}
+	gv, _ := schema.ParseGroupVersion(ref.APIVersion)
+	u, err := kc.Get(ctx, gv.WithKind(ref.Kind), ref.Namespace, ref.Name)
+	if err != nil {
+		return "", false
+	}
+	cs, ok, _ := unstructured.NestedString(u.Object, "status", "currentStatus")
+	if !ok {
+		return "", false
+	}
+	return "HTTPProxy " + cs, true
+}

@@ -1,0 +1,62 @@
+package database
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"kindred.dev/kindred/pkg/component"
+	"kindred.dev/kindred/pkg/plan"
+)
+
+// ID names the databases built-in; it handles every database step.
+const ID = "database"
+
+func init() { component.Register(Databases{}) }
+
+// Databases is the built-in.
+type Databases struct{}
+
+// ID is "database".
+func (Databases) ID() string { return ID }
+
+// StepKinds: every database step.
+func (Databases) StepKinds() []string { return []string{plan.KindDatabase} }
+
+// Render renders the database's server, credentials and scripts.
+func (Databases) Render(ctx context.Context, env *component.Env) ([]*unstructured.Unstructured, error) {
+	return render(ctx, env, env.Step.Database)
+}
+
+// Finish logs in to the running server, and records where it answers
+// and which Secret holds its credentials.
+func (Databases) Finish(ctx context.Context, env *component.Env, _ []*unstructured.Unstructured) (component.Result, error) {
+	db := env.Step.Database
+	e, ok := env.Stack.Catalog.Engine(db.Engine)
+	if !ok {
+		return component.Result{}, fmt.Errorf("no catalogue entry for engine %s", db.Engine)
+	}
+	res := component.Result{
+		Endpoint: fmt.Sprintf("%s.%s.svc.cluster.local:%d", db.Name, db.Namespace, e.Port),
+		Secret:   SecretName(db.Name),
+	}
+	return res, pingDatabase(ctx, env, db)
+}
+
+// Images is the server's image, at the database's version.
+func (Databases) Images(env *component.Env) ([]string, error) {
+	db := env.Step.Database
+	e, ok := env.Stack.Catalog.Engine(db.Engine)
+	if !ok {
+		return nil, fmt.Errorf("no catalogue entry for engine %s", db.Engine)
+	}
+	v := db.Version
+	if v == "" {
+		v = e.DefaultVersion
+	}
+	return []string{e.Image + ":" + v}, nil
+}
+
+// SecretName is the Secret that holds a database's credentials.
+func SecretName(db string) string { return db + "-credentials" }
