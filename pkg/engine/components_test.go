@@ -156,7 +156,7 @@ func TestIntegrationRoutesAndLocalCA(t *testing.T) {
 	cfg.Sink = rec
 	// The simulated cluster runs no DNS; give it kubeadm's CoreDNS
 	// configuration, for the ingress step to rewrite.
-	corefile, err := os.ReadFile("testdata/Corefile")
+	corefile, err := os.ReadFile("../component/contour/testdata/Corefile")
 	if err != nil {
 		t.Fatal(err)
 	}
