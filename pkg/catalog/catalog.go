@@ -1,7 +1,8 @@
 // Package catalog reads the built-in component catalogue embedded from
-// stacks/catalog. An entry is data: where a component comes from, its pinned
-// version, default values, the role it plays in the plan and the checks that
-// say it is ready. The engine never knows a component by name.
+// stacks/catalog, and the entries component packages carry themselves. An
+// entry is data: where a component comes from, its pinned version, default
+// values, the role it plays in the plan and the checks that say it is
+// ready. The engine never knows a component by name.
 package catalog
 
 import (
@@ -89,9 +90,43 @@ type Catalog struct {
 	entries map[string]*Entry
 }
 
-var builtin = sync.OnceValues(func() (*Catalog, error) { return Read(stacks.FS, "catalog") })
+var (
+	registered []registration
+	built      bool
+	builtin    = sync.OnceValues(func() (*Catalog, error) {
+		built = true
+		c, err := Read(stacks.FS, "catalog")
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range registered {
+			if err := c.add(r.data, r.where); err != nil {
+				return nil, err
+			}
+		}
+		return c, nil
+	})
+)
 
-// Builtin returns the embedded catalogue.
+// registration is a catalogue entry a component package brings.
+type registration struct {
+	where string
+	data  []byte
+}
+
+// Register adds an entry, as YAML, to the built-in catalogue; where names
+// it in errors. A component package that carries its own entry registers
+// it in its init, before the catalogue is first read; later it panics, as
+// that is a programming error.
+func Register(where string, data []byte) {
+	if built {
+		panic("catalog.Register(" + where + ") after the catalogue was read: register in init")
+	}
+	registered = append(registered, registration{where: where, data: data})
+}
+
+// Builtin returns the embedded catalogue, with the entries component
+// packages registered.
 func Builtin() (*Catalog, error) { return builtin() }
 
 // Read loads every *.yaml entry in dir of fsys.
@@ -106,19 +141,26 @@ func Read(fsys fs.FS, dir string) (*Catalog, error) {
 		if err != nil {
 			return nil, err
 		}
-		e, err := decodeEntry(data)
-		if err != nil {
-			return nil, fmt.Errorf("reading catalogue entry %s: %w", f, err)
+		if err := c.add(data, f); err != nil {
+			return nil, err
 		}
-		if e.Name == "" {
-			return nil, fmt.Errorf("reading catalogue entry %s: no name", f)
-		}
-		if _, dup := c.entries[e.Name]; dup {
-			return nil, fmt.Errorf("reading catalogue entry %s: %q is defined twice", f, e.Name)
-		}
-		c.entries[e.Name] = e
 	}
 	return c, nil
+}
+
+func (c *Catalog) add(data []byte, where string) error {
+	e, err := decodeEntry(data)
+	if err != nil {
+		return fmt.Errorf("reading catalogue entry %s: %w", where, err)
+	}
+	if e.Name == "" {
+		return fmt.Errorf("reading catalogue entry %s: no name", where)
+	}
+	if _, dup := c.entries[e.Name]; dup {
+		return fmt.Errorf("reading catalogue entry %s: %q is defined twice", where, e.Name)
+	}
+	c.entries[e.Name] = e
+	return nil
 }
 
 // Get returns the entry called name.

@@ -9,6 +9,7 @@ import (
 	_ "kindred.dev/kindred/pkg/component/contour"
 	_ "kindred.dev/kindred/pkg/component/database"
 	_ "kindred.dev/kindred/pkg/component/job"
+	_ "kindred.dev/kindred/pkg/component/mailpit"
 	_ "kindred.dev/kindred/pkg/component/prometheus"
 	_ "kindred.dev/kindred/pkg/component/tenant"
 )
