@@ -53,8 +53,10 @@ func TestIntegrationUpSim(t *testing.T) {
 	if err := env.Diagnostics(dir); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(dir + "/pods.json"); err != nil {
+	if info, err := os.Stat(dir + "/pods.json"); err != nil {
 		t.Errorf("diagnostics: %v", err)
+	} else if info.Mode().Perm() != 0o600 {
+		t.Errorf("diagnostics are mode %v, want 0600: they may hold what the cluster holds", info.Mode().Perm())
 	}
 
 	// The same stack again: the cluster is reused, not re-created.
