@@ -1,45 +1,13 @@
 package cli
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-
-	"kindred.dev/kindred/pkg/cluster"
-	"kindred.dev/kindred/pkg/component/database"
-	"kindred.dev/kindred/pkg/stack"
+	"kindred.dev/kindred/pkg/engine"
 )
-
-// credentials reads each database's Secret from the cluster acc reaches.
-func credentials(ctx context.Context, st *stack.Stack, acc cluster.Access, only string) (map[string]map[string][]byte, error) {
-	cfg, err := acc.RESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]map[string][]byte{}
-	for _, db := range st.Databases {
-		if only != "" && db.Name != only {
-			continue
-		}
-		s, err := cs.CoreV1().Secrets(db.Namespace).Get(ctx, db.Name+"-credentials", metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("reading the credentials of %s: %w", db.Name, err)
-		}
-		out[db.Name] = s.Data
-	}
-	if only != "" && len(out) == 0 {
-		return nil, usageError{fmt.Errorf("the stack has no database %q", only)}
-	}
-	return out, nil
-}
 
 func (a *app) credsCmd() *cobra.Command {
 	var f clusterFlags
@@ -57,27 +25,28 @@ func (a *app) credsCmd() *cobra.Command {
 			if len(args) == 1 {
 				only = args[0]
 			}
-			acc, err := p.Access(cmd.Context(), st)
+			creds := engine.NewCredentials(a.engineConfig(p))
+			creds.Show = show
+			var names []string
+			if only != "" {
+				names = []string{only}
+			}
+			list, err := creds.Run(cmd.Context(), st, names...)
+			if errors.Is(err, engine.ErrNoDatabase) {
+				return usageError{err}
+			}
 			if err != nil {
 				return err
-			}
-			creds, err := credentials(cmd.Context(), st, acc, only)
-			if err != nil {
-				return err
-			}
-			urls := map[string]string{}
-			for _, db := range st.Databases {
-				if data, ok := creds[db.Name]; ok {
-					urls[db.Name] = database.URL(db, data, show)
-				}
 			}
 			if a.json() {
+				urls := map[string]string{}
+				for _, c := range list {
+					urls[c.Database] = c.URL
+				}
 				return a.writeJSON(urls)
 			}
-			for _, db := range st.Databases {
-				if u, ok := urls[db.Name]; ok {
-					fmt.Fprintf(a.stdout, "%-12s %s\n", db.Name, u)
-				}
+			for _, c := range list {
+				fmt.Fprintf(a.stdout, "%-12s %s\n", c.Database, c.URL)
 			}
 			return nil
 		},
@@ -107,18 +76,27 @@ password, for eval in a shell; the output is meant for eval, not for logs):
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "export KUBECONFIG=%q\n", acc.Kubeconfig)
-			creds, err := credentials(cmd.Context(), st, acc, "")
+			creds := engine.NewCredentials(a.engineConfig(p))
+			creds.Show = true
+			list, err := creds.Run(cmd.Context(), st)
 			if err != nil {
 				return err
 			}
-			for _, db := range st.Databases {
-				name := strings.ToUpper(strings.ReplaceAll(db.Name, "-", "_")) + "_URL"
-				fmt.Fprintf(a.stdout, "export %s=%q\n", name, database.URL(db, creds[db.Name], true))
+			fmt.Fprintf(a.stdout, "export KUBECONFIG=%s\n", shellQuote(acc.Kubeconfig))
+			for _, c := range list {
+				name := strings.ToUpper(strings.ReplaceAll(c.Database, "-", "_")) + "_URL"
+				fmt.Fprintf(a.stdout, "export %s=%s\n", name, shellQuote(c.URL))
 			}
 			return nil
 		},
 	}
 	f.add(cmd)
 	return cmd
+}
+
+// shellQuote quotes s for a POSIX shell: in single quotes, where nothing
+// is special, with each single quote written as '\”. (Go's %q is not
+// shell quoting: "$(...)" and backticks would run under eval.)
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"kindred.dev/kindred/pkg/cluster"
-	"kindred.dev/kindred/pkg/component/database"
+	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -21,15 +21,8 @@ func (a *app) printSummary(ctx context.Context, p cluster.Provider, st *stack.St
 	for _, r := range st.Routes {
 		fmt.Fprintf(w, "route     %s\n", st.RouteURL(r))
 	}
-	for _, db := range st.Databases {
-		e, ok := st.Catalog.Engine(db.Engine)
-		if !ok {
-			continue
-		}
-		// The Secret's shape, without reading it: the password stays masked.
-		data := map[string][]byte{"username": []byte("kindred"), "database": []byte(db.Name),
-			"host": []byte(db.Name + "." + db.Namespace + ".svc.cluster.local"), "port": []byte(fmt.Sprint(e.Port))}
-		fmt.Fprintf(w, "database  %s  (password: secret %s/%s-credentials)\n", database.URL(db, data, false), db.Namespace, db.Name)
+	for _, c := range engine.MaskedCredentials(st) {
+		fmt.Fprintf(w, "database  %s  (password: secret %s)\n", c.URL, c.Secret)
 	}
 	fmt.Fprintf(w, "kubeconfig %s\n", acc.Kubeconfig)
 	fmt.Fprintf(w, "next      kindred status --provider %s   ·   kubectl --kubeconfig %s get pods -A   ·   kindred down --provider %s\n", p.Name(), acc.Kubeconfig, p.Name())

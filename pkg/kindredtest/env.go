@@ -19,7 +19,6 @@ import (
 	"k8s.io/client-go/rest"
 
 	"kindred.dev/kindred/pkg/cluster"
-	"kindred.dev/kindred/pkg/component/database"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -105,17 +104,13 @@ func (e *Env) URL(host string) (string, error) {
 // DSN returns the connection URL of a database of the stack, with its
 // generated credentials, for clients inside the cluster.
 func (e *Env) DSN(name string) (string, error) {
-	for _, db := range e.Stack.Databases {
-		if db.Name != name {
-			continue
-		}
-		s, err := e.Client.CoreV1().Secrets(db.Namespace).Get(context.Background(), name+"-credentials", metav1.GetOptions{})
-		if err != nil {
-			return "", fmt.Errorf("reading the credentials of %s: %w", name, err)
-		}
-		return database.URL(db, s.Data, true), nil
+	creds := engine.NewCredentials(engine.Config{Provider: e.p})
+	creds.Show = true
+	list, err := creds.Run(context.Background(), e.Stack, name)
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("the stack has no database %s", name)
+	return list[0].URL, nil
 }
 
 // LoadImage makes an image from the local container runtime available to

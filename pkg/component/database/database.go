@@ -32,8 +32,8 @@ import (
 	"kindred.dev/kindred/pkg/stack"
 )
 
-// The user kindred creates in every database.
-const dbUser = "kindred"
+// User is the user kindred creates in every database.
+const User = "kindred"
 
 // database renders a database server from its engine's official image: a
 // Secret with generated credentials (kept across runs), init scripts, a
@@ -61,7 +61,7 @@ func render(ctx context.Context, env *component.Env, db *api.Database) ([]*unstr
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: db.Namespace, Labels: labels},
 		Type:       corev1.SecretTypeOpaque,
-		StringData: map[string]string{"username": dbUser, "password": password, "database": db.Name,
+		StringData: map[string]string{"username": User, "password": password, "database": db.Name,
 			"host": fmt.Sprintf("%s.%s.svc.cluster.local", db.Name, db.Namespace), "port": fmt.Sprint(e.Port)},
 	}
 	fromSecret := func(name, key string) corev1.EnvVar {

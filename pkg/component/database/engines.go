@@ -54,8 +54,8 @@ type postgres struct{}
 func (postgres) dataPath() string { return "/var/lib/postgresql/data" }
 
 func (p postgres) serve(c *corev1.Container, db *api.Database, fromSecret func(string, string) corev1.EnvVar) {
-	c.Env = []corev1.EnvVar{fromSecret("POSTGRES_PASSWORD", "password"), {Name: "POSTGRES_USER", Value: dbUser}, {Name: "POSTGRES_DB", Value: db.Name}, {Name: "PGDATA", Value: p.dataPath() + "/pgdata"}}
-	c.ReadinessProbe = execProbe("pg_isready", "-U", dbUser, "-d", db.Name)
+	c.Env = []corev1.EnvVar{fromSecret("POSTGRES_PASSWORD", "password"), {Name: "POSTGRES_USER", Value: User}, {Name: "POSTGRES_DB", Value: db.Name}, {Name: "PGDATA", Value: p.dataPath() + "/pgdata"}}
+	c.ReadinessProbe = execProbe("pg_isready", "-U", User, "-d", db.Name)
 }
 
 func (postgres) initScripts() bool { return true }
@@ -91,7 +91,7 @@ type mysqlEngine struct{}
 func (mysqlEngine) dataPath() string { return "/var/lib/mysql" }
 
 func (mysqlEngine) serve(c *corev1.Container, db *api.Database, fromSecret func(string, string) corev1.EnvVar) {
-	c.Env = []corev1.EnvVar{fromSecret("MYSQL_ROOT_PASSWORD", "password"), fromSecret("MYSQL_PASSWORD", "password"), {Name: "MYSQL_USER", Value: dbUser}, {Name: "MYSQL_DATABASE", Value: db.Name}}
+	c.Env = []corev1.EnvVar{fromSecret("MYSQL_ROOT_PASSWORD", "password"), fromSecret("MYSQL_PASSWORD", "password"), {Name: "MYSQL_USER", Value: User}, {Name: "MYSQL_DATABASE", Value: db.Name}}
 	c.ReadinessProbe = execProbe("sh", "-c", `mysqladmin ping -h 127.0.0.1 -uroot -p"$MYSQL_ROOT_PASSWORD"`)
 }
 
