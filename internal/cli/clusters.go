@@ -81,11 +81,13 @@ prints its path, for KUBECONFIG=...; --merge adds its cluster, user and
 context to ~/.kube/config (or $KUBECONFIG's first file) and makes it current.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, p, err := a.stackAndProvider(&f, args)
+			tg, err := a.target(&f, args)
 			if err != nil {
 				return err
 			}
-			acc, err := p.Access(cmd.Context(), st)
+			defer tg.stop()
+			st, p, ctx := tg.st, tg.p, tg.ctx
+			acc, err := p.Access(ctx, st)
 			if err != nil {
 				return err
 			}
@@ -93,21 +95,21 @@ context to ~/.kube/config (or $KUBECONFIG's first file) and makes it current.`,
 				fmt.Fprintln(a.stdout, acc.Kubeconfig)
 				return nil
 			}
-			target := ""
+			dest := ""
 			if v, ok := a.lookupEnv("KUBECONFIG"); ok && v != "" {
-				target = filepath.SplitList(v)[0]
+				dest = filepath.SplitList(v)[0]
 			} else {
 				home, err := os.UserHomeDir()
 				if err != nil {
 					return err
 				}
-				target = filepath.Join(home, ".kube", "config")
+				dest = filepath.Join(home, ".kube", "config")
 			}
 			name := "kindred-" + st.Cluster.Name
-			if err := mergeKubeconfig(acc.Kubeconfig, target, name); err != nil {
+			if err := mergeKubeconfig(acc.Kubeconfig, dest, name); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "merged as context %q into %s\n", name, target)
+			fmt.Fprintf(a.stdout, "merged as context %q into %s\n", name, dest)
 			return nil
 		},
 	}

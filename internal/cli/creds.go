@@ -17,10 +17,12 @@ func (a *app) credsCmd() *cobra.Command {
 		Short: "Print the databases' connection URLs (passwords masked unless --show)",
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, p, err := a.stackAndProvider(&f, f.stackArg())
+			t, err := a.target(&f, f.stackArg())
 			if err != nil {
 				return err
 			}
+			defer t.stop()
+			st, p, ctx := t.st, t.p, t.ctx
 			only := ""
 			if len(args) == 1 {
 				only = args[0]
@@ -31,7 +33,7 @@ func (a *app) credsCmd() *cobra.Command {
 			if only != "" {
 				names = []string{only}
 			}
-			list, err := creds.Run(cmd.Context(), st, names...)
+			list, err := creds.Run(ctx, st, names...)
 			if errors.Is(err, engine.ErrNoDatabase) {
 				return usageError{err}
 			}
@@ -68,17 +70,19 @@ password, for eval in a shell; the output is meant for eval, not for logs):
   eval "$(kindred env)"`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, p, err := a.stackAndProvider(&f, args)
+			t, err := a.target(&f, args)
 			if err != nil {
 				return err
 			}
-			acc, err := p.Access(cmd.Context(), st)
+			defer t.stop()
+			st, p, ctx := t.st, t.p, t.ctx
+			acc, err := p.Access(ctx, st)
 			if err != nil {
 				return err
 			}
 			creds := engine.NewCredentials(a.engineConfig(p))
 			creds.Show = true
-			list, err := creds.Run(cmd.Context(), st)
+			list, err := creds.Run(ctx, st)
 			if err != nil {
 				return err
 			}

@@ -27,12 +27,12 @@ helm releases, the nodes and, on a kind cluster, every node's logs. Secrets
 are never included. up writes one by itself when it fails.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, p, err := a.stackAndProvider(&f, args)
+			t, err := a.target(&f, args)
 			if err != nil {
 				return err
 			}
-			ctx, stop := interruptible()
-			defer stop()
+			defer t.stop()
+			st, p, ctx := t.st, t.p, t.ctx
 			if file == "" {
 				file = diagnosticsPath(a.lookupEnv, st)
 			}

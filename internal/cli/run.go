@@ -75,6 +75,25 @@ func (a *app) provider(f *clusterFlags, st *stack.Stack) (cluster.Provider, erro
 	return p, nil
 }
 
+// target is what every command that acts on a cluster starts with: the
+// stack, its provider, and a context that Ctrl-C and SIGTERM cancel, so
+// steps stop cleanly and the next run resumes.
+type target struct {
+	st   *stack.Stack
+	p    cluster.Provider
+	ctx  context.Context
+	stop context.CancelFunc
+}
+
+func (a *app) target(f *clusterFlags, args []string) (*target, error) {
+	st, p, err := a.stackAndProvider(f, args)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := interruptible()
+	return &target{st: st, p: p, ctx: ctx, stop: stop}, nil
+}
+
 // stackAndProvider loads the stack a command names and picks its provider.
 func (a *app) stackAndProvider(f *clusterFlags, args []string) (*stack.Stack, cluster.Provider, error) {
 	st, err := a.loadStack(args)
@@ -120,12 +139,12 @@ whose inputs did not change are left alone, and a run that was interrupted
 resumes where it stopped.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, p, err := a.stackAndProvider(&f, args)
+			t, err := a.target(&f, args)
 			if err != nil {
 				return err
 			}
-			ctx, stop := interruptible()
-			defer stop()
+			defer t.stop()
+			st, p, ctx := t.st, t.p, t.ctx
 			if f.dryRun {
 				return a.dryRun(ctx, st, p)
 			}
@@ -189,12 +208,12 @@ reads the record in the cluster, so the stack file may have changed or be
 gone. With --delete-cluster, a simulated cluster is stopped too.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, p, err := a.stackAndProvider(&f, args)
+			t, err := a.target(&f, args)
 			if err != nil {
 				return err
 			}
-			ctx, stop := interruptible()
-			defer stop()
+			defer t.stop()
+			st, p, ctx := t.st, t.p, t.ctx
 			if d, ok := p.(cluster.Deleter); ok && p.Name() == cluster.Kind && !keepCluster {
 				// Deleting the cluster removes what it runs; uninstalling
 				// first would only take longer.
@@ -229,12 +248,12 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "Show what the cluster runs and whether each step is healthy",
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, p, err := a.stackAndProvider(&f, args)
+			t, err := a.target(&f, args)
 			if err != nil {
 				return err
 			}
-			ctx, stop := interruptible()
-			defer stop()
+			defer t.stop()
+			st, p, ctx := t.st, t.p, t.ctx
 			if a.useTUI() {
 				return a.runStatusTUI(ctx, p, st)
 			}
