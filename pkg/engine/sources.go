@@ -3,10 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,63 +13,51 @@ import (
 	"kindred.dev/kindred/pkg/plan"
 )
 
+// source is a file of manifests: a path in the stack's folder, or an
+// https URL, with the sha256 that pins its content, if any.
+type source struct {
+	path, sha256 string
+}
+
 // manifestSources are a manifests component's files and its catalogue
-// entry's URLs.
-func manifestSources(s *plan.Step) []string {
-	sources := s.Component.Manifests
+// entry's URLs, with their pins.
+func manifestSources(s *plan.Step) []source {
+	var sources []source
+	for _, m := range s.Component.Manifests {
+		sources = append(sources, source{path: m})
+	}
 	if s.Entry != nil {
 		for _, m := range s.Entry.Manifests {
-			sources = append(sources, m.URL)
+			sources = append(sources, source{path: m.URL, sha256: m.SHA256})
 		}
 	}
 	return sources
 }
 
-// manifests reads manifest files from the stack's folder, or by URL. With
-// a chart mirror folder, a URL is read from the file of the same name there.
-func (r *runner) manifests(ctx context.Context, sources []string) ([]*unstructured.Unstructured, error) {
+// manifests reads manifest files from the stack's folder, or by URL
+// through the charts' fetcher: its mirror (a folder mirror holds a URL's
+// file under the same name), its cache, and the pin checked wherever the
+// file came from.
+func (r *runner) manifests(ctx context.Context, sources []source) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, src := range sources {
 		var data []byte
 		var err error
-		if strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://") {
-			data, err = r.fetchURL(ctx, src)
+		if strings.HasPrefix(src.path, "https://") || strings.HasPrefix(src.path, "http://") {
+			data, err = r.helm.Fetcher.FetchFile(ctx, src.path, src.sha256)
 		} else {
-			data, err = r.st.ReadFile(src)
+			data, err = r.st.ReadFile(src.path)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading manifests %s: %w", src, err)
+			return nil, fmt.Errorf("reading manifests %s: %w", src.path, err)
 		}
 		objs, err := kube.Decode(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", src, err)
+			return nil, fmt.Errorf("%s: %w", src.path, err)
 		}
 		out = append(out, objs...)
 	}
 	return out, nil
-}
-
-func (r *runner) fetchURL(ctx context.Context, u string) ([]byte, error) {
-	mirror := r.cfg.ChartMirror
-	if mirror == "" {
-		mirror = r.st.ChartMirror
-	}
-	if mirror != "" && !strings.Contains(mirror, "://") {
-		return readFileOS(filepath.Join(mirror, filepath.Base(u)))
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	return io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 }
 
 // kustomize builds a kustomize folder.
@@ -89,5 +73,3 @@ func (r *runner) kustomize(dir string) ([]*unstructured.Unstructured, error) {
 	}
 	return kube.Decode(data)
 }
-
-func readFileOS(p string) ([]byte, error) { return os.ReadFile(p) }

@@ -1,0 +1,102 @@
+package helm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ErrDigestMismatch means fetched content is not what its pin says.
+var ErrDigestMismatch = errors.New("sha256 mismatch")
+
+// ErrInsecureURL means a URL would be fetched over plain http from a host
+// that is not this machine.
+var ErrInsecureURL = errors.New("not fetched over https")
+
+// FetchFile returns the file at an https URL (a release's manifests),
+// through the same mirror and cache as charts: with a folder mirror, the
+// file of the same name there; else the cached copy of a pinned file, or a
+// download. With pin (a sha256 in hex) set, content that does not match is
+// refused, wherever it came from; a match is cached, so a re-run works
+// offline. Plain http is refused but for loopback, and so is a redirect
+// from https to http.
+func (f *Fetcher) FetchFile(ctx context.Context, u, pin string) ([]byte, error) {
+	pin = strings.ToLower(strings.TrimPrefix(pin, "sha256:"))
+	if f.Mirror != "" && !strings.Contains(f.Mirror, "://") {
+		data, err := os.ReadFile(filepath.Join(f.Mirror, filepath.Base(u)))
+		if err != nil {
+			return nil, err
+		}
+		return data, verify(data, pin, filepath.Join(f.Mirror, filepath.Base(u)))
+	}
+	if err := secureURL(u); err != nil {
+		return nil, err
+	}
+	if pin != "" && f.CacheDir != "" {
+		if data, err := os.ReadFile(f.filePath(pin)); err == nil && sha256Hex(data) == pin {
+			return data, nil
+		}
+	}
+	data, err := f.getSecure(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	if err := verify(data, pin, u); err != nil {
+		return nil, err
+	}
+	if pin != "" && f.CacheDir != "" {
+		_ = writeAtomic(f.filePath(pin), data)
+	}
+	return data, nil
+}
+
+func (f *Fetcher) filePath(digest string) string {
+	return filepath.Join(f.CacheDir, "files", digest)
+}
+
+func verify(data []byte, pin, from string) error {
+	if pin == "" {
+		return nil
+	}
+	if got := sha256Hex(data); got != pin {
+		return fmt.Errorf("%w: %s has sha256 %s, the pin says %s", ErrDigestMismatch, from, got, pin)
+	}
+	return nil
+}
+
+// secureURL allows https, and http to this machine only.
+func secureURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && loopbackHost(u.Host):
+		return nil
+	}
+	return fmt.Errorf("%w: %s (use https)", ErrInsecureURL, raw)
+}
+
+// getSecure is get with every redirect held to secureURL.
+func (f *Fetcher) getSecure(ctx context.Context, u string) ([]byte, error) {
+	base := f.HTTP
+	if base == nil {
+		base = http.DefaultClient
+	}
+	client := *base
+	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return secureURL(req.URL.String())
+	}
+	g := &Fetcher{HTTP: &client}
+	return g.get(ctx, u)
+}
