@@ -9,6 +9,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
+	"kindred.dev/kindred/pkg/internal/ready"
 )
 
 // retryTransient runs fn again, with backoff, while it fails because the
@@ -33,8 +34,14 @@ func retryTransient(ctx context.Context, progress func(string), fn func() (bool,
 	}
 }
 
-// transient reports whether err means the API server was briefly away.
+// transient reports whether err means the API server was briefly away. A
+// step that was not ready in time is never transient, whatever its reason
+// says (a database's "connection refused" is the database's, not the API
+// server's): retrying it would only wait out its timeout again.
 func transient(err error) bool {
+	if errors.Is(err, ready.ErrNotReady) {
+		return false
+	}
 	if apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
 		apierrors.IsServiceUnavailable(err) || utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {

@@ -14,6 +14,7 @@ import (
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/internal/ready"
 )
 
 // placeIngress puts the ingress controller's proxy (Contour's Envoy
@@ -90,7 +91,7 @@ func waitProxy(ctx context.Context, kc *kube.Client, proxy *unstructured.Unstruc
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for Contour to accept HTTPProxy %s/%s: %w", proxy.GetNamespace(), proxy.GetName(), ctx.Err())
+			return fmt.Errorf("%w: waiting for Contour to accept HTTPProxy %s/%s: %w", ready.ErrNotReady, proxy.GetNamespace(), proxy.GetName(), ctx.Err())
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

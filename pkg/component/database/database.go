@@ -29,6 +29,7 @@ import (
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/internal/ready"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -303,8 +304,8 @@ func pingDatabase(ctx context.Context, env *component.Env, db *api.Database) err
 		last = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("database %s does not answer (%s, through a port-forward to pod %s/%s): %v",
-				db.Name, Target{Engine: db.Engine, Addr: fmt.Sprintf("%s:%d", pod, e.Port), User: target.User, Database: target.Database}.What(), db.Namespace, pod, last)
+			return fmt.Errorf("%w: database %s does not answer (%s, through a port-forward to pod %s/%s): %v",
+				ready.ErrNotReady, db.Name, Target{Engine: db.Engine, Addr: fmt.Sprintf("%s:%d", pod, e.Port), User: target.User, Database: target.Database}.What(), db.Namespace, pod, last)
 		case <-time.After(time.Second):
 		}
 	}

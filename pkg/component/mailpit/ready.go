@@ -14,6 +14,7 @@ import (
 
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/component"
+	"kindred.dev/kindred/pkg/internal/ready"
 )
 
 // Finish is Mailpit's real readiness, beyond a Ready pod: through a
@@ -42,7 +43,7 @@ func (Mailpit) Finish(ctx context.Context, env *component.Env, _ []*unstructured
 		last = err
 		select {
 		case <-ctx.Done():
-			return res, fmt.Errorf("mailpit %s does not answer (SMTP greeting on %d, GET /readyz on %d): %v", name, SMTPPort, HTTPPort, last)
+			return res, fmt.Errorf("%w: mailpit %s does not answer (SMTP greeting on %d, GET /readyz on %d): %v", ready.ErrNotReady, name, SMTPPort, HTTPPort, last)
 		case <-time.After(time.Second):
 		}
 	}

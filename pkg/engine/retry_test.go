@@ -1,0 +1,32 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"testing"
+
+	"kindred.dev/kindred/pkg/internal/ready"
+)
+
+// Only the API server being away is retried; a step that was not ready in
+// time is not, even when its reason reads "connection refused".
+func TestRetryOnlyAPIOutages(t *testing.T) {
+	outage := fmt.Errorf("Get https://127.0.0.1:6443/api: dial tcp: %w", syscall.ECONNREFUSED)
+	if !transient(outage) {
+		t.Errorf("an API server that refuses connections is transient: %v", outage)
+	}
+	late := fmt.Errorf("%w: database orders does not answer: dial tcp 127.0.0.1:5432: connect: connection refused", ready.ErrNotReady)
+	if transient(late) {
+		t.Errorf("a readiness timeout was taken for an outage: %v", late)
+	}
+	calls := 0
+	_, err := retryTransient(context.Background(), func(string) {}, func() (bool, error) {
+		calls++
+		return false, late
+	})
+	if calls != 1 || !errors.Is(err, ready.ErrNotReady) {
+		t.Errorf("a readiness timeout ran %d times (%v); once is enough", calls, err)
+	}
+}
