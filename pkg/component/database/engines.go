@@ -92,7 +92,9 @@ func (mysqlEngine) dataPath() string { return "/var/lib/mysql" }
 
 func (mysqlEngine) serve(c *corev1.Container, db *api.Database, fromSecret func(string, string) corev1.EnvVar) {
 	c.Env = []corev1.EnvVar{fromSecret("MYSQL_ROOT_PASSWORD", "password"), fromSecret("MYSQL_PASSWORD", "password"), {Name: "MYSQL_USER", Value: User}, {Name: "MYSQL_DATABASE", Value: db.Name}}
-	c.ReadinessProbe = execProbe("sh", "-c", `mysqladmin ping -h 127.0.0.1 -uroot -p"$MYSQL_ROOT_PASSWORD"`)
+	// The password goes through the environment, never argv, where every
+	// process on a kind node's host could read it in ps.
+	c.ReadinessProbe = execProbe("sh", "-c", `MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysqladmin ping -h 127.0.0.1 -uroot`)
 }
 
 func (mysqlEngine) initScripts() bool { return true }
@@ -134,8 +136,11 @@ func (r redis) serve(c *corev1.Container, db *api.Database, fromSecret func(stri
 	// The append-only file goes to the working folder: the volume, not
 	// whatever folder an image happens to start in.
 	c.WorkingDir = r.dataPath()
-	c.Command = []string{"sh", "-c", `exec redis-server --appendonly yes --requirepass "$REDIS_PASSWORD"`}
-	c.ReadinessProbe = execProbe("sh", "-c", `redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG`)
+	// The password reaches the server as configuration on stdin and the
+	// client through REDISCLI_AUTH, never argv, where every process on a
+	// kind node's host could read it in ps.
+	c.Command = []string{"sh", "-c", "exec redis-server - --appendonly yes <<EOF\nrequirepass $REDIS_PASSWORD\nEOF"}
+	c.ReadinessProbe = execProbe("sh", "-c", `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG`)
 }
 
 func (redis) initScripts() bool { return false }
