@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -53,6 +54,13 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// shownError is a failure whose report the command already wrote to
+// stdout (as JSON): it gives exit code 1 and a line on stderr, nothing more.
+type shownError struct{ err error }
+
+func (e shownError) Error() string { return e.err.Error() }
+func (e shownError) Unwrap() error { return e.err }
+
 // app holds what every command shares.
 type app struct {
 	stdin          io.Reader
@@ -83,15 +91,46 @@ func (a *app) report(err error) int {
 	var ps stack.Problems
 	var ue usageError
 	var runErr *engine.RunError
+	var shown shownError
 	switch {
+	case errors.As(err, &shown):
+		fmt.Fprintf(a.stderr, "kindred: %v\n", err)
+		return ExitFailure
 	case errors.As(err, &ps):
 		for _, p := range ps {
 			fmt.Fprintln(a.stderr, p.Error())
+			if a.output == OutputGitHub {
+				// An annotation on the file, line and column.
+				fmt.Fprintf(a.stdout, "::error file=%s,line=%d,col=%d::%s\n", p.Pos.File, p.Pos.Line, p.Pos.Column, githubEscape(p.Msg))
+			}
 		}
 		fmt.Fprintf(a.stderr, "%d problem%s found\n", len(ps), plural(len(ps)))
+		if a.json() {
+			type problem struct {
+				File   string `json:"file"`
+				Line   int    `json:"line"`
+				Column int    `json:"column"`
+				Path   string `json:"path,omitempty"`
+				Msg    string `json:"message"`
+			}
+			out := struct {
+				Error    string    `json:"error"`
+				Problems []problem `json:"problems"`
+			}{Error: fmt.Sprintf("%d problem%s found", len(ps), plural(len(ps)))}
+			for _, p := range ps {
+				out.Problems = append(out.Problems, problem{p.Pos.File, p.Pos.Line, p.Pos.Column, p.Path, p.Msg})
+			}
+			_ = a.writeJSONLine(out)
+		}
 		return ExitBadInput
 	case errors.As(err, &ue):
 		fmt.Fprintf(a.stderr, "kindred: %v\n", err)
+		if a.output == OutputGitHub {
+			fmt.Fprintf(a.stdout, "::error::%s\n", githubEscape(err.Error()))
+		}
+		if a.json() {
+			_ = a.writeJSONLine(map[string]string{"error": err.Error()})
+		}
 		return ExitBadInput
 	case errors.As(err, &runErr):
 		// The steps were reported as they failed; name them once more.
@@ -107,7 +146,18 @@ func (a *app) report(err error) int {
 		return ExitFailure
 	}
 	fmt.Fprintf(a.stderr, "kindred: %v\n", err)
+	if a.output == OutputGitHub {
+		fmt.Fprintf(a.stdout, "::error::%s\n", githubEscape(err.Error()))
+	}
+	if a.json() {
+		_ = a.writeJSONLine(map[string]string{"error": err.Error()})
+	}
 	return ExitFailure
+}
+
+// githubEscape escapes a workflow command's message as GitHub reads it.
+func githubEscape(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
 }
 
 func (a *app) root() *cobra.Command {
@@ -125,8 +175,17 @@ embedded default stack otherwise. builtin:NAME names an embedded stack.
 Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
-		RunE:          func(cmd *cobra.Command, _ []string) error { return a.home(cmd) },
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q", args[0])
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+			}
+			return usageError{errors.New(msg + "; see kindred --help")}
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.home(cmd) },
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			switch a.output {
 			case OutputAuto, OutputTUI, OutputText, OutputJSON, OutputGitHub:
@@ -144,6 +203,7 @@ Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 			return nil
 		},
 	}
+	root.SuggestionsMinimumDistance = 2
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", OutputAuto, "output: auto, tui, text, json or github (GitHub Actions annotations)")
 	root.PersistentFlags().CountVarP(&a.verbose, "verbose", "v", "log more (repeat for debug)")
@@ -154,20 +214,39 @@ Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 // loadStack reads the stack a command was given, or the default one.
 func (a *app) loadStack(args []string) (*stack.Stack, error) {
 	opts := []stack.Option{stack.WithEnv(a.lookupEnv)}
-	name := ""
-	if len(args) > 0 {
-		name = args[0]
+	if len(args) == 0 {
+		if _, err := os.Stat(DefaultStackFile); err == nil {
+			return stack.Load(DefaultStackFile, opts...)
+		}
+		return stack.Builtin(stacks.Default, opts...)
 	}
-	switch {
-	case strings.HasPrefix(name, builtinPrefix):
-		return stack.Builtin(strings.TrimPrefix(name, builtinPrefix)+".yaml", opts...)
-	case name != "":
-		return stack.Load(name, opts...)
+	name := args[0]
+	if name == "" {
+		return nil, usageError{errors.New("the stack argument is empty: name a stack file, builtin:NAME, or nothing for ./kindred.yaml or the embedded default")}
 	}
-	if _, err := os.Stat(DefaultStackFile); err == nil {
-		return stack.Load(DefaultStackFile, opts...)
+	if b, ok := strings.CutPrefix(name, builtinPrefix); ok {
+		st, err := stack.Builtin(b+".yaml", opts...)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, usageError{fmt.Errorf("no built-in stack %q; there are: %s", b, strings.Join(builtinStacks(), ", "))}
+		}
+		return st, err
 	}
-	return stack.Builtin(stacks.Default, opts...)
+	if info, err := os.Stat(name); err != nil {
+		return nil, usageError{fmt.Errorf("reading stack: %w", err)}
+	} else if !info.Mode().IsRegular() {
+		return nil, usageError{fmt.Errorf("reading stack: %s is not a regular file", name)}
+	}
+	return stack.Load(name, opts...)
+}
+
+// builtinStacks names the embedded stacks, as builtin:NAME.
+func builtinStacks() []string {
+	files, _ := fs.Glob(stacks.FS, "*.yaml")
+	var out []string
+	for _, f := range files {
+		out = append(out, builtinPrefix+strings.TrimSuffix(f, ".yaml"))
+	}
+	return out
 }
 
 // json reports whether the command should print machine-readable output.

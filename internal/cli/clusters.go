@@ -25,7 +25,7 @@ type clusterEntry struct {
 
 // listClusters finds the kind and simulated clusters kindred made here.
 func listClusters() ([]clusterEntry, error) {
-	var out []clusterEntry
+	out := []clusterEntry{} // [] in JSON when there is none, not null
 	kinds, _ := filepath.Glob(filepath.Join(cluster.StateDir(), "kind", "*", "kubeconfig"))
 	for _, kc := range kinds {
 		out = append(out, clusterEntry{Name: filepath.Base(filepath.Dir(kc)), Provider: "kind", State: "created", Kubeconfig: kc})

@@ -119,6 +119,10 @@ func (a *app) writeJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// writeJSONLine writes v as one line, so that it also fits a stream of
+// JSON events.
+func (a *app) writeJSONLine(v any) error { return json.NewEncoder(a.stdout).Encode(v) }
+
 func (a *app) imagesCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "images [STACK]",

@@ -262,7 +262,15 @@ func (a *app) statusCmd() *cobra.Command {
 				return err
 			}
 			if a.json() {
-				return a.writeJSON(rep)
+				if err := a.writeJSON(rep); err != nil {
+					return err
+				}
+				for _, s := range rep.Steps {
+					if !s.Healthy {
+						return shownError{errors.New("the stack is unhealthy; see the report")}
+					}
+				}
+				return nil
 			}
 			fmt.Fprintf(a.stdout, "stack %q (kubeconfig %s)\n", rep.Stack, rep.Kubeconfig)
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
