@@ -39,7 +39,7 @@ type snapshotMsg StatusSnapshot
 type refreshMsg struct{}
 
 // Status is the live `kindred status` dashboard: components with their
-// health, routes with their URLs and HTTPProxy verdicts, certificates with
+// health, routes with their URLs and the ingress controller's verdicts, certificates with
 // their expiry, databases with their endpoints, and tenants. It fetches a
 // snapshot every interval.
 type Status struct {

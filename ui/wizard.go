@@ -14,7 +14,7 @@ type WizardAnswers struct {
 	KubernetesVersion string
 	Workers           int
 	Zones             bool
-	CNI               string // kindnet or calico
+	CNI               string // one of the choices' CNIs
 	Ingress           bool
 	Domain            string
 	TLS               string // local-ca, self-signed or none
@@ -27,7 +27,12 @@ type WizardChoices struct {
 	KubernetesVersions []string // the pinned ones, newest first
 	Databases          []string // engines
 	Components         []string // catalogue entries a stack can use
+	CNIs               []Choice // kind's own first
+	Ingress            string   // what the default ingress controller is, for its question
 }
+
+// Choice is one option of a list, as shown and as written.
+type Choice struct{ Label, Value string }
 
 // Wizard is the `kindred init` form, with the stack file it makes shown
 // live beside it and checked by the real loader on every change.
@@ -55,10 +60,10 @@ func NewWizard(answers *WizardAnswers, choices WizardChoices, render func(Wizard
 		huh.NewGroup(
 			huh.NewSelect[int]().Title("Worker nodes").Options(workers...).Value(&a.Workers),
 			huh.NewConfirm().Title("Spread nodes over zones?").Description("Labels topology.kubernetes.io/zone, as production has them.").Value(&a.Zones),
-			huh.NewSelect[string]().Title("CNI").Options(huh.NewOption("kindnet (kind's own)", "kindnet"), huh.NewOption("Calico (network policies)", "calico")).Value(&a.CNI),
+			huh.NewSelect[string]().Title("CNI").Options(choiceOptions(choices.CNIs)...).Value(&a.CNI),
 		),
 		huh.NewGroup(
-			huh.NewConfirm().Title("Ingress (Contour on the host's 80 and 443)?").Value(&a.Ingress),
+			huh.NewConfirm().Title("Ingress ("+choices.Ingress+")?").Value(&a.Ingress),
 			huh.NewInput().Title("Domain").Description("*.localhost reaches this machine without DNS.").Value(&a.Domain),
 			huh.NewSelect[string]().Title("TLS").Options(
 				huh.NewOption("a local CA this machine trusts", "local-ca"), huh.NewOption("self-signed", "self-signed"), huh.NewOption("none", "none")).Value(&a.TLS),
@@ -127,4 +132,12 @@ func (w *Wizard) page() string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+func choiceOptions(cs []Choice) []huh.Option[string] {
+	var out []huh.Option[string]
+	for _, c := range cs {
+		out = append(out, huh.NewOption(c.Label, c.Value))
+	}
+	return out
 }

@@ -130,8 +130,8 @@ func (a *app) imagesCmd() *cobra.Command {
 		Long: `Render the stack's charts (as helm template does), kustomize folders and
 manifests, and list every container image they name, with the images of
 databases and jobs. Needs no cluster. -o json gives one object per image
-with the steps that use it. Images that operators start at run time, such
-as Calico's, are not in the charts and so not in the list.`,
+with the steps that use it. Images that operators start at run time (a
+CNI operator's, for one) are not in the charts and so not in the list.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := a.loadStack(args)

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/component/database"
 )
 
 func (a *app) credsCmd() *cobra.Command {
@@ -27,14 +27,12 @@ func (a *app) credsCmd() *cobra.Command {
 			if len(args) == 1 {
 				only = args[0]
 			}
-			creds := engine.NewCredentials(a.engineConfig(p))
-			creds.Show = show
 			var names []string
 			if only != "" {
 				names = []string{only}
 			}
-			list, err := creds.Run(ctx, st, names...)
-			if errors.Is(err, engine.ErrNoDatabase) {
+			list, err := database.Credentials(ctx, p, st, show, names...)
+			if errors.Is(err, database.ErrNoDatabase) {
 				return usageError{err}
 			}
 			if err != nil {
@@ -80,9 +78,7 @@ password, for eval in a shell; the output is meant for eval, not for logs):
 			if err != nil {
 				return err
 			}
-			creds := engine.NewCredentials(a.engineConfig(p))
-			creds.Show = true
-			list, err := creds.Run(ctx, st)
+			list, err := database.Credentials(ctx, p, st, true)
 			if err != nil {
 				return err
 			}

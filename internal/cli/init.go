@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,11 +97,20 @@ func defaultAnswers(file string) ui.WizardAnswers {
 }
 
 func wizardChoices() ui.WizardChoices {
-	c := ui.WizardChoices{KubernetesVersions: cluster.KubernetesVersions(), Databases: []string{api.EnginePostgres, api.EngineMySQL, api.EngineRedis}}
+	c := ui.WizardChoices{KubernetesVersions: cluster.KubernetesVersions(), Databases: api.Enums["Database.engine"],
+		CNIs: []ui.Choice{{Label: "kindnet (kind's own)", Value: api.CNIKindnet}}}
 	if cat, err := catalog.Builtin(); err == nil {
 		for _, name := range cat.Names() {
-			if e, _ := cat.Get(name); e.Role == "" { // roles follow from the other answers
+			e, _ := cat.Get(name)
+			switch e.Role {
+			case "": // roles follow from the other answers
 				c.Components = append(c.Components, name)
+			case catalog.RoleCNI:
+				c.CNIs = append(c.CNIs, ui.Choice{Label: cmp.Or(e.Label, name), Value: name})
+			case catalog.RoleIngress:
+				if name == api.DefaultIngressController {
+					c.Ingress = cmp.Or(e.Label, name)
+				}
 			}
 		}
 	}
@@ -164,8 +174,7 @@ func renderAnswers(a ui.WizardAnswers) ([]byte, error) {
 		st.TLS = &api.TLS{Issuer: a.TLS}
 	}
 	for _, engine := range a.Databases {
-		name := map[string]string{api.EnginePostgres: "postgres", api.EngineMySQL: "mysql", api.EngineRedis: "redis"}[engine]
-		st.Databases = append(st.Databases, api.Database{Name: name, Engine: engine})
+		st.Databases = append(st.Databases, api.Database{Name: engine, Engine: engine})
 	}
 	for _, c := range a.Components {
 		st.Components = append(st.Components, api.Component{Name: c, Use: c})

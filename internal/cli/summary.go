@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"kindred.dev/kindred/pkg/cluster"
-	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/component/database"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -21,7 +21,7 @@ func (a *app) printSummary(ctx context.Context, p cluster.Provider, st *stack.St
 	for _, r := range st.Routes {
 		fmt.Fprintf(w, "route     %s\n", st.RouteURL(r))
 	}
-	for _, c := range engine.MaskedCredentials(st) {
+	for _, c := range database.Masked(st) {
 		fmt.Fprintf(w, "database  %s  (password: secret %s)\n", c.URL, c.Secret)
 	}
 	fmt.Fprintf(w, "kubeconfig %s\n", acc.Kubeconfig)

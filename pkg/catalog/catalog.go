@@ -46,10 +46,13 @@ type Entry struct {
 	Checks   []api.Check    `json:"checks,omitempty"`
 	Provides []string       `json:"provides,omitempty"`
 
-	// Metrics are the component's Prometheus endpoints; a monitoring
+	// Label is a short name for menus (the init wizard's).
+	Label string `json:"label,omitempty"`
+
+	// Metrics are the component's metrics endpoints; a monitoring
 	// entry in the same stack scrapes them.
 	Metrics []Metrics `json:"metrics,omitempty"`
-	// Monitoring marks a Prometheus entry: kindred adds scrape configs for
+	// Monitoring marks a monitoring entry: kindred adds scrape configs for
 	// the stack's other components to its ScrapeConfigsValue.
 	Monitoring *Monitoring `json:"monitoring,omitempty"`
 
@@ -71,10 +74,10 @@ type Metrics struct {
 	Path     string `json:"path,omitempty"` // defaults to /metrics
 }
 
-// Monitoring says where a Prometheus chart takes extra scrape configs.
+// Monitoring says where a monitoring chart takes extra scrape configs.
 type Monitoring struct {
 	// ScrapeConfigsValue is the chart value, a YAML string of scrape
-	// configs (extraScrapeConfigs in prometheus-community's chart).
+	// configs (extraScrapeConfigs in the catalogue's monitoring chart).
 	ScrapeConfigsValue string `json:"scrapeConfigsValue"`
 }
 

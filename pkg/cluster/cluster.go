@@ -49,6 +49,9 @@ type (
 	// Preloader is a provider that can warm image caches while the
 	// cluster boots.
 	Preloader = clusterapi.Preloader
+	// Simulator is a provider whose cluster plays the controllers that
+	// cannot run on it, as components ask.
+	Simulator = clusterapi.Simulator
 )
 
 // ErrNoCluster means the provider has no cluster for the stack.

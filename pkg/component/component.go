@@ -24,6 +24,7 @@ import (
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
+	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -124,6 +125,25 @@ type Detailer interface {
 // Imager lists the images a step runs that rendering cannot find.
 type Imager interface {
 	Images(env *Env) ([]string, error)
+}
+
+// Simulator is a component whose controller the simulated cluster plays
+// (no containers run there): the kwok stages that set the statuses its
+// controller would, once its CRDs are served.
+type Simulator interface {
+	Simulated() []sim.Controller
+}
+
+// Simulations are the controllers every registered component asks the
+// simulated cluster to play.
+func Simulations() []sim.Controller {
+	var out []sim.Controller
+	for _, c := range All() {
+		if s, ok := c.(Simulator); ok {
+			out = append(out, s.Simulated()...)
+		}
+	}
+	return out
 }
 
 // Valuer adds chart values to the component's release, before the stack's

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"kindred.dev/kindred/pkg/cluster"
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/event"
 	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
@@ -147,6 +148,9 @@ func (r *runner) nodes() []*node {
 func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, error) {
 	if r.cfg.Provider == nil {
 		return false, errors.New("no cluster provider configured")
+	}
+	if s, ok := r.cfg.Provider.(cluster.Simulator); ok {
+		s.Simulate(component.Simulations())
 	}
 	acc, changed, err := r.cfg.Provider.Ensure(ctx, r.st, progress)
 	if err != nil {

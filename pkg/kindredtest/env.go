@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"kindred.dev/kindred/pkg/cluster"
+	"kindred.dev/kindred/pkg/component/database"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -104,9 +105,7 @@ func (e *Env) URL(host string) (string, error) {
 // DSN returns the connection URL of a database of the stack, with its
 // generated credentials, for clients inside the cluster.
 func (e *Env) DSN(name string) (string, error) {
-	creds := engine.NewCredentials(engine.Config{Provider: e.p})
-	creds.Show = true
-	list, err := creds.Run(context.Background(), e.Stack, name)
+	list, err := database.Credentials(context.Background(), e.p, e.Stack, true, name)
 	if err != nil {
 		return "", err
 	}

@@ -3,8 +3,8 @@
 //
 // Edges come from a stack's explicit needs and from rules that hold for every
 // stack: the cluster comes first, the CNI before anything that runs pods,
-// cert-manager before the issuer, the ingress controller before routes, and
-// a database before whatever names it.
+// the certificates component before the issuer, the ingress controller
+// before routes, and a database before whatever names it.
 package plan
 
 import (
@@ -101,16 +101,22 @@ func Build(st *stack.Stack) (*Plan, error) {
 
 	b.add(&Step{ID: stack.StepCluster, Kind: KindCluster})
 	pods := []string{stack.StepCluster}
-	if s.Cluster.Networking.CNI == api.CNICalico {
-		b.builtin(catalog.RoleCNI, "calico", pods)
-		pods = append(pods, "calico")
+	if cni := s.Cluster.Networking.CNI; cni != "" && cni != api.CNIKindnet {
+		// kind's own CNI comes with the cluster; another is a step of its
+		// own, its catalogue entry named like the stack's cni.
+		b.builtin(catalog.RoleCNI, cni, pods)
+		pods = append(pods, cni)
 	}
 	if s.Ingress != nil {
 		b.builtin(catalog.RoleIngress, s.Ingress.Controller, pods)
 	}
 	if s.TLS != nil {
-		b.builtin(catalog.RoleCertificates, "cert-manager", pods)
-		b.add(&Step{ID: stack.StepIssuer, Kind: KindIssuer, Needs: []string{"cert-manager"}})
+		if e, ok := st.Catalog.ByRole(catalog.RoleCertificates); ok {
+			b.builtin(catalog.RoleCertificates, e.Name, pods)
+			b.add(&Step{ID: stack.StepIssuer, Kind: KindIssuer, Needs: []string{e.Name}})
+		} else {
+			b.ps = append(b.ps, stack.Problem{Pos: stack.Pos{File: st.File}, Msg: "tls needs a certificates entry in the catalogue, and it has none"})
+		}
 	}
 
 	explicit := map[string][]string{}

@@ -14,21 +14,7 @@ import (
 const ID = "https://kindred.dev/schema/v1alpha1/stack.json"
 
 // enums lists the allowed values of fields, by type and JSON name.
-var enums = map[string][]string{
-	"Cluster.provider":     {api.ProviderKind, api.ProviderSim, api.ProviderExisting},
-	"NodeGroup.role":       {api.RoleControlPlane, api.RoleWorker},
-	"Taint.effect":         {"NoSchedule", "PreferNoSchedule", "NoExecute"},
-	"Networking.cni":       {api.CNICalico, api.CNIKindnet},
-	"PortMapping.protocol": {"TCP", "UDP", "SCTP"},
-	"Ingress.controller":   {"contour"},
-	"TLS.issuer":           {api.IssuerLocalCA, api.IssuerSelfSigned},
-	"Database.engine":      {api.EnginePostgres, api.EngineMySQL, api.EngineRedis},
-	"Check.type":           {api.CheckCondition, api.CheckCRD, api.CheckAPIService, api.CheckWebhook, api.CheckRollout},
-	"Route.protocol":       {api.ProtocolHTTP, api.ProtocolH2C, api.ProtocolGRPC},
-	"Tenant.networkPolicy": {api.NetworkPolicyDefaultDeny, api.NetworkPolicyNone},
-	"Stack.apiVersion":     {api.APIVersion},
-	"Stack.kind":           {api.Kind},
-}
+var enums = api.Enums
 
 // Stack returns the JSON Schema of a stack file.
 func Stack() map[string]any {

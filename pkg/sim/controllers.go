@@ -15,11 +15,11 @@ import (
 )
 
 // SimulateControllers plays, until ctx ends, the controllers of components
-// that cannot run on the simulated cluster: as the CRDs of cert-manager,
-// Contour or the Tigera operator appear, it starts a kwok process with
-// stages that set the statuses those controllers would. The processes join
-// the cluster's process group, so they live and die with it.
-func (c *Cluster) SimulateControllers(ctx context.Context) error {
+// that cannot run on the simulated cluster: as each controller's CRDs
+// appear, it starts a kwok process with the stages that set the statuses
+// that controller would. The processes join the cluster's process group,
+// so they live and die with it.
+func (c *Cluster) SimulateControllers(ctx context.Context, controllers []Controller) error {
 	if c.group == nil {
 		return fmt.Errorf("sim: the cluster is stopped")
 	}
@@ -35,14 +35,14 @@ func (c *Cluster) SimulateControllers(ctx context.Context) error {
 	// in OpenAPI (kwok reads their schema), and starts again if it died.
 	for {
 		for _, ctl := range controllers {
-			if c.playing(ctl.name) || !served(dc, ctl.kinds) {
+			if c.playing(ctl.Name) || !served(dc, ctl.Kinds) {
 				continue
 			}
 			if err := c.play(bins, ctl); err != nil {
-				c.log.Warn("simulating a controller", "controller", ctl.name, "err", err)
+				c.log.Warn("simulating a controller", "controller", ctl.Name, "err", err)
 				continue
 			}
-			c.log.Info("simulating a controller", "controller", ctl.name)
+			c.log.Info("simulating a controller", "controller", ctl.Name)
 		}
 		select {
 		case <-ctx.Done():
@@ -97,16 +97,16 @@ func (c *Cluster) playing(name string) bool {
 
 // play starts a kwok process with the controller's stages. It manages no
 // nodes: the main kwok process does.
-func (c *Cluster) play(bins binaries, ctl controller) error {
-	stagesFile := filepath.Join(c.Dir, "stages-"+ctl.name+".yaml")
-	if err := os.WriteFile(stagesFile, []byte(ctl.stages), 0o600); err != nil {
+func (c *Cluster) play(bins binaries, ctl Controller) error {
+	stagesFile := filepath.Join(c.Dir, "stages-"+ctl.Name+".yaml")
+	if err := os.WriteFile(stagesFile, []byte(ctl.Stages), 0o600); err != nil {
 		return err
 	}
 	ports, err := freePorts(1)
 	if err != nil {
 		return err
 	}
-	name := "kwok-" + ctl.name
+	name := "kwok-" + ctl.Name
 	if err := c.group.start(name, bins.path("kwok"),
 		"--kubeconfig="+c.Kubeconfig,
 		"--config="+stagesFile,
@@ -116,7 +116,7 @@ func (c *Cluster) play(bins binaries, ctl controller) error {
 	); err != nil {
 		return err
 	}
-	return os.WriteFile(c.pidFile(ctl.name), []byte(strconv.Itoa(c.group.procs[name].Process.Pid)), 0o600)
+	return os.WriteFile(c.pidFile(ctl.Name), []byte(strconv.Itoa(c.group.procs[name].Process.Pid)), 0o600)
 }
 
 // binDir is where Start found the binaries, recorded for Open.

@@ -7,7 +7,8 @@
 // built-in types, every controller of kube-controller-manager (Deployments,
 // ReplicaSets, StatefulSets, DaemonSets, Jobs, garbage collection, service
 // accounts), scheduling, helm release state, the readiness of workloads as
-// kstatus sees it, and custom resources such as Contour's HTTPProxy objects.
+// kstatus sees it, and custom resources such as an ingress controller's
+// routes.
 //
 // What is simulated: containers never run. kwok marks pods Running and Ready
 // (after a configurable delay), runs pods with restart policy Never or

@@ -265,42 +265,22 @@ spec:
 %[3]s`, conditions("{{ $now | Quote }}"), version, conditions("{{ $now | Quote }}"))
 }
 
-// controller is a component whose controller the simulated cluster plays
-// with kwok stages, once its CRDs exist.
-type controller struct {
-	name   string
-	kinds  []string // group/version/Kind that must all be served
-	stages string
+// Controller is a controller the simulated cluster plays with kwok stages,
+// for a component whose own controller cannot run here (no containers
+// run): once every kind it names is served, a kwok process applies its
+// stages. Components bring their own (see pkg/component's Simulator).
+type Controller struct {
+	// Name names the kwok process and its stages file.
+	Name string
+	// Kinds are group/version/Kind that must all be served first.
+	Kinds []string
+	// Stages are kwok Stage objects, as YAML.
+	Stages string
 }
 
-// controllers are the components kindred waits on whose controllers
-// cannot run here: cert-manager makes Certificates and issuers Ready,
-// Contour accepts HTTPProxies, and the Tigera operator reports Calico
-// Available.
-var controllers = []controller{
-	{name: "cert-manager", kinds: []string{"cert-manager.io/v1/Certificate", "cert-manager.io/v1/ClusterIssuer"}, stages: readyStage("cert-manager.io/v1", "Certificate", "Ready") + readyStage("cert-manager.io/v1", "ClusterIssuer", "Ready")},
-	{name: "tigera-operator", kinds: []string{"operator.tigera.io/v1/TigeraStatus"}, stages: readyStage("operator.tigera.io/v1", "TigeraStatus", "Available")},
-	{name: "contour", kinds: []string{"projectcontour.io/v1/HTTPProxy"}, stages: `---
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: contour-httpproxy-valid
-spec:
-  resourceRef: {apiGroup: projectcontour.io/v1, kind: HTTPProxy}
-  selector:
-    matchExpressions:
-    - key: '.status.currentStatus'
-      operator: NotIn
-      values: ['valid', 'invalid']
-  next:
-    statusTemplate: |
-      currentStatus: valid
-      description: Valid HTTPProxy (simulated Contour)
-`},
-}
-
-// readyStage sets condition cond of every kind object to True.
-func readyStage(apiVersion, kind, cond string) string {
+// ReadyStage is a kwok stage that sets condition cond of every kind object
+// to True, as the kind's controller would once it is done.
+func ReadyStage(apiVersion, kind, cond string) string {
 	return fmt.Sprintf(`---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage

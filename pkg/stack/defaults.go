@@ -10,7 +10,6 @@ import (
 const (
 	DefaultKubernetesVersion = "v1.35.4"
 	DefaultPodSubnet         = "10.244.0.0/16"
-	DefaultCalicoPodSubnet   = "192.168.0.0/16"
 	DefaultServiceSubnet     = "10.96.0.0/16"
 	DefaultAPIServerAddress  = "127.0.0.1"
 	DefaultRegistryPort      = 5001
@@ -52,8 +51,8 @@ func Default(s *api.Stack) {
 	}
 	if n.PodSubnet == "" {
 		n.PodSubnet = DefaultPodSubnet
-		if n.CNI == api.CNICalico {
-			n.PodSubnet = DefaultCalicoPodSubnet
+		if sub, ok := api.DefaultPodSubnets[n.CNI]; ok {
+			n.PodSubnet = sub
 		}
 	}
 	if n.ServiceSubnet == "" {
@@ -73,7 +72,7 @@ func Default(s *api.Stack) {
 
 	if in := s.Ingress; in != nil {
 		if in.Controller == "" {
-			in.Controller = "contour"
+			in.Controller = api.DefaultIngressController
 		}
 		if in.Domain == "" {
 			in.Domain = s.Metadata.Name + ".localhost"

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/catalog"
 )
 
 var (
@@ -53,7 +54,7 @@ func validate(st *Stack, o *options) Problems {
 		v.ingress(s.Ingress)
 	}
 	if s.TLS != nil {
-		v.oneOf("tls.issuer", s.TLS.Issuer, api.IssuerLocalCA, api.IssuerSelfSigned)
+		v.oneOf("tls.issuer", s.TLS.Issuer, api.Enums["TLS.issuer"]...)
 	}
 	v.databases(s.Databases)
 	v.components(s.Components)
@@ -103,7 +104,7 @@ func (v *validator) cluster(c *api.Cluster) {
 	if c.Name != v.st.Metadata.Name { // else metadata.name is checked
 		v.name("cluster.name", c.Name)
 	}
-	v.oneOf("cluster.provider", c.Provider, api.ProviderKind, api.ProviderSim, api.ProviderExisting)
+	v.oneOf("cluster.provider", c.Provider, api.Enums["Cluster.provider"]...)
 	if m := kubeVersion.FindStringSubmatch(c.KubernetesVersion); m == nil {
 		v.addf("cluster.kubernetesVersion", "invalid Kubernetes version %q: want the form v1.35.4", c.KubernetesVersion)
 	} else if minor, _ := strconv.Atoi(m[1]); minor < MinKubernetesMinor {
@@ -112,7 +113,7 @@ func (v *validator) cluster(c *api.Cluster) {
 	controlPlanes, ingress := 0, 0
 	for i, n := range c.Nodes {
 		p := fmt.Sprintf("cluster.nodes[%d]", i)
-		v.oneOf(p+".role", n.Role, api.RoleControlPlane, api.RoleWorker)
+		v.oneOf(p+".role", n.Role, api.Enums["NodeGroup.role"]...)
 		if n.Count < 1 || n.Count > 50 {
 			v.addf(p+".count", "count %d out of range 1-50", n.Count)
 		}
@@ -128,7 +129,7 @@ func (v *validator) cluster(c *api.Cluster) {
 			if !labelKey.MatchString(t.Key) {
 				v.addf(tp+".key", "invalid taint key %q", t.Key)
 			}
-			v.oneOf(tp+".effect", t.Effect, "NoSchedule", "PreferNoSchedule", "NoExecute")
+			v.oneOf(tp+".effect", t.Effect, api.Enums["Taint.effect"]...)
 		}
 	}
 	if controlPlanes == 0 {
@@ -139,7 +140,7 @@ func (v *validator) cluster(c *api.Cluster) {
 	}
 
 	n := &c.Networking
-	v.oneOf("cluster.networking.cni", n.CNI, api.CNICalico, api.CNIKindnet)
+	v.oneOf("cluster.networking.cni", n.CNI, api.Enums["Networking.cni"]...)
 	pod := v.cidr("cluster.networking.podSubnet", n.PodSubnet)
 	svc := v.cidr("cluster.networking.serviceSubnet", n.ServiceSubnet)
 	if pod.IsValid() && svc.IsValid() && pod.Overlaps(svc) {
@@ -155,7 +156,7 @@ func (v *validator) cluster(c *api.Cluster) {
 		p := fmt.Sprintf("cluster.portMappings[%d]", i)
 		v.port(p+".containerPort", m.ContainerPort)
 		v.port(p+".hostPort", m.HostPort)
-		v.oneOf(p+".protocol", m.Protocol, "TCP", "UDP", "SCTP")
+		v.oneOf(p+".protocol", m.Protocol, api.Enums["PortMapping.protocol"]...)
 	}
 	if r := c.Registry; r != nil {
 		v.port("cluster.registry.hostPort", r.HostPort)
@@ -188,7 +189,7 @@ func (v *validator) cidr(path, s string) netip.Prefix {
 }
 
 func (v *validator) ingress(in *api.Ingress) {
-	v.oneOf("ingress.controller", in.Controller, "contour")
+	v.oneOf("ingress.controller", in.Controller, api.Enums["Ingress.controller"]...)
 	if !dnsName.MatchString(in.Domain) {
 		v.addf("ingress.domain", "invalid domain %q", in.Domain)
 	}
@@ -206,7 +207,7 @@ func (v *validator) databases(dbs []api.Database) {
 		v.name(p+".namespace", db.Namespace)
 		e, ok := v.st.Catalog.Engine(db.Engine)
 		if !ok {
-			v.oneOf(p+".engine", db.Engine, api.EnginePostgres, api.EngineMySQL, api.EngineRedis)
+			v.oneOf(p+".engine", db.Engine, api.Enums["Database.engine"]...)
 			continue
 		}
 		if db.Version != "" && !e.SupportsVersion(db.Version) {
@@ -308,7 +309,7 @@ func (v *validator) chart(p string, c *api.Chart) {
 }
 
 func (v *validator) check(p string, c api.Check) {
-	v.oneOf(p+".type", c.Type, api.CheckCondition, api.CheckCRD, api.CheckAPIService, api.CheckWebhook, api.CheckRollout)
+	v.oneOf(p+".type", c.Type, api.Enums["Check.type"]...)
 	switch c.Type {
 	case api.CheckCondition:
 		if c.APIVersion == "" || c.Kind == "" || c.Name == "" || c.Condition == "" {
@@ -347,7 +348,7 @@ func (v *validator) routes(s *api.Stack) {
 			v.addf(p+".service.name", "a route needs a service name")
 		}
 		v.port(p+".service.port", r.Service.Port)
-		v.oneOf(p+".protocol", r.Protocol, api.ProtocolHTTP, api.ProtocolH2C, api.ProtocolGRPC)
+		v.oneOf(p+".protocol", r.Protocol, api.Enums["Route.protocol"]...)
 		if !strings.HasPrefix(r.PathPrefix, "/") {
 			v.addf(p+".pathPrefix", "a path prefix starts with /")
 		}
@@ -383,7 +384,7 @@ func (v *validator) tenants(ts []api.Tenant) {
 				v.addf(fmt.Sprintf("%s.viewers[%d]", p, j), "invalid subject %q: want user:NAME, group:NAME or serviceaccount:NAMESPACE/NAME", s)
 			}
 		}
-		v.oneOf(p+".networkPolicy", t.NetworkPolicy, api.NetworkPolicyDefaultDeny, api.NetworkPolicyNone)
+		v.oneOf(p+".networkPolicy", t.NetworkPolicy, api.Enums["Tenant.networkPolicy"]...)
 		if q := t.Quota; q != nil {
 			if q.CPU != "" && !quantity.MatchString(q.CPU) {
 				v.addf(p+".quota.cpu", "invalid quantity %q", q.CPU)
@@ -422,7 +423,7 @@ func (v *validator) jobs(js []api.Job) {
 // steps the stack turns on.
 func (v *validator) uniqueSteps(s *api.Stack) {
 	seen := map[string]string{}
-	for _, n := range ReservedStepNames(s) {
+	for _, n := range ReservedStepNames(s, v.st.Catalog) {
 		seen[n] = "a built-in step"
 	}
 	claim := func(path, name string) {
@@ -459,17 +460,22 @@ const (
 	StepIssuer  = "issuer"
 )
 
-// ReservedStepNames are the names of the built-in steps a stack turns on.
-func ReservedStepNames(s *api.Stack) []string {
+// ReservedStepNames are the names of the built-in steps a stack turns on:
+// the cluster, its CNI unless kind's own, its ingress controller, and the
+// catalogue's certificates entry with the issuer.
+func ReservedStepNames(s *api.Stack, c *catalog.Catalog) []string {
 	out := []string{StepCluster}
-	if s.Cluster.Networking.CNI == api.CNICalico {
-		out = append(out, "calico")
+	if cni := s.Cluster.Networking.CNI; cni != "" && cni != api.CNIKindnet {
+		out = append(out, cni)
 	}
 	if s.Ingress != nil {
 		out = append(out, s.Ingress.Controller)
 	}
 	if s.TLS != nil {
-		out = append(out, "cert-manager", StepIssuer)
+		if e, ok := c.ByRole(catalog.RoleCertificates); ok {
+			out = append(out, e.Name)
+		}
+		out = append(out, StepIssuer)
 	}
 	return out
 }

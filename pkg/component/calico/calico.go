@@ -14,6 +14,7 @@ import (
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/internal/ready"
+	"kindred.dev/kindred/pkg/sim"
 )
 
 // ID is Calico's catalogue entry.
@@ -52,4 +53,11 @@ func (Calico) Finish(ctx context.Context, env *component.Env, _ []*unstructured.
 		return component.Result{}, err
 	}
 	return component.Result{Inventory: []component.Ref{{APIVersion: "operator.tigera.io/v1", Kind: "Installation", Name: "default"}}}, nil
+}
+
+// Simulated: on the simulated cluster, the Tigera operator's TigeraStatus
+// objects report Available.
+func (Calico) Simulated() []sim.Controller {
+	return []sim.Controller{{Name: "tigera-operator", Kinds: []string{"operator.tigera.io/v1/TigeraStatus"},
+		Stages: sim.ReadyStage("operator.tigera.io/v1", "TigeraStatus", "Available")}}
 }

@@ -11,6 +11,7 @@ import (
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
+	"kindred.dev/kindred/pkg/sim"
 )
 
 // ID is cert-manager's catalogue entry.
@@ -62,4 +63,11 @@ func (CertManager) Detail(ctx context.Context, kc *kube.Client, ref component.Re
 		return "", false
 	}
 	return fmt.Sprintf("certificate %s expires %s", ref.Name, t.UTC().Format("2006-01-02")), true
+}
+
+// Simulated: on the simulated cluster, Certificates and ClusterIssuers
+// turn Ready, as cert-manager would make them.
+func (CertManager) Simulated() []sim.Controller {
+	return []sim.Controller{{Name: ID, Kinds: []string{"cert-manager.io/v1/Certificate", "cert-manager.io/v1/ClusterIssuer"},
+		Stages: sim.ReadyStage("cert-manager.io/v1", "Certificate", "Ready") + sim.ReadyStage("cert-manager.io/v1", "ClusterIssuer", "Ready")}}
 }

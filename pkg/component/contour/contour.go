@@ -10,6 +10,7 @@ import (
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
+	"kindred.dev/kindred/pkg/sim"
 )
 
 // ID is Contour's catalogue entry.
@@ -89,4 +90,26 @@ func (Contour) Detail(ctx context.Context, kc *kube.Client, ref component.Ref) (
 		return "", false
 	}
 	return "HTTPProxy " + cs, true
+}
+
+// Simulated: on the simulated cluster, every HTTPProxy is judged valid, as
+// a Contour that finds nothing wrong would.
+func (Contour) Simulated() []sim.Controller {
+	return []sim.Controller{{Name: ID, Kinds: []string{"projectcontour.io/v1/HTTPProxy"}, Stages: `---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: contour-httpproxy-valid
+spec:
+  resourceRef: {apiGroup: projectcontour.io/v1, kind: HTTPProxy}
+  selector:
+    matchExpressions:
+    - key: '.status.currentStatus'
+      operator: NotIn
+      values: ['valid', 'invalid']
+  next:
+    statusTemplate: |
+      currentStatus: valid
+      description: Valid HTTPProxy (simulated Contour)
+`}}
 }

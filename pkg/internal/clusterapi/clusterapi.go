@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -81,6 +82,13 @@ type Preflighter interface {
 // cluster boots, so the nodes find them there.
 type Preloader interface {
 	Preload(images []string)
+}
+
+// Simulator is a provider whose cluster plays controllers that cannot run
+// on it (the simulated cluster): the engine hands it the components'
+// before it ensures the cluster.
+type Simulator interface {
+	Simulate(controllers []sim.Controller)
 }
 
 // ErrNoCluster means the provider has no cluster for the stack.

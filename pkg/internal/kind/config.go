@@ -80,7 +80,7 @@ func Render(st *stack.Stack, o Options) (*v1alpha4.Cluster, error) {
 			APIServerPort:     int32(c.Networking.APIServerPort),
 			PodSubnet:         c.Networking.PodSubnet,
 			ServiceSubnet:     c.Networking.ServiceSubnet,
-			DisableDefaultCNI: c.Networking.CNI == api.CNICalico,
+			DisableDefaultCNI: c.Networking.CNI != "" && c.Networking.CNI != api.CNIKindnet, // another CNI is a step of the stack
 		},
 	}
 	if c.Registry != nil {

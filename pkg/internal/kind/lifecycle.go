@@ -93,8 +93,8 @@ func (c *Clusters) Exists(name string) (bool, error) {
 
 // Create creates the cluster cfg describes and writes its kubeconfig to the
 // private path kubeconfig (0600), never into ~/.kube/config. It does not
-// wait for nodes to be Ready: with Calico they stay NotReady until the CNI
-// step. kind's API takes no context, so when ctx ends first Create waits for
+// wait for nodes to be Ready: with a CNI other than kindnet they stay
+// NotReady until its step. kind's API takes no context, so when ctx ends first Create waits for
 // kind to return and then deletes what it half-created.
 func (c *Clusters) Create(ctx context.Context, cfg *v1alpha4.Cluster, kubeconfig string) error {
 	done := make(chan error, 1)

@@ -246,9 +246,9 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	if warmed != nil {
 		progress(summarizePrefetch(<-warmed))
 	}
-	// With kindnet, nodes turn Ready on their own; with Calico they wait
-	// for the CNI step, which checks them.
-	if st.Cluster.Networking.CNI != api.CNICalico {
+	// With kindnet, nodes turn Ready on their own; with another CNI they
+	// wait for its step, which checks them.
+	if cni := st.Cluster.Networking.CNI; cni == "" || cni == api.CNIKindnet {
 		progress("waiting for nodes to be Ready")
 		if err := waitNodesReady(ctx, kubeconfig, 3*time.Minute, restarted); err != nil {
 			return acc, changed, err

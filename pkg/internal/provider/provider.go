@@ -33,7 +33,13 @@ type Sim struct {
 	// Binaries is the folder of the test-bed binaries; empty looks them up.
 	Binaries string
 	Log      *slog.Logger
+	// Controllers are what the cluster plays for components whose own
+	// controllers cannot run on it (see Simulate).
+	Controllers []sim.Controller
 }
+
+// Simulate sets the controllers the cluster plays while a run goes on.
+func (p *Sim) Simulate(controllers []sim.Controller) { p.Controllers = controllers }
 
 // Name is "sim".
 func (p *Sim) Name() string { return api.ProviderSim }
@@ -78,11 +84,14 @@ func (p *Sim) Ensure(ctx context.Context, st *stack.Stack, progress func(string)
 	return clusterapi.Access{Kubeconfig: c.Kubeconfig, Simulated: true}, true, nil
 }
 
-// simulate plays the controllers of cert-manager, Contour and the Tigera
-// operator for as long as the run goes on (see sim.SimulateControllers).
+// simulate plays the components' controllers for as long as the run goes
+// on (see sim.SimulateControllers).
 func (p *Sim) simulate(ctx context.Context, c *sim.Cluster) {
+	if len(p.Controllers) == 0 {
+		return
+	}
 	go func() {
-		if err := c.SimulateControllers(ctx); err != nil && p.Log != nil {
+		if err := c.SimulateControllers(ctx, p.Controllers); err != nil && p.Log != nil {
 			p.Log.Warn("simulating controllers", "err", err)
 		}
 	}()

@@ -1,4 +1,4 @@
-package engine
+package database
 
 import (
 	"context"
@@ -7,7 +7,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"kindred.dev/kindred/pkg/component/database"
+	"kindred.dev/kindred/pkg/cluster"
+	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -25,24 +26,12 @@ type Credential struct {
 	Secret string `json:"secret"`
 }
 
-// Credentials reads the stack's databases' credentials from the cluster.
+// Credentials reads the stack's databases' credentials from the cluster p
+// reaches, in the stack's order, or those of the databases named in only.
 // It is the one place that turns a credentials Secret into a URL: creds,
-// env, the summary after up and kindredtest all use it.
-type Credentials struct {
-	cfg Config
-	// Show puts the real password in the URLs. Never log what it returns.
-	Show bool
-}
-
-// NewCredentials returns a Credentials action.
-func NewCredentials(cfg Config) *Credentials {
-	cfg.defaults()
-	return &Credentials{cfg: cfg}
-}
-
-// Run returns the credentials of the stack's databases, in the stack's
-// order, or of the ones named in only.
-func (a *Credentials) Run(ctx context.Context, st *stack.Stack, only ...string) ([]Credential, error) {
+// env, the summary after up and kindredtest all use it. With show, the
+// URLs hold the real password: never log them.
+func Credentials(ctx context.Context, p cluster.Provider, st *stack.Stack, show bool, only ...string) ([]Credential, error) {
 	for _, n := range only {
 		found := false
 		for _, db := range st.Databases {
@@ -52,7 +41,15 @@ func (a *Credentials) Run(ctx context.Context, st *stack.Stack, only ...string) 
 			return nil, fmt.Errorf("%w %q in stack %s", ErrNoDatabase, n, st.Metadata.Name)
 		}
 	}
-	_, kc, _, err := connect(ctx, &a.cfg, st)
+	acc, err := p.Access(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := acc.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	kc, err := kube.New(rc)
 	if err != nil {
 		return nil, err
 	}
@@ -61,29 +58,29 @@ func (a *Credentials) Run(ctx context.Context, st *stack.Stack, only ...string) 
 		if len(only) > 0 && !contains(only, db.Name) {
 			continue
 		}
-		name := database.SecretName(db.Name)
+		name := SecretName(db.Name)
 		s, err := kc.Typed.CoreV1().Secrets(db.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("reading the credentials of %s: %w", db.Name, err)
 		}
-		out = append(out, Credential{Database: db.Name, Engine: db.Engine, URL: database.URL(db, s.Data, a.Show), Secret: db.Namespace + "/" + name})
+		out = append(out, Credential{Database: db.Name, Engine: db.Engine, URL: URL(db, s.Data, show), Secret: db.Namespace + "/" + name})
 	}
 	return out, nil
 }
 
-// MaskedCredentials are the stack's databases' credentials with the
+// Masked are the stack's databases' credentials with the
 // password masked, from what kindred writes into their Secrets, without
 // reading them: what a summary shows before anyone asks.
-func MaskedCredentials(st *stack.Stack) []Credential {
+func Masked(st *stack.Stack) []Credential {
 	var out []Credential
 	for _, db := range st.Databases {
 		e, ok := st.Catalog.Engine(db.Engine)
 		if !ok {
 			continue
 		}
-		data := map[string][]byte{"username": []byte(database.User), "database": []byte(db.Name),
+		data := map[string][]byte{"username": []byte(User), "database": []byte(db.Name),
 			"host": []byte(db.Name + "." + db.Namespace + ".svc.cluster.local"), "port": []byte(fmt.Sprint(e.Port))}
-		out = append(out, Credential{Database: db.Name, Engine: db.Engine, URL: database.URL(db, data, false), Secret: db.Namespace + "/" + database.SecretName(db.Name)})
+		out = append(out, Credential{Database: db.Name, Engine: db.Engine, URL: URL(db, data, false), Secret: db.Namespace + "/" + SecretName(db.Name)})
 	}
 	return out
 }

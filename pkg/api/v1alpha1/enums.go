@@ -1,0 +1,30 @@
+package v1alpha1
+
+// Enums are the allowed values of the stack's enum fields, by Go type and
+// JSON field name ("Networking.cni"): the one table that the JSON Schema
+// and validation both read, in the order messages list them.
+var Enums = map[string][]string{
+	"Cluster.provider":     {ProviderKind, ProviderSim, ProviderExisting},
+	"NodeGroup.role":       {RoleControlPlane, RoleWorker},
+	"Taint.effect":         {"NoSchedule", "PreferNoSchedule", "NoExecute"},
+	"Networking.cni":       {CNICalico, CNIKindnet},
+	"PortMapping.protocol": {"TCP", "UDP", "SCTP"},
+	"Ingress.controller":   {IngressContour},
+	"TLS.issuer":           {IssuerLocalCA, IssuerSelfSigned},
+	"Database.engine":      {EnginePostgres, EngineMySQL, EngineRedis},
+	"Check.type":           {CheckCondition, CheckCRD, CheckAPIService, CheckWebhook, CheckRollout},
+	"Route.protocol":       {ProtocolHTTP, ProtocolH2C, ProtocolGRPC},
+	"Tenant.networkPolicy": {NetworkPolicyDefaultDeny, NetworkPolicyNone},
+	"Stack.apiVersion":     {APIVersion},
+	"Stack.kind":           {Kind},
+}
+
+// Ingress controllers kindred installs; the first is the default.
+const IngressContour = "contour"
+
+// DefaultIngressController is the controller of an ingress that names none.
+const DefaultIngressController = IngressContour
+
+// DefaultPodSubnets are the pod subnets CNIs assume when a stack sets none
+// (kindnet's is the cluster's default).
+var DefaultPodSubnets = map[string]string{CNICalico: "192.168.0.0/16"}
