@@ -42,6 +42,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
 )
 
 // Node is a group of simulated nodes.
@@ -183,7 +185,7 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 		o.log = slog.New(slog.DiscardHandler)
 	}
 	if len(o.nodes) == 0 {
-		o.nodes = []Node{{Name: o.name + "-control-plane", Count: 1, ControlPlane: true, Labels: map[string]string{"ingress-ready": "true"}}}
+		o.nodes = []Node{{Name: o.name + "-control-plane", Count: 1, ControlPlane: true, Labels: map[string]string{api.IngressReadyLabel: "true"}}}
 	}
 	bins, err := findBinaries(o.binDir)
 	if err != nil {

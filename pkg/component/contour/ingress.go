@@ -26,7 +26,7 @@ func placeIngress(objs []*unstructured.Unstructured) error {
 		if o.GetKind() != "DaemonSet" || o.GetName() != "envoy" {
 			continue
 		}
-		if err := unstructured.SetNestedField(o.Object, "true", "spec", "template", "spec", "nodeSelector", "ingress-ready"); err != nil {
+		if err := unstructured.SetNestedField(o.Object, "true", "spec", "template", "spec", "nodeSelector", api.IngressReadyLabel); err != nil {
 			return err
 		}
 		tols, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "tolerations")

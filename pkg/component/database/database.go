@@ -198,10 +198,10 @@ func hostVolume(st *stack.Stack, db *api.Database, labels map[string]string) (*c
 	if db.Persistence.Size != "" {
 		size = db.Persistence.Size
 	}
-	node := st.Cluster.Name + "-control-plane"
+	node := api.NodeName(st.Cluster.Name, api.RoleControlPlane, 1)
 	for _, g := range st.Cluster.Nodes {
 		if g.Role == api.RoleWorker {
-			node = st.Cluster.Name + "-worker" // the first worker, as kind names it
+			node = api.NodeName(st.Cluster.Name, api.RoleWorker, 1)
 			break
 		}
 	}

@@ -87,24 +87,22 @@ func Render(st *stack.Stack, o Options) (*v1alpha4.Cluster, error) {
 		cfg.ContainerdConfigPatches = []string{fmt.Sprintf(
 			"[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = %q\n", CertsDir)}
 	}
-	workers := 0
+	count := map[string]int{} // nodes of each role so far
 	for _, g := range c.Nodes {
 		for i := range g.Count {
 			n := v1alpha4.Node{Role: v1alpha4.ControlPlaneRole, Image: image, Labels: map[string]string{}}
-			name := c.Name + "-control-plane"
 			if g.Role == api.RoleWorker {
 				n.Role = v1alpha4.WorkerRole
-				workers++
-				name = c.Name + "-worker"
-				if workers > 1 {
-					name = fmt.Sprintf("%s-worker%d", c.Name, workers)
-				}
 			}
+			count[g.Role]++
+			// The node's own folder of the data folder: each node, control
+			// planes too, has one of its own.
+			name := api.NodeName(c.Name, g.Role, count[g.Role])
 			for k, v := range g.Labels {
 				n.Labels[k] = v
 			}
 			if g.Ingress && i == 0 {
-				n.Labels["ingress-ready"] = "true"
+				n.Labels[api.IngressReadyLabel] = "true"
 				if st.Ingress != nil {
 					n.ExtraPortMappings = append(n.ExtraPortMappings,
 						v1alpha4.PortMapping{ContainerPort: 80, HostPort: int32(st.Ingress.HostPorts.HTTP), ListenAddress: "127.0.0.1", Protocol: v1alpha4.PortMappingProtocolTCP},

@@ -38,3 +38,33 @@ func TestNodeImageUnknownVersion(t *testing.T) {
 		t.Errorf("NodeImage(v1.35.4) = %q, %v; want an image pinned by digest", img, err)
 	}
 }
+
+// Every node mounts a folder of the data folder of its own, named as kind
+// names the node; control planes of an HA cluster too (they all mounted
+// <cluster>-control-plane, so their volumes mixed in one folder).
+func TestEachNodeHasItsOwnDataFolder(t *testing.T) {
+	st, err := stack.Parse("stack.yaml", []byte(`apiVersion: kindred.dev/v1alpha1
+kind: Stack
+metadata: {name: ha}
+cluster:
+  dataDir: /var/lib/kindred-data
+  nodes: [{role: control-plane, count: 3}, {role: worker, count: 2}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Render(st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range cfg.Nodes {
+		got = append(got, n.ExtraMounts[0].HostPath)
+	}
+	want := []string{"ha-control-plane", "ha-control-plane2", "ha-control-plane3", "ha-worker", "ha-worker2"}
+	for i, w := range want {
+		if got[i] != "/var/lib/kindred-data/"+w {
+			t.Errorf("node %d mounts %s, want /var/lib/kindred-data/%s", i, got[i], w)
+		}
+	}
+}

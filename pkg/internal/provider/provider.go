@@ -139,7 +139,7 @@ func Nodes(st *stack.Stack) []sim.Node {
 			labels[k] = v
 		}
 		if g.Ingress {
-			labels["ingress-ready"] = "true"
+			labels[api.IngressReadyLabel] = "true"
 		}
 		n := sim.Node{Name: name, Count: g.Count, Labels: labels, ControlPlane: g.Role == api.RoleControlPlane}
 		for _, t := range g.Taints {
