@@ -29,21 +29,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-
-	api "kindred.dev/kindred/pkg/api/v1alpha1"
 )
 
 // Node is a group of simulated nodes.
@@ -167,195 +163,6 @@ func DefaultRoot() string {
 // process group, which Windows does not have. On Windows, use kind (Docker
 // Desktop) or an existing cluster.
 var ErrUnsupportedOS = errors.New("the simulated cluster runs on Linux and macOS, not on Windows; use --provider kind (Docker Desktop) or --provider existing")
-
-// Start starts a simulated cluster and returns when it is ready for pods:
-// the API server answers /readyz, the default ServiceAccount exists, and
-// every node is Ready. On error, everything it started is stopped.
-func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
-	if goruntime.GOOS == "windows" {
-		return nil, ErrUnsupportedOS
-	}
-	o := &options{name: "sim", root: DefaultRoot(), startGrace: 90 * time.Second}
-	for _, opt := range opts {
-		if err := opt(o); err != nil {
-			return nil, err
-		}
-	}
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
-	}
-	if len(o.nodes) == 0 {
-		o.nodes = []Node{{Name: o.name + "-control-plane", Count: 1, ControlPlane: true, Labels: map[string]string{api.IngressReadyLabel: "true"}}}
-	}
-	bins, err := findBinaries(o.binDir)
-	if err != nil {
-		return nil, err
-	}
-	if n, err := Reap(o.root); err != nil {
-		o.log.Warn("reaping leftover simulated clusters", "err", err)
-	} else if n > 0 {
-		o.log.Info("reaped leftover simulated clusters", "count", n)
-	}
-	if err := os.MkdirAll(o.root, 0o700); err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp(o.root, o.name+"-")
-	if err != nil {
-		return nil, err
-	}
-	c = &Cluster{Name: o.name, Dir: dir, group: &group{dir: dir, keep: o.keep}, log: o.log}
-	defer func() {
-		if err != nil {
-			if serr := c.Stop(); serr != nil {
-				err = errors.Join(err, serr)
-			}
-			c = nil
-		}
-	}()
-	for _, sub := range []string{"logs", "etcd"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
-			return c, err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bindir"), []byte(bins.dir), 0o600); err != nil {
-		return c, err
-	}
-	p, err := newPKI(dir)
-	if err != nil {
-		return c, fmt.Errorf("generating certificates: %w", err)
-	}
-	ports, err := freePorts(7)
-	if err != nil {
-		return c, err
-	}
-	etcdClient, etcdPeer, etcdMetrics, apiPort, kcmPort, schedPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6]
-	c.Server = fmt.Sprintf("https://127.0.0.1:%d", apiPort)
-
-	// Kubeconfigs: admin for users and kwok, and one per component.
-	kubeconfig := func(file, user string, groups ...string) (string, error) {
-		cert, err := p.client(user, groups...)
-		if err != nil {
-			return "", err
-		}
-		path := filepath.Join(dir, file)
-		return path, writeKubeconfig(path, o.name, c.Server, p.CACert, cert)
-	}
-	if c.Kubeconfig, err = kubeconfig("kubeconfig", "kindred-admin", "system:masters"); err != nil {
-		return c, err
-	}
-	kcmConfig, err := kubeconfig("controller-manager.kubeconfig", "system:kube-controller-manager")
-	if err != nil {
-		return c, err
-	}
-	schedConfig, err := kubeconfig("scheduler.kubeconfig", "system:kube-scheduler")
-	if err != nil {
-		return c, err
-	}
-	if c.rest, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
-		return c, err
-	}
-	c.rest.QPS, c.rest.Burst = 200, 400
-
-	started := time.Now()
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
-	if err := c.group.start("etcd", bins.path("etcd"),
-		"--name=default",
-		"--data-dir="+filepath.Join(dir, "etcd"),
-		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
-		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
-		"--initial-cluster=default="+peerURL,
-		fmt.Sprintf("--listen-metrics-urls=http://127.0.0.1:%d", etcdMetrics),
-		"--unsafe-no-fsync=true", "--log-level=warn",
-	); err != nil {
-		return c, err
-	}
-	if err := c.group.start("kube-apiserver", bins.path("kube-apiserver"),
-		"--etcd-servers="+etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(apiPort),
-		"--tls-cert-file="+p.ServerCert, "--tls-private-key-file="+p.ServerKey,
-		"--client-ca-file="+p.CACert,
-		"--service-account-key-file="+p.SAPub, "--service-account-signing-key-file="+p.SAKey,
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-cluster-ip-range="+ServiceSubnet,
-		"--authorization-mode=Node,RBAC", "--allow-privileged=true",
-		"--enable-aggregator-routing=true",
-		"--endpoint-reconciler-type=none",
-		"--cert-dir="+filepath.Join(dir, "apiserver-certs"),
-		"--profiling=false",
-	); err != nil {
-		return c, err
-	}
-	if err := c.waitReadyz(ctx, o.startGrace); err != nil {
-		return c, err
-	}
-	c.ReadyzAfter = time.Since(started)
-	o.log.Info("simulated API server ready", "after", c.ReadyzAfter)
-	if err := c.group.start("kube-controller-manager", bins.path("kube-controller-manager"),
-		"--kubeconfig="+kcmConfig,
-		"--authentication-kubeconfig="+kcmConfig, "--authorization-kubeconfig="+kcmConfig,
-		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(kcmPort),
-		"--leader-elect=false",
-		"--service-account-private-key-file="+p.SAKey,
-		"--root-ca-file="+p.CACert,
-		"--cluster-signing-cert-file="+p.CACert, "--cluster-signing-key-file="+p.CAKey,
-		"--use-service-account-credentials=true",
-		"--controllers=*",
-		"--cert-dir="+filepath.Join(dir, "kcm-certs"),
-	); err != nil {
-		return c, err
-	}
-	if err := c.group.start("kube-scheduler", bins.path("kube-scheduler"),
-		"--kubeconfig="+schedConfig,
-		"--authentication-kubeconfig="+schedConfig, "--authorization-kubeconfig="+schedConfig,
-		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(schedPort),
-		"--leader-elect=false",
-	); err != nil {
-		return c, err
-	}
-	stagesFile := filepath.Join(dir, "stages.yaml")
-	if err := os.WriteFile(stagesFile, []byte(stages(bins.Kubernetes, o.delay, o.rules)), 0o600); err != nil {
-		return c, err
-	}
-	if err := c.group.start("kwok", bins.path("kwok"),
-		"--kubeconfig="+c.Kubeconfig,
-		"--config="+stagesFile,
-		"--manage-all-nodes=false",
-		"--manage-nodes-with-annotation-selector="+FakeNodeAnnotation+"=fake",
-		"--node-lease-duration-seconds=40",
-		fmt.Sprintf("--server-address=127.0.0.1:%d", kwokPort),
-		"--cidr=10.0.0.0/24",
-		"--node-ip=127.0.0.1",
-	); err != nil {
-		return c, err
-	}
-
-	cs, err := kubernetes.NewForConfig(c.rest)
-	if err != nil {
-		return c, err
-	}
-	if v, err := cs.Discovery().ServerVersion(); err == nil {
-		c.Version = v.GitVersion
-	}
-	if err := registerNodes(ctx, cs, o.nodes); err != nil {
-		return c, err
-	}
-	if err := waitFor(ctx, o.startGrace, "the default ServiceAccount", func(ctx context.Context) (bool, error) {
-		_, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, ignoreNotFound(err)
-	}); err != nil {
-		return c, c.withLogs(err)
-	}
-	if err := waitFor(ctx, o.startGrace, "nodes Ready", func(ctx context.Context) (bool, error) {
-		return nodesReady(ctx, cs)
-	}); err != nil {
-		return c, c.withLogs(err)
-	}
-	c.ReadyAfter = time.Since(started)
-	o.log.Info("simulated cluster ready for pods", "after", c.ReadyAfter, "dir", dir)
-	return c, nil
-}
 
 // RestartAPIServer kills the API server and starts it again, as an
 // upgrade or a crash would, and waits until it is ready. Tests use it to
