@@ -29,8 +29,7 @@ local CA, kept under the user's data folder. Trust it once with
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "This adds a certificate authority to this machine's trust store:\n  %s\n  %s\n", ca.Cert.Subject.CommonName, ca.CertFile())
-			fmt.Fprintln(a.stdout, "Certificates it signs will be trusted by this machine's browsers and tools. Its key never leaves this machine.")
+			fmt.Fprintf(a.stdout, consent, ca.Cert.Subject.CommonName, ca.CertFile(), strings.Join(trust.ReservedDomains, ", ."))
 			if !yes && !a.confirm("Trust it?") {
 				return errors.New("not trusted: no consent (use --yes in scripts)")
 			}
@@ -47,15 +46,32 @@ local CA, kept under the user's data folder. Trust it once with
 		Short: "Remove the local CA from the trust stores",
 		Args:  maxArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ca, _, err := trust.EnsureCA(trust.DefaultCADir())
+			// Every kindred CA this machine may trust: the current one and
+			// those an older kindred made. None is created here.
+			dir := trust.DefaultCADir()
+			cas, err := trust.Retired(dir)
 			if err != nil {
 				return err
 			}
-			did, err := trust.NewStore().Uninstall(ca)
-			for _, d := range did {
-				fmt.Fprintln(a.stdout, "  "+d)
+			if ca, err := trust.LoadCA(dir); err == nil {
+				cas = append(cas, ca)
+			} else if !errors.Is(err, trust.ErrNoCA) {
+				return err
 			}
-			return err
+			if len(cas) == 0 {
+				fmt.Fprintf(a.stdout, "no kindred CA in %s: nothing to remove\n", dir)
+				return nil
+			}
+			var errs []error
+			for _, ca := range cas {
+				fmt.Fprintf(a.stdout, "%s (%s)\n", ca.Cert.Subject.CommonName, ca.Cert.SerialNumber.Text(16))
+				did, err := trust.NewStore().Uninstall(ca)
+				for _, d := range did {
+					fmt.Fprintln(a.stdout, "  "+d)
+				}
+				errs = append(errs, err)
+			}
+			return errors.Join(errs...)
 		},
 	}
 	status := &cobra.Command{
@@ -63,7 +79,14 @@ local CA, kept under the user's data folder. Trust it once with
 		Short: "Tell whether this machine trusts the local CA",
 		Args:  maxArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ca, _, err := trust.EnsureCA(trust.DefaultCADir())
+			ca, err := trust.LoadCA(trust.DefaultCADir())
+			if errors.Is(err, trust.ErrNoCA) {
+				if a.json() {
+					return a.writeJSON(map[string]any{"ca": nil, "trusted": false})
+				}
+				fmt.Fprintln(a.stdout, "no local CA yet: kindred makes one at the first up with tls.issuer local-ca, or run kindred trust install")
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -94,3 +117,18 @@ func (a *app) confirm(q string) bool {
 	}
 	return false
 }
+
+// consent is what trust install says before it asks.
+const consent = `This adds a certificate authority to this machine's trust store, and to
+the NSS databases of Firefox and Chromium:
+  %s
+  %s
+Browsers and tools on this machine will then trust certificates it signs.
+It can only sign names under .%s
+and loopback addresses (X.509 name constraints). Its key stays in that folder (mode 0600) and never
+leaves this machine: each cluster gets a CA of its own, signed by this one,
+limited the same way and valid for 90 days, and only that CA's key enters
+the cluster. The clusters' CAs are intermediates, whose constraints every
+common verifier enforces, so a cluster cannot vouch for a real site.
+'kindred trust uninstall' removes every kindred CA.
+`

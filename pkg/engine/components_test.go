@@ -183,15 +183,20 @@ func TestIntegrationRoutesAndLocalCA(t *testing.T) {
 		t.Errorf("Calico IP pools %v", pools)
 	}
 
-	// The CA: generated once, key 0600, and the same bytes in the cluster.
+	// The CA: generated once, key 0600 on the host; in the cluster, the
+	// cluster's own CA, signed by it, and never the root's key.
 	info, err := os.Stat(filepath.Join(caDir, "ca.key"))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("CA key: %v %v", info, err)
 	}
 	caCert, _ := os.ReadFile(filepath.Join(caDir, "ca.crt"))
+	caKey, _ := os.ReadFile(filepath.Join(caDir, "ca.key"))
 	sec, err := f.kube.Typed.CoreV1().Secrets("cert-manager").Get(f.ctx, "kindred-ca", metav1.GetOptions{})
-	if err != nil || string(sec.Data["tls.crt"]) != string(caCert) {
-		t.Errorf("the CA Secret does not hold the machine's CA: %v", err)
+	if err != nil || string(sec.Data["ca.crt"]) != string(caCert) || !strings.HasSuffix(string(sec.Data["tls.crt"]), string(caCert)) {
+		t.Errorf("the CA Secret does not chain to the machine's CA: %v", err)
+	}
+	if len(sec.Data["tls.key"]) == 0 || strings.Contains(string(sec.Data["tls.key"]), strings.TrimSpace(string(caKey))) {
+		t.Error("the root CA's key is in the cluster")
 	}
 	cert, err := f.kube.Get(f.ctx, schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}, "kindred-system", "kindred-wildcard")
 	if err != nil {

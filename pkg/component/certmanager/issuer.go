@@ -21,8 +21,9 @@ import (
 // IssuerName is the ClusterIssuer kindred creates for a stack's TLS.
 const IssuerName = "kindred"
 
-// issuerObjects renders the stack's issuer: the machine's local CA as a
-// Secret and a CA ClusterIssuer (or a self-signed ClusterIssuer), and a
+// issuerObjects renders the stack's issuer: the cluster's own CA (signed
+// by the machine's local CA, limited to local names) as a Secret and a CA
+// ClusterIssuer (or a self-signed ClusterIssuer), and a
 // wildcard Certificate for the ingress domain, whose Secret the ingress
 // controller serves.
 func issuerObjects(st *stack.Stack, caDir string) ([]*unstructured.Unstructured, error) {
@@ -41,15 +42,22 @@ func issuerObjects(st *stack.Stack, caDir string) ([]*unstructured.Unstructured,
 	var objs []*unstructured.Unstructured
 	issuerSpec := map[string]any{"selfSigned": map[string]any{}}
 	if st.TLS.Issuer == api.IssuerLocalCA {
-		ca, _, err := trust.EnsureCA(caDir)
+		root, _, err := trust.EnsureCA(caDir)
 		if err != nil {
 			return nil, fmt.Errorf("preparing the local CA: %w", err)
+		}
+		// The cluster gets a CA of its own, signed by the machine's root
+		// and limited to local names; the root's key never leaves the host.
+		ca, err := trust.Intermediate(root, st.Cluster.Name, domain)
+		if err != nil {
+			return nil, fmt.Errorf("preparing the cluster's CA: %w", err)
 		}
 		objs = append(objs, kube.Object("v1", "Secret", ns, "kindred-ca", map[string]any{
 			"type": "kubernetes.io/tls",
 			"data": map[string]any{
-				"tls.crt": base64.StdEncoding.EncodeToString(ca.CertPEM),
+				"tls.crt": base64.StdEncoding.EncodeToString(append(append([]byte{}, ca.CertPEM...), root.CertPEM...)),
 				"tls.key": base64.StdEncoding.EncodeToString(ca.KeyPEM),
+				"ca.crt":  base64.StdEncoding.EncodeToString(root.CertPEM),
 			},
 		}))
 		issuerSpec = map[string]any{"ca": map[string]any{"secretName": "kindred-ca"}}
