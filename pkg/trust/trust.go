@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/smallstep/truststore"
+
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
 )
 
 // CA is the local certificate authority.
@@ -54,7 +56,7 @@ func DefaultCADir() string { return filepath.Join(DataDir(), "ca") }
 // ReservedDomains are the names the local CA can sign for: top-level
 // domains reserved for local and test use (RFC 2606, RFC 6761, and
 // .internal), which no public site can have.
-var ReservedDomains = []string{"localhost", "test", "internal", "example"}
+var ReservedDomains = api.LocalDomains
 
 // localIPs are the addresses the local CA can sign for: loopback.
 var localIPs = []string{"127.0.0.0/8", "::1/128"}

@@ -28,3 +28,8 @@ const DefaultIngressController = IngressContour
 // DefaultPodSubnets are the pod subnets CNIs assume when a stack sets none
 // (kindnet's is the cluster's default).
 var DefaultPodSubnets = map[string]string{CNICalico: "192.168.0.0/16"}
+
+// LocalDomains are the top-level domains reserved for local and test use
+// (RFC 2606, RFC 6761, and .internal), which no public site can have: the
+// only names the local CA signs for.
+var LocalDomains = []string{"localhost", "test", "internal", "example"}
