@@ -8,17 +8,27 @@ LDFLAGS  := -X kindred.dev/kindred/internal/cli.Version=$(VERSION)
 # Test-bed processes; none may outlive a test run.
 TESTBED_PROCS := etcd|kube-apiserver|kube-controll|kube-scheduler|kwok
 
-.PHONY: build test unit testbed lint cross fuzz bench check-leaks clean demo-sim test-kind e2e-image check-docker-leaks
+.PHONY: build test unit testbed blackhole lint cross fuzz bench check-leaks clean demo-sim test-kind e2e-image check-docker-leaks
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 # The simulated cluster's binaries, built from the Go module proxy into a
-# cache keyed by version: 15-30 minutes the first time, instant after. As
-# root, it also blackholes the cluster address ranges (testbed/network.sh).
+# cache keyed by version: 15-30 minutes the first time, instant after. In CI
+# (CI=true, as root) it also blackholes the cluster address ranges; on a
+# contributor's machine that is `make blackhole`, never a side effect.
 testbed:
 	@testbed/build.sh >/dev/null
-	@if [ "$$(id -u)" = 0 ]; then testbed/network.sh; fi
+	@if [ "$${CI:-}" = true ] && [ "$$(id -u)" = 0 ]; then testbed/network.sh; \
+	else echo "testbed: no blackhole routes added (they change this machine's routing); tests that need them skip; see make blackhole"; fi
+
+# Blackhole routes for 10.96.0.0/12, 10.244.0.0/16, 192.168.0.0/16 and
+# 10.0.0.0/24 (testbed/network.sh), so no cluster address leaves this
+# machine: the tests that send traffic to cluster ranges need them. This
+# changes the machine's routing (192.168.0.0/16 may be your LAN); remove
+# them with `ip route del blackhole RANGE`.
+blackhole:
+	testbed/network.sh
 
 test: testbed e2e-image
 	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" env $$(testbed/e2e/build.sh) $(GO) test -count=1 -timeout 50m ./...
