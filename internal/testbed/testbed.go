@@ -52,7 +52,7 @@ func RequireBlackholes(t testing.TB) {
 		out, _ := exec.Command("ip", "route", "get", ip).CombinedOutput()
 		s := string(out)
 		if !strings.Contains(s, "blackhole") && !strings.Contains(s, "Invalid argument") && !strings.Contains(s, "No route") {
-			Missing(t, "%s routes out of the machine (%s); run testbed/network.sh as root", ip, strings.TrimSpace(s))
+			Missing(t, "%s routes out of the machine (%s); run make blackhole as root (it changes this machine's routing)", ip, strings.TrimSpace(s))
 		}
 	}
 }
