@@ -116,10 +116,11 @@ type Remover interface {
 	Remove(ctx context.Context, kc *kube.Client, res Result) error
 }
 
-// Detailer says what a status page shows of one recorded object of a kind
-// it knows ("certificate … expires …"); ok is false for other objects.
+// Detailer says what a status page shows of the live objects of one kind
+// ("certificate … expires …"); ok is false when there is nothing to say.
 type Detailer interface {
-	Detail(ctx context.Context, kc *kube.Client, ref Ref) (detail string, ok bool)
+	DetailKind() string
+	Detail(obj *unstructured.Unstructured) (detail string, ok bool)
 }
 
 // Imager lists the images a step runs that rendering cannot find.

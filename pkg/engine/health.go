@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/helm"
@@ -50,15 +51,29 @@ func health(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *StepReco
 }
 
 // details are what a status page shows of a step's objects, as their
-// components tell (a certificate's expiry, a route's verdict).
+// components tell (a certificate's expiry, a route's verdict). Only the
+// objects of kinds some component details are read.
 func details(ctx context.Context, kc *kube.Client, rec *StepRecord) []string {
+	detailers := map[string][]component.Detailer{}
+	for _, c := range component.All() {
+		if d, ok := c.(component.Detailer); ok {
+			detailers[d.DetailKind()] = append(detailers[d.DetailKind()], d)
+		}
+	}
 	var out []string
 	for _, o := range rec.Inventory {
-		for _, c := range component.All() {
-			if d, ok := c.(component.Detailer); ok {
-				if msg, ok := d.Detail(ctx, kc, o); ok {
-					out = append(out, msg)
-				}
+		ds := detailers[o.Kind]
+		if len(ds) == 0 {
+			continue
+		}
+		gv, _ := schema.ParseGroupVersion(o.APIVersion)
+		u, err := kc.Get(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name)
+		if err != nil {
+			continue
+		}
+		for _, d := range ds {
+			if msg, ok := d.Detail(u); ok {
+				out = append(out, msg)
 			}
 		}
 	}

@@ -6,10 +6,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"kindred.dev/kindred/pkg/component"
-	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/sim"
 )
@@ -44,16 +42,11 @@ func (CertManager) Render(ctx context.Context, env *component.Env) ([]*unstructu
 	return issuerObjects(env.Stack, env.CADir)
 }
 
+// DetailKind: Certificates.
+func (CertManager) DetailKind() string { return "Certificate" }
+
 // Detail shows when a certificate expires.
-func (CertManager) Detail(ctx context.Context, kc *kube.Client, ref component.Ref) (string, bool) {
-	if ref.Kind != "Certificate" {
-		return "", false
-	}
-	gv, _ := schema.ParseGroupVersion(ref.APIVersion)
-	u, err := kc.Get(ctx, gv.WithKind(ref.Kind), ref.Namespace, ref.Name)
-	if err != nil {
-		return "", false
-	}
+func (CertManager) Detail(u *unstructured.Unstructured) (string, bool) {
 	after, ok, _ := unstructured.NestedString(u.Object, "status", "notAfter")
 	if !ok {
 		return "", false
@@ -62,7 +55,7 @@ func (CertManager) Detail(ctx context.Context, kc *kube.Client, ref component.Re
 	if err != nil {
 		return "", false
 	}
-	return fmt.Sprintf("certificate %s expires %s", ref.Name, t.UTC().Format("2006-01-02")), true
+	return fmt.Sprintf("certificate %s expires %s", u.GetName(), t.UTC().Format("2006-01-02")), true
 }
 
 // Simulated: on the simulated cluster, Certificates and ClusterIssuers

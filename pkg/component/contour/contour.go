@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/kube"
@@ -75,16 +74,11 @@ func (Contour) Remove(ctx context.Context, kc *kube.Client, res component.Result
 	return removeDNSRewrite(ctx, kc)
 }
 
+// DetailKind: HTTPProxies.
+func (Contour) DetailKind() string { return "HTTPProxy" }
+
 // Detail shows Contour's verdict on an HTTPProxy.
-func (Contour) Detail(ctx context.Context, kc *kube.Client, ref component.Ref) (string, bool) {
-	if ref.Kind != "HTTPProxy" {
-		return "", false
-	}
-	gv, _ := schema.ParseGroupVersion(ref.APIVersion)
-	u, err := kc.Get(ctx, gv.WithKind(ref.Kind), ref.Namespace, ref.Name)
-	if err != nil {
-		return "", false
-	}
+func (Contour) Detail(u *unstructured.Unstructured) (string, bool) {
 	cs, ok, _ := unstructured.NestedString(u.Object, "status", "currentStatus")
 	if !ok {
 		return "", false
