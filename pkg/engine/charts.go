@@ -2,10 +2,8 @@ package engine
 
 import (
 	"context"
-	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/helm"
@@ -52,15 +50,12 @@ func (r *runner) chartRelease(s *plan.Step, mod component.Component, env *compon
 	ns, timeout := env.Namespace, env.Timeout
 	c, e := s.Component, s.Entry
 	var ref helm.ChartRef
+	if ch := s.Inputs.Chart; ch != nil {
+		ref = helm.ChartRef{Repo: ch.Repo, Name: ch.Name, OCI: ch.OCI, Path: ch.Path, Version: ch.Version}
+	}
 	values := map[string]any{}
 	if e != nil {
-		if e.Chart != nil {
-			ref = helm.ChartRef{Repo: e.Chart.Repo, Name: e.Chart.Name, OCI: e.Chart.OCI, Path: e.Chart.Path, Version: e.Chart.Version}
-		}
 		mergeValues(values, e.Values)
-	}
-	if c.Chart != nil {
-		ref = helm.ChartRef{Repo: c.Chart.Repo, Name: c.Chart.Name, OCI: c.Chart.OCI, Path: c.Chart.Path, Version: c.Chart.Version}
 	}
 	if v, ok := mod.(component.Valuer); ok {
 		add, err := v.Values(env)
@@ -69,15 +64,7 @@ func (r *runner) chartRelease(s *plan.Step, mod component.Component, env *compon
 		}
 		mergeValues(values, add)
 	}
-	for _, f := range c.ValuesFiles {
-		data, err := r.st.ReadFile(f)
-		if err != nil {
-			return helm.Release{}, fmt.Errorf("reading values file: %w", err)
-		}
-		var v map[string]any
-		if err := yaml.Unmarshal(data, &v); err != nil {
-			return helm.Release{}, fmt.Errorf("reading values file %s: %w", f, err)
-		}
+	for _, v := range s.Inputs.ValuesFiles {
 		mergeValues(values, v)
 	}
 	mergeValues(values, c.Values)

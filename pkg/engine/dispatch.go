@@ -41,7 +41,7 @@ func (r *runner) step(ctx context.Context, s *plan.Step, progress func(string)) 
 		return objs, err
 	}
 	switch {
-	case s.Kind == plan.KindComponent && (s.Component.Chart != nil || (s.Entry != nil && s.Entry.Chart != nil)):
+	case s.Kind == plan.KindComponent && s.Inputs.Chart != nil:
 		rec, objs, changed, err = r.chart(ctx, s, mod, env)
 	case s.Kind == plan.KindComponent || isRenderer(mod):
 		rec, changed, err = r.objects(ctx, s.ID, env.Namespace, prev, progress, render, env.Timeout)
@@ -84,7 +84,7 @@ func isRenderer(c component.Component) bool {
 // hasSource says a component step installs from a source of its own: a
 // kustomize folder or manifests (charts go through helm).
 func hasSource(s *plan.Step) bool {
-	return s.Kind == plan.KindComponent && (s.Component.Kustomize != "" || len(manifestSources(s)) > 0)
+	return s.Kind == plan.KindComponent && (s.Component.Kustomize != "" || len(s.Inputs.Manifests) > 0)
 }
 
 // env is what the step's component works with.
@@ -105,7 +105,7 @@ func (r *runner) render(ctx context.Context, s *plan.Step, mod component.Compone
 	if s.Component.Kustomize != "" {
 		objs, err = r.kustomize(s.Component.Kustomize)
 	} else {
-		objs, err = r.manifests(ctx, manifestSources(s))
+		objs, err = r.manifests(ctx, s.Inputs.Manifests)
 	}
 	if err != nil {
 		return nil, err

@@ -99,9 +99,8 @@ func (a *Images) Run(ctx context.Context, st *stack.Stack) ([]Image, error) {
 
 // componentObjects renders a component's objects with no cluster.
 func (r *runner) componentObjects(ctx context.Context, s *plan.Step, mod component.Component, env *component.Env) ([]*unstructured.Unstructured, error) {
-	c, e := s.Component, s.Entry
 	switch {
-	case c.Chart != nil || (e != nil && e.Chart != nil):
+	case s.Inputs.Chart != nil:
 		rel, err := r.chartRelease(s, mod, env)
 		if err != nil {
 			return nil, err

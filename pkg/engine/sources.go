@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -13,47 +12,24 @@ import (
 	"kindred.dev/kindred/pkg/plan"
 )
 
-// source is a file of manifests: a path in the stack's folder, or an
-// https URL, with the sha256 that pins its content, if any.
-type source struct {
-	path, sha256 string
-}
-
-// manifestSources are a manifests component's files and its catalogue
-// entry's URLs, with their pins.
-func manifestSources(s *plan.Step) []source {
-	var sources []source
-	for _, m := range s.Component.Manifests {
-		sources = append(sources, source{path: m})
-	}
-	if s.Entry != nil {
-		for _, m := range s.Entry.Manifests {
-			sources = append(sources, source{path: m.URL, sha256: m.SHA256})
-		}
-	}
-	return sources
-}
-
-// manifests reads manifest files from the stack's folder, or by URL
-// through the charts' fetcher: its mirror (a folder mirror holds a URL's
-// file under the same name), its cache, and the pin checked wherever the
-// file came from.
-func (r *runner) manifests(ctx context.Context, sources []source) ([]*unstructured.Unstructured, error) {
+// manifests decodes a step's manifests: the files the plan read from the
+// stack's folder, and URLs fetched through the charts' fetcher (its
+// mirror, where a folder mirror holds a URL's file under the same name, its
+// cache, and the pin checked wherever the file came from).
+func (r *runner) manifests(ctx context.Context, sources []plan.Manifest) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, src := range sources {
-		var data []byte
-		var err error
-		if strings.HasPrefix(src.path, "https://") || strings.HasPrefix(src.path, "http://") {
-			data, err = r.helm.Fetcher.FetchFile(ctx, src.path, src.sha256)
-		} else {
-			data, err = r.st.ReadFile(src.path)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading manifests %s: %w", src.path, err)
+		data, name := src.Data, src.Path
+		if src.URL != "" {
+			name = src.URL
+			var err error
+			if data, err = r.helm.Fetcher.FetchFile(ctx, src.URL, src.SHA256); err != nil {
+				return nil, fmt.Errorf("reading manifests %s: %w", src.URL, err)
+			}
 		}
 		objs, err := kube.Decode(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", src.path, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		out = append(out, objs...)
 	}

@@ -9,6 +9,7 @@ package plan
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/catalog"
 	"kindred.dev/kindred/pkg/stack"
+	"sigs.k8s.io/yaml"
 )
 
 // Kinds of step.
@@ -43,6 +45,41 @@ type Step struct {
 	Route     *api.Route     `json:"-"`
 	Tenant    *api.Tenant    `json:"-"`
 	Job       *api.Job       `json:"-"`
+
+	// Inputs are what the step reads from the catalogue and the stack's
+	// folder, resolved once here, so that a run never goes back to them.
+	Inputs Inputs `json:"-"`
+}
+
+// Inputs are a step's resolved inputs.
+type Inputs struct {
+	// Chart is the chart a component installs: its own, else its
+	// catalogue entry's.
+	Chart *api.Chart
+	// ValuesFiles are a chart component's values files, parsed, in the
+	// stack's order.
+	ValuesFiles []map[string]any
+	// Manifests are a manifests component's files from the stack's folder
+	// (by path as the stack writes it), and its catalogue entry's URLs with
+	// their pins, in order.
+	Manifests []Manifest
+	// Engine is a database's catalogue entry; Init and Seed its scripts,
+	// named so that they run in the stack's order.
+	Engine     *catalog.Entry
+	Init, Seed []Script
+}
+
+// Manifest is a file of manifests: its content (read from the stack's
+// folder), or the URL to fetch, with the sha256 that pins it.
+type Manifest struct {
+	Path, URL, SHA256 string
+	Data              []byte
+}
+
+// Script is an init or seed script.
+type Script struct {
+	Name    string
+	Content string
 }
 
 // Plan is the steps of a stack in a stable order: by level, then by ID.
@@ -122,7 +159,9 @@ func Build(st *stack.Stack) (*Plan, error) {
 	explicit := map[string][]string{}
 	for i := range s.Databases {
 		db := &s.Databases[i]
-		b.add(&Step{ID: db.Name, Kind: KindDatabase, Database: db, Needs: slices.Clone(pods)})
+		step := &Step{ID: db.Name, Kind: KindDatabase, Database: db, Needs: slices.Clone(pods)}
+		b.resolveDatabase(step, fmt.Sprintf("databases[%d]", i))
+		b.add(step)
 		b.explicit(db.Name, fmt.Sprintf("databases[%d].needs", i), db.Needs, explicit)
 	}
 	disabled := map[string]bool{}
@@ -136,6 +175,7 @@ func Build(st *stack.Stack) (*Plan, error) {
 		if c.Use != "" {
 			step.Entry, _ = st.Catalog.Get(c.Use)
 		}
+		b.resolveComponent(step, fmt.Sprintf("components[%d]", i))
 		b.add(step)
 		b.explicit(c.Name, fmt.Sprintf("components[%d].needs", i), c.Needs, explicit)
 	}
@@ -207,7 +247,9 @@ func (b *builder) builtin(role, id string, needs []string) {
 	}
 	c := &api.Component{Name: id, Use: id, Namespace: e.Namespace}
 	c.Timeout.Duration = stack.DefaultTimeout
-	b.add(&Step{ID: id, Kind: KindComponent, Component: c, Entry: e, Needs: slices.Clone(needs)})
+	step := &Step{ID: id, Kind: KindComponent, Component: c, Entry: e, Needs: slices.Clone(needs)}
+	b.resolveComponent(step, "")
+	b.add(step)
 }
 
 func (b *builder) explicit(id, path string, needs []string, into map[string][]string) {
@@ -324,4 +366,76 @@ func (b *builder) cycle(stuck []string) stack.Problem {
 		at[next] = len(path)
 		path = append(path, next)
 	}
+}
+
+// resolveComponent reads what a component step needs from its entry and
+// the stack's folder; path is where the stack writes the component.
+func (b *builder) resolveComponent(s *Step, path string) {
+	c, e := s.Component, s.Entry
+	if e != nil && e.Chart != nil {
+		s.Inputs.Chart = e.Chart
+	}
+	if c.Chart != nil {
+		s.Inputs.Chart = c.Chart
+	}
+	for i, f := range c.ValuesFiles {
+		data, err := b.st.ReadFile(f)
+		if err != nil {
+			b.ps = append(b.ps, b.st.Problemf(fmt.Sprintf("%s.valuesFiles[%d]", path, i), "reading values file %s: %v", f, err))
+			continue
+		}
+		var v map[string]any
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			b.ps = append(b.ps, b.st.Problemf(fmt.Sprintf("%s.valuesFiles[%d]", path, i), "values file %s is not a YAML mapping: %v", f, shortError(err)))
+			continue
+		}
+		s.Inputs.ValuesFiles = append(s.Inputs.ValuesFiles, v)
+	}
+	for i, f := range c.Manifests {
+		if strings.HasPrefix(f, "https://") || strings.HasPrefix(f, "http://") {
+			s.Inputs.Manifests = append(s.Inputs.Manifests, Manifest{URL: f})
+			continue
+		}
+		data, err := b.st.ReadFile(f)
+		if err != nil {
+			b.ps = append(b.ps, b.st.Problemf(fmt.Sprintf("%s.manifests[%d]", path, i), "reading manifests %s: %v", f, err))
+			continue
+		}
+		s.Inputs.Manifests = append(s.Inputs.Manifests, Manifest{Path: f, Data: data})
+	}
+	if e != nil {
+		for _, m := range e.Manifests {
+			s.Inputs.Manifests = append(s.Inputs.Manifests, Manifest{URL: m.URL, SHA256: m.SHA256})
+		}
+	}
+}
+
+// resolveDatabase finds a database's engine entry and reads its scripts.
+func (b *builder) resolveDatabase(s *Step, path string) {
+	db := s.Database
+	s.Inputs.Engine, _ = b.st.Catalog.Engine(db.Engine)
+	read := func(field string, files []string) []Script {
+		var out []Script
+		for i, f := range files {
+			data, err := b.st.ReadFile(f)
+			if err != nil {
+				b.ps = append(b.ps, b.st.Problemf(fmt.Sprintf("%s.%s[%d]", path, field, i), "reading %s script %s: %v", field, f, err))
+				continue
+			}
+			out = append(out, Script{Name: fmt.Sprintf("%02d-%s", i, filepath.Base(f)), Content: string(data)})
+		}
+		return out
+	}
+	s.Inputs.Init = read("init", db.Init)
+	s.Inputs.Seed = read("seed", db.Seed)
+}
+
+// shortError is the first line of a parser's error, cut short: it may
+// quote the file, and a file may hold secrets.
+func shortError(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	if len(msg) > 120 {
+		msg = msg[:120] + "…"
+	}
+	return msg
 }

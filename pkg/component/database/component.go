@@ -26,15 +26,14 @@ func (Databases) StepKinds() []string { return []string{plan.KindDatabase} }
 
 // Render renders the database's server, credentials and scripts.
 func (Databases) Render(ctx context.Context, env *component.Env) ([]*unstructured.Unstructured, error) {
-	return render(ctx, env, env.Step.Database)
+	return render(ctx, env, env.Step)
 }
 
 // Finish logs in to the running server, and records where it answers
 // and which Secret holds its credentials.
 func (Databases) Finish(ctx context.Context, env *component.Env, _ []*unstructured.Unstructured) (component.Result, error) {
-	db := env.Step.Database
-	e, ok := env.Stack.Catalog.Engine(db.Engine)
-	if !ok {
+	db, e := env.Step.Database, env.Step.Inputs.Engine
+	if e == nil {
 		return component.Result{}, fmt.Errorf("no catalogue entry for engine %s", db.Engine)
 	}
 	res := component.Result{
@@ -46,9 +45,8 @@ func (Databases) Finish(ctx context.Context, env *component.Env, _ []*unstructur
 
 // Images is the server's image, at the database's version.
 func (Databases) Images(env *component.Env) ([]string, error) {
-	db := env.Step.Database
-	e, ok := env.Stack.Catalog.Engine(db.Engine)
-	if !ok {
+	db, e := env.Step.Database, env.Step.Inputs.Engine
+	if e == nil {
 		return nil, fmt.Errorf("no catalogue entry for engine %s", db.Engine)
 	}
 	v := db.Version

@@ -30,6 +30,7 @@ import (
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/internal/ready"
+	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -39,9 +40,9 @@ const User = "kindred"
 // database renders a database server from its engine's official image: a
 // Secret with generated credentials (kept across runs), init scripts, a
 // StatefulSet and a Service.
-func render(ctx context.Context, env *component.Env, db *api.Database) ([]*unstructured.Unstructured, error) {
-	e, ok := env.Stack.Catalog.Engine(db.Engine)
-	if !ok {
+func render(ctx context.Context, env *component.Env, s *plan.Step) ([]*unstructured.Unstructured, error) {
+	db, e := s.Database, s.Inputs.Engine
+	if e == nil {
 		return nil, fmt.Errorf("no catalogue entry for engine %s", db.Engine)
 	}
 	eng, err := engineOf(db.Engine)
@@ -79,18 +80,14 @@ func render(ctx context.Context, env *component.Env, db *api.Database) ([]*unstr
 
 	objs := []runtime.Object{secret}
 	pod := corev1.PodSpec{Containers: []corev1.Container{c}}
-	if len(db.Init) > 0 && eng.initScripts() {
+	if len(s.Inputs.Init) > 0 && eng.initScripts() {
 		cm := &corev1.ConfigMap{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 			ObjectMeta: metav1.ObjectMeta{Name: db.Name + "-init", Namespace: db.Namespace, Labels: labels},
 			Data:       map[string]string{},
 		}
-		for i, f := range db.Init {
-			data, err := env.Stack.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("reading init script: %w", err)
-			}
-			cm.Data[scriptFileName(i, f)] = string(data)
+		for _, sc := range s.Inputs.Init {
+			cm.Data[sc.Name] = sc.Content
 		}
 		objs = append(objs, cm)
 		pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "init", MountPath: "/docker-entrypoint-initdb.d", ReadOnly: true})
@@ -138,14 +135,10 @@ func render(ctx context.Context, env *component.Env, db *api.Database) ([]*unstr
 		},
 	}
 	objs = append(objs, sts, svc)
-	if len(db.Seed) > 0 {
+	if len(s.Inputs.Seed) > 0 {
 		scripts := map[string]string{}
-		for i, f := range db.Seed {
-			data, err := env.Stack.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("reading seed script: %w", err)
-			}
-			scripts[scriptFileName(i, f)] = string(data)
+		for _, sc := range s.Inputs.Seed {
+			scripts[sc.Name] = sc.Content
 		}
 		objs = append(objs, seedObjects(db, eng, c.Image, scripts, labels)...)
 	}
@@ -277,8 +270,8 @@ func pingDatabase(ctx context.Context, env *component.Env, db *api.Database) err
 		env.Say("skipped the login check: simulated nodes run no database server")
 		return nil
 	}
-	e, ok := env.Stack.Catalog.Engine(db.Engine)
-	if !ok {
+	e := env.Step.Inputs.Engine
+	if e == nil {
 		return fmt.Errorf("no catalogue entry for engine %s", db.Engine)
 	}
 	secret, err := env.Kube.Typed.CoreV1().Secrets(db.Namespace).Get(ctx, SecretName(db.Name), metav1.GetOptions{})

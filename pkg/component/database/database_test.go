@@ -16,6 +16,7 @@ import (
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -53,10 +54,15 @@ databases:
 		t.Fatal(err)
 	}
 	env := envWith(st, cluster.Access{})
+	p, err := plan.Build(st)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range st.Databases {
 		db := &st.Databases[i]
 		t.Run(db.Name, func(t *testing.T) {
-			objs, err := render(context.Background(), env, db)
+			step, _ := p.Step(db.Name)
+			objs, err := render(context.Background(), env, step)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +86,12 @@ databases:
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := render(context.Background(), envWith(st, cluster.Access{HostData: true}), &st.Databases[0])
+	p, err := plan.Build(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, _ := p.Step("orders")
+	objs, err := render(context.Background(), envWith(st, cluster.Access{HostData: true}), step)
 	if err != nil {
 		t.Fatal(err)
 	}

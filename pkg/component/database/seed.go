@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
 	"sort"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -68,7 +67,3 @@ func seedObjects(db *api.Database, e dbEngine, image string, scripts map[string]
 	}
 	return []runtime.Object{cm, job}
 }
-
-// scriptFileName numbers an init or seed script so they run in the
-// stack's order.
-func scriptFileName(i int, path string) string { return fmt.Sprintf("%02d-%s", i, filepath.Base(path)) }
