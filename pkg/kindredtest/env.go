@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -131,42 +130,29 @@ func (e *Env) LoadImage(ref string) error {
 	return fmt.Errorf("LoadImage cannot reach the nodes of an existing cluster; push %s to a registry it pulls from", ref)
 }
 
-// Diagnostics writes what helps explain a failure to dir: the recorded
-// stack and step health, nodes, pods and events in every namespace.
+// Diagnostics writes what helps explain a failure to dir, as the bundle
+// `kindred diagnose` writes (the same action): diagnostics.tar.gz, with the
+// recorded steps and their health, nodes, pods, events, the logs of pods
+// that are not ready, and the provider's own logs. Secrets are never in
+// it. The file is 0600, in a 0700 folder.
 func (e *Env) Diagnostics(dir string) error { return e.diagnostics(dir) }
 
 func (e *Env) diagnostics(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg, err := e.access.RESTConfig()
+	f, err := os.OpenFile(filepath.Join(dir, "diagnostics.tar.gz"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
+	d := engine.NewDiagnose(engine.Config{Provider: e.p})
+	if err := d.Run(ctx, e.Stack, f); err != nil {
+		f.Close()
 		return err
 	}
-	write := func(name string, v any, err error) {
-		if err != nil {
-			v = map[string]string{"error": err.Error()}
-		}
-		data, _ := json.MarshalIndent(v, "", "  ")
-		_ = os.WriteFile(filepath.Join(dir, name), data, 0o600)
-	}
-	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	write("nodes.json", nodes, err)
-	pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
-	write("pods.json", pods, err)
-	events, err := cs.CoreV1().Events("").List(ctx, metav1.ListOptions{})
-	write("events.json", events, err)
-	// The step records, not the applied stack: its values may hold secrets.
-	if rep, err := engine.NewStatus(engine.Config{Provider: e.p}).Run(ctx, e.Stack); err == nil {
-		write("steps.json", rep.Steps, nil)
-	}
-	return nil
+	return f.Close()
 }
 
 func artifactDir(t testing.TB) string {

@@ -53,7 +53,7 @@ func TestIntegrationUpSim(t *testing.T) {
 	if err := env.Diagnostics(dir); err != nil {
 		t.Fatal(err)
 	}
-	if info, err := os.Stat(dir + "/pods.json"); err != nil {
+	if info, err := os.Stat(dir + "/diagnostics.tar.gz"); err != nil {
 		t.Errorf("diagnostics: %v", err)
 	} else if info.Mode().Perm() != 0o600 {
 		t.Errorf("diagnostics are mode %v, want 0600: they may hold what the cluster holds", info.Mode().Perm())
@@ -105,7 +105,7 @@ func TestIntegrationFailureDiagnostics(t *testing.T) {
 	if !strings.Contains(string(out), "diagnostics: "+artifacts) || !strings.Contains(string(out), "value is required") {
 		t.Errorf("the failure does not name its diagnostics or its cause:\n%s", out)
 	}
-	matches, _ := filepath.Glob(filepath.Join(artifacts, "*", "pods.json"))
+	matches, _ := filepath.Glob(filepath.Join(artifacts, "*", "diagnostics.tar.gz"))
 	if len(matches) == 0 {
 		t.Errorf("no diagnostics under %s", artifacts)
 	}
