@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -20,6 +23,11 @@ func (r *runner) manifests(ctx context.Context, sources []plan.Manifest) ([]*uns
 	var out []*unstructured.Unstructured
 	for _, src := range sources {
 		data, name := src.Data, src.Path
+		if src.URL == "" && src.SHA256 != "" {
+			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != strings.TrimPrefix(src.SHA256, "sha256:") {
+				return nil, fmt.Errorf("reading manifests %s: its sha256 is not the one its catalogue entry pins", src.Path)
+			}
+		}
 		if src.URL != "" {
 			name = src.URL
 			var err error

@@ -405,6 +405,16 @@ func (b *builder) resolveComponent(s *Step, path string) {
 	}
 	if e != nil {
 		for _, m := range e.Manifests {
+			if !strings.Contains(m.URL, "://") {
+				// A catalogue of one's own may name a local file.
+				data, err := b.st.ReadFile(m.URL)
+				if err != nil {
+					b.ps = append(b.ps, stack.Problem{Pos: stack.Pos{File: b.st.File}, Msg: fmt.Sprintf("catalogue entry %s: reading manifests %s: %v", e.Name, m.URL, err)})
+					continue
+				}
+				s.Inputs.Manifests = append(s.Inputs.Manifests, Manifest{Path: m.URL, Data: data, SHA256: m.SHA256})
+				continue
+			}
 			s.Inputs.Manifests = append(s.Inputs.Manifests, Manifest{URL: m.URL, SHA256: m.SHA256})
 		}
 	}

@@ -74,11 +74,19 @@ func (g *group) restart(name string) error {
 	}
 	pid := cmd.Process.Pid
 	_ = cmd.Process.Kill()
-	for i := 0; i < 200; i++ {
+	// The new process binds the same ports, so the old one must be gone
+	// first. A large process can take seconds to exit on a loaded machine
+	// (2 s was too short under CI: the new API server found its port taken
+	// and exited).
+	gone := false
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if in, ok := proc.Stat(pid); !ok || in.Zombie {
+			gone = true
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+	}
+	if !gone {
+		return fmt.Errorf("%s (pid %d) did not exit a minute after SIGKILL", name, pid)
 	}
 	a := g.args[name]
 	return g.start(name, a[0], a[1:]...)
