@@ -8,8 +8,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"kindred.dev/kindred/pkg/event"
 	"kindred.dev/kindred/internal/golden"
+	"kindred.dev/kindred/pkg/event"
 )
 
 // fixture drives the progress page with messages at a fixed clock and size.
