@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"kindred.dev/kindred/internal/schema"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/plan"
-	"kindred.dev/kindred/pkg/schema"
 )
 
 func (a *app) validateCmd() *cobra.Command {

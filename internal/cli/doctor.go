@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"kindred.dev/kindred/internal/doctor"
 	"kindred.dev/kindred/pkg/cluster"
-	"kindred.dev/kindred/pkg/doctor"
 	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/stack"
 )

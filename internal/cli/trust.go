@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"kindred.dev/kindred/pkg/trust"
+	"kindred.dev/kindred/internal/trust"
 )
 
 func (a *app) trustCmd() *cobra.Command {

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"time"
 
+	"kindred.dev/kindred/internal/trust"
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/event"
@@ -24,7 +25,6 @@ import (
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/stack"
-	"kindred.dev/kindred/pkg/trust"
 )
 
 // Config carries what every action needs.

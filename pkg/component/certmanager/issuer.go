@@ -11,11 +11,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"kindred.dev/kindred/internal/trust"
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/stack"
-	"kindred.dev/kindred/pkg/trust"
 )
 
 // IssuerName is the ClusterIssuer kindred creates for a stack's TLS.

@@ -9,9 +9,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"kindred.dev/kindred/internal/golden"
+	"kindred.dev/kindred/internal/trust"
 	_ "kindred.dev/kindred/pkg/component/contour" // the stack's ingress controller
 	"kindred.dev/kindred/pkg/stack"
-	"kindred.dev/kindred/pkg/trust"
 )
 
 // TestIssuerGolden pins the self-signed ClusterIssuer and the wildcard

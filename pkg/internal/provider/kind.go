@@ -20,8 +20,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"kindred.dev/kindred/internal/doctor"
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
-	"kindred.dev/kindred/pkg/doctor"
 	"kindred.dev/kindred/pkg/internal/clusterapi"
 	"kindred.dev/kindred/pkg/internal/kind"
 	"kindred.dev/kindred/pkg/internal/ready"
