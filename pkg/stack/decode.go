@@ -211,7 +211,7 @@ func (d *decoder) any(n *yaml.Node, path string) (any, bool) {
 		return nil, false
 	}
 	if f, ok := v.(float64); ok && (f != f || f > 1e308 || f < -1e308) {
-		d.addf(n, path, "number %s cannot be represented in JSON", n.Value)
+		d.addf(n, path, "number %s cannot be represented in JSON", Quote(n.Value))
 		return nil, false
 	}
 	return v, true

@@ -166,12 +166,12 @@ func expandString(in string, lookup func(string) (string, bool)) (string, error)
 		}
 		end := strings.IndexByte(in[i:], '}')
 		if end < 0 {
-			return "", fmt.Errorf("unterminated ${ in %q", in)
+			return "", fmt.Errorf("unterminated ${ in %s", Quote(in))
 		}
 		expr := in[i+2 : i+end]
 		name, def, hasDef := strings.Cut(expr, ":-")
 		if !validEnvName(name) {
-			return "", fmt.Errorf("invalid variable name %q in %q", name, in)
+			return "", fmt.Errorf("invalid variable name %s in %s", Quote(name), Quote(in))
 		}
 		v, ok := lookup(name)
 		switch {
@@ -307,11 +307,25 @@ func describe(n *yaml.Node) string {
 	case "!!null":
 		return "null"
 	case "!!int", "!!float":
-		return "the number " + n.Value
+		return "the number " + Quote(n.Value)
 	case "!!bool":
 		return "the boolean " + n.Value
 	}
-	return fmt.Sprintf("the string %q", n.Value)
+	return "the string " + Quote(n.Value)
+}
+
+// quoteMax is how much of a value a message may quote.
+const quoteMax = 12
+
+// Quote quotes a value for a message: whole when it is short, else a short
+// prefix and its length. A stack's values, and the files it names, may
+// hold secrets, and messages end up in CI logs.
+func Quote(v string) string {
+	r := []rune(v)
+	if len(r) <= quoteMax {
+		return fmt.Sprintf("%q", v)
+	}
+	return fmt.Sprintf("%q… (%d characters)", string(r[:quoteMax]), len(r))
 }
 
 // resolve makes path relative to the folder of the file it was written in.
