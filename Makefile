@@ -79,7 +79,7 @@ fuzz:
 # testbed/bench/build.sh, about 10 minutes). Medians go to bench/out/results.json.
 bench: testbed
 	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" KINDRED_BENCH_TOOLS="$$(testbed/bench/build.sh)" \
-		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./pkg/...
+		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./pkg/... ./internal/...
 
 clean:
 	rm -f $(BIN)
