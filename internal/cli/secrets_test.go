@@ -19,8 +19,8 @@ func TestSecretsNeverQuoted(t *testing.T) {
 	dir := t.TempDir()
 	key := "-----BEGIN PRIVATE KEY-----\n" + keyBody + "\n-----END PRIVATE KEY-----\n"
 	files := map[string]string{
-		"key.pem": key,
-		"include.yaml": "apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: shop}\ninclude: [key.pem]\n",
+		"key.pem":       key,
+		"include.yaml":  "apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: shop}\ninclude: [key.pem]\n",
 		"variable.yaml": "apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: shop}\ncluster:\n  registry: {hostPort: ${TOKEN}}\n",
 		"values.yaml":   "apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: shop}\ncomponents:\n  - {name: api, chart: {path: ./chart}, valuesFiles: [key.pem]}\n",
 		"literal.yaml":  "apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: shop}\ncomponents:\n  - {name: api, chart: {path: ./chart}, values: {password: \"${" + token + "\"}}\n",
