@@ -74,6 +74,14 @@ type Ref struct {
 	Kind       string `json:"kind"`
 	Namespace  string `json:"namespace,omitempty"`
 	Name       string `json:"name"`
+	// Adopted means the object existed before kindred first applied it:
+	// removing the step leaves it where it is.
+	Adopted bool `json:"adopted,omitempty"`
+}
+
+// Same reports whether r and o name the same object.
+func (r Ref) Same(o Ref) bool {
+	return r.APIVersion == o.APIVersion && r.Kind == o.Kind && r.Namespace == o.Namespace && r.Name == o.Name
 }
 
 // Result is what a component adds to its step's record.

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/internal/ready"
 )
 
@@ -36,7 +37,9 @@ func (r *runner) objects(ctx context.Context, id, ns string, prev *StepRecord, p
 	}
 	rec := &StepRecord{Hash: hash}
 	for _, o := range objs {
-		rec.Inventory = append(rec.Inventory, ObjectRef{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName()})
+		ref := ObjectRef{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName()}
+		ref.Adopted = r.adopted(ctx, prev, ref)
+		rec.Inventory = append(rec.Inventory, ref)
 	}
 	changed := prev == nil || prev.Hash != hash || !r.allExist(ctx, objs)
 	if changed {
@@ -52,6 +55,10 @@ func (r *runner) objects(ctx context.Context, id, ns string, prev *StepRecord, p
 		if prev != nil {
 			for _, old := range prev.Inventory {
 				if !containsRef(rec.Inventory, old) {
+					if old.Adopted {
+						progress("leaving " + old.Kind + " " + old.Name + ": it was there before kindred")
+						continue
+					}
 					progress("pruning " + old.Kind + " " + old.Name)
 					gv, _ := schema.ParseGroupVersion(old.APIVersion)
 					if err := r.kube.Delete(ctx, gv.WithKind(old.Kind), old.Namespace, old.Name); err != nil {
@@ -159,9 +166,39 @@ func hashObjects(objs []*unstructured.Unstructured) (string, error) {
 
 func containsRef(list []ObjectRef, r ObjectRef) bool {
 	for _, x := range list {
-		if x == r {
+		if x.Same(r) {
 			return true
 		}
 	}
 	return false
+}
+
+// adopted tells whether an object existed before kindred first applied
+// it: what the step's record says, or, for an object new to the step,
+// whether the cluster has it already. kindred never deletes what it did
+// not create.
+func (r *runner) adopted(ctx context.Context, prev *StepRecord, ref ObjectRef) bool {
+	if prev != nil {
+		for _, old := range prev.Inventory {
+			if old.Same(ref) {
+				return old.Adopted
+			}
+		}
+	}
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	if err != nil {
+		return false
+	}
+	u, err := r.kube.Get(ctx, gv.WithKind(ref.Kind), ref.Namespace, ref.Name)
+	if err != nil {
+		return false
+	}
+	// One kindred applied already (a run that failed before it recorded
+	// the step) is kindred's own.
+	for _, m := range u.GetManagedFields() {
+		if m.Manager == kube.FieldManager {
+			return false
+		}
+	}
+	return true
 }

@@ -27,6 +27,9 @@ func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *Step
 	}
 	for i := len(rec.Inventory) - 1; i >= 0; i-- {
 		o := rec.Inventory[i]
+		if o.Adopted {
+			continue // it was there before kindred: it stays
+		}
 		gv, _ := schema.ParseGroupVersion(o.APIVersion)
 		if err := kc.Delete(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name); err != nil {
 			return fmt.Errorf("deleting %s %s: %w", o.Kind, o.Name, err)
@@ -35,6 +38,9 @@ func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *Step
 	// Wait until they are really gone, namespaces included, so that a run
 	// that follows does not write into a namespace being terminated.
 	for _, o := range rec.Inventory {
+		if o.Adopted {
+			continue
+		}
 		gv, _ := schema.ParseGroupVersion(o.APIVersion)
 		if err := kc.WaitGone(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name, DefaultTimeout); err != nil {
 			return err

@@ -377,6 +377,13 @@ func (v *validator) tenants(ts []api.Tenant) {
 		if j, dup := namespaces[t.Namespace]; dup {
 			v.addf(p+".namespace", "namespace %q is already tenants[%d]'s", t.Namespace, j)
 		}
+		if why := v.systemNamespace(t.Namespace); why != "" {
+			field := ".namespace"
+			if t.Namespace == t.Name {
+				field = ".name"
+			}
+			v.addf(p+field, "namespace %q %s: a tenant's namespace is the tenant's alone; choose another name", t.Namespace, why)
+		}
 		namespaces[t.Namespace] = i
 		for j, s := range t.Admins {
 			if !subject.MatchString(s) {
@@ -540,4 +547,23 @@ func localName(name string) bool {
 		}
 	}
 	return false
+}
+
+// systemNamespace says why a namespace cannot be a tenant's: Kubernetes'
+// own, kindred's records, or one a catalogue component installs into.
+func (v *validator) systemNamespace(ns string) string {
+	switch {
+	case ns == "default" || strings.HasPrefix(ns, "kube-"):
+		return "is Kubernetes' own"
+	case ns == "kindred-system":
+		return "holds kindred's records"
+	}
+	if v.st.Catalog != nil {
+		for _, n := range v.st.Catalog.Names() {
+			if e, _ := v.st.Catalog.Get(n); e.Namespace == ns {
+				return "is where the catalogue's " + n + " installs"
+			}
+		}
+	}
+	return ""
 }
