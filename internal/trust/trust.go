@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/smallstep/truststore"
@@ -215,7 +214,7 @@ func intermediateAt(root *CA, cluster, domain string, now time.Time) (*CA, error
 		return nil, fmt.Errorf("the local CA in %s has no key", root.Dir)
 	}
 	domains := []string{}
-	if domain != "" && !underAny(domain, ReservedDomains) {
+	if domain != "" && !api.IsLocalName(domain) {
 		domains = append(domains, domain)
 	}
 	domains = append(domains, ReservedDomains...)
@@ -283,20 +282,6 @@ func usable(c *x509.Certificate, root *CA, domains []string, now time.Time) bool
 		return false
 	}
 	return c.NotAfter.Sub(now) > IntermediateLifetime/3
-}
-
-// IsLocalName reports whether name is under one of ReservedDomains, the
-// names the local CA signs for.
-func IsLocalName(name string) bool { return underAny(name, ReservedDomains) }
-
-func underAny(name string, domains []string) bool {
-	name = strings.TrimSuffix(strings.ToLower(name), ".")
-	for _, d := range domains {
-		if name == d || strings.HasSuffix(name, "."+d) {
-			return true
-		}
-	}
-	return false
 }
 
 // parse reads a CA's certificate; keyPEM may be empty (a retired root, or

@@ -2,15 +2,13 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
 )
@@ -23,9 +21,9 @@ func (r *runner) manifests(ctx context.Context, sources []plan.Manifest) ([]*uns
 	var out []*unstructured.Unstructured
 	for _, src := range sources {
 		data, name := src.Data, src.Path
-		if src.URL == "" && src.SHA256 != "" {
-			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != strings.TrimPrefix(src.SHA256, "sha256:") {
-				return nil, fmt.Errorf("reading manifests %s: its sha256 is not the one its catalogue entry pins", src.Path)
+		if src.URL == "" {
+			if err := helm.Verify(data, src.SHA256, src.Path); err != nil {
+				return nil, fmt.Errorf("reading manifests: %w", err)
 			}
 		}
 		if src.URL != "" {

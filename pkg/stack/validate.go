@@ -55,7 +55,7 @@ func validate(st *Stack, o *options) Problems {
 	}
 	if s.TLS != nil {
 		v.oneOf("tls.issuer", s.TLS.Issuer, api.Enums["TLS.issuer"]...)
-		if s.TLS.Issuer == api.IssuerLocalCA && s.Ingress != nil && !localName(s.Ingress.Domain) {
+		if s.TLS.Issuer == api.IssuerLocalCA && s.Ingress != nil && !api.IsLocalName(s.Ingress.Domain) {
 			v.addf("ingress.domain", "%q is not under .%s: the local CA, which this machine trusts, signs only those names, so that it cannot vouch for a real site; choose a domain under them (like %s.localhost), or set tls.issuer: self-signed",
 				s.Ingress.Domain, strings.Join(api.LocalDomains, ", ."), s.Metadata.Name)
 		}
@@ -536,17 +536,6 @@ func checkCron(s string) error {
 		}
 	}
 	return nil
-}
-
-// localName reports whether name is under one of the local domains.
-func localName(name string) bool {
-	name = strings.TrimSuffix(strings.ToLower(name), ".")
-	for _, d := range api.LocalDomains {
-		if name == d || strings.HasSuffix(name, "."+d) {
-			return true
-		}
-	}
-	return false
 }
 
 // systemNamespace says why a namespace cannot be a tenant's: Kubernetes'

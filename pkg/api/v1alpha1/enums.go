@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "strings"
+
 // Enums are the allowed values of the stack's enum fields, by Go type and
 // JSON field name ("Networking.cni"): the one table that the JSON Schema
 // and validation both read, in the order messages list them.
@@ -33,3 +35,14 @@ var DefaultPodSubnets = map[string]string{CNICalico: "192.168.0.0/16"}
 // (RFC 2606, RFC 6761, and .internal), which no public site can have: the
 // only names the local CA signs for.
 var LocalDomains = []string{"localhost", "test", "internal", "example"}
+
+// IsLocalName reports whether a DNS name is under one of LocalDomains.
+func IsLocalName(name string) bool {
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	for _, d := range LocalDomains {
+		if name == d || strings.HasSuffix(name, "."+d) {
+			return true
+		}
+	}
+	return false
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -55,7 +56,7 @@ func Credentials(ctx context.Context, p cluster.Provider, st *stack.Stack, show 
 	}
 	var out []Credential
 	for _, db := range st.Databases {
-		if len(only) > 0 && !contains(only, db.Name) {
+		if len(only) > 0 && !slices.Contains(only, db.Name) {
 			continue
 		}
 		name := SecretName(db.Name)
@@ -83,13 +84,4 @@ func Masked(st *stack.Stack) []Credential {
 		out = append(out, Credential{Database: db.Name, Engine: db.Engine, URL: URL(db, data, false), Secret: db.Namespace + "/" + SecretName(db.Name)})
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

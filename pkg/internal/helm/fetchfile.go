@@ -26,17 +26,17 @@ var ErrInsecureURL = errors.New("not fetched over https")
 // offline. Plain http is refused but for loopback, and so is a redirect
 // from https to http.
 func (f *Fetcher) FetchFile(ctx context.Context, u, pin string) ([]byte, error) {
-	pin = strings.ToLower(strings.TrimPrefix(pin, "sha256:"))
 	if f.Mirror != "" && !strings.Contains(f.Mirror, "://") {
 		data, err := os.ReadFile(filepath.Join(f.Mirror, filepath.Base(u)))
 		if err != nil {
 			return nil, err
 		}
-		return data, verify(data, pin, filepath.Join(f.Mirror, filepath.Base(u)))
+		return data, Verify(data, pin, filepath.Join(f.Mirror, filepath.Base(u)))
 	}
 	if err := secureURL(u); err != nil {
 		return nil, err
 	}
+	pin = normalPin(pin)
 	if pin != "" && f.CacheDir != "" {
 		if data, err := os.ReadFile(f.filePath(pin)); err == nil && sha256Hex(data) == pin {
 			return data, nil
@@ -46,7 +46,7 @@ func (f *Fetcher) FetchFile(ctx context.Context, u, pin string) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := verify(data, pin, u); err != nil {
+	if err := Verify(data, pin, u); err != nil {
 		return nil, err
 	}
 	if pin != "" && f.CacheDir != "" {
@@ -59,7 +59,10 @@ func (f *Fetcher) filePath(digest string) string {
 	return filepath.Join(f.CacheDir, "files", digest)
 }
 
-func verify(data []byte, pin, from string) error {
+// Verify checks data against a sha256 pin (hex, "sha256:" optional); an
+// empty pin checks nothing. from names the data in the error.
+func Verify(data []byte, pin, from string) error {
+	pin = normalPin(pin)
 	if pin == "" {
 		return nil
 	}
@@ -100,3 +103,5 @@ func (f *Fetcher) getSecure(ctx context.Context, u string) ([]byte, error) {
 	g := &Fetcher{HTTP: &client}
 	return g.get(ctx, u)
 }
+
+func normalPin(pin string) string { return strings.ToLower(strings.TrimPrefix(pin, "sha256:")) }
