@@ -226,6 +226,9 @@ func (r *runner) prune(ctx context.Context, progress func(string)) (bool, error)
 // connect reaches the existing cluster of st, for actions that do not
 // create it.
 func connect(ctx context.Context, cfg *Config, st *stack.Stack) (cluster.Access, *kube.Client, *helm.Client, error) {
+	if s, ok := cfg.Provider.(cluster.Simulator); ok {
+		s.Simulate(component.Simulations())
+	}
 	acc, err := cfg.Provider.Access(ctx, st)
 	if err != nil {
 		return acc, nil, nil, err

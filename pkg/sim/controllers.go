@@ -9,16 +9,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofrs/flock"
 	"k8s.io/client-go/discovery"
 
 	"kindred.dev/kindred/pkg/internal/proc"
 )
 
 // SimulateControllers plays, until ctx ends, the controllers of components
-// that cannot run on the simulated cluster: as each controller's CRDs
-// appear, it starts a kwok process with the stages that set the statuses
-// that controller would. The processes join the cluster's process group,
-// so they live and die with it.
+// that cannot run on the simulated cluster. As each controller's kinds
+// appear it starts:
+//   - for a controller with Stages, a kwok process with the stages that set
+//     the statuses that controller would; the process joins the cluster's
+//     process group, so it lives and dies with the cluster;
+//   - for a controller with Run, Run in this process, with the egress proxy
+//     through which the API server reaches the pods it plays (webhooks).
+//     One process at a time hosts these (a lock in the cluster's folder):
+//     they play while a kindred process has the cluster open.
 func (c *Cluster) SimulateControllers(ctx context.Context, controllers []Controller) error {
 	if c.group == nil {
 		return fmt.Errorf("sim: the cluster is stopped")
@@ -31,22 +37,53 @@ func (c *Cluster) SimulateControllers(ctx context.Context, controllers []Control
 	if err != nil {
 		return err
 	}
-	// Each controller's kwok starts once its kinds are served and published
-	// in OpenAPI (kwok reads their schema), and starts again if it died.
+	h, err := c.newHost()
+	if err != nil {
+		return err
+	}
+	lock := flock.New(filepath.Join(c.Dir, "host.lock"))
+	defer lock.Unlock()
+	hosting := false
+	running := map[string]bool{}
+	done := make(chan string, len(controllers))
 	for {
+		if !hosting {
+			if ok, _ := lock.TryLock(); ok {
+				hosting = true
+				go func() {
+					if err := h.egress.serve(ctx, egressSocket(c.Dir)); err != nil {
+						c.log.Warn("simulated cluster: egress proxy", "err", err)
+					}
+				}()
+			}
+		}
 		for _, ctl := range controllers {
-			if c.playing(ctl.Name) || !served(dc, ctl.Kinds) {
+			if !served(dc, ctl.Kinds) {
 				continue
 			}
-			if err := c.play(bins, ctl); err != nil {
-				c.log.Warn("simulating a controller", "controller", ctl.Name, "err", err)
-				continue
+			if ctl.Stages != "" && !c.playing(ctl.Name) {
+				if err := c.play(bins, ctl); err != nil {
+					c.log.Warn("simulating a controller", "controller", ctl.Name, "err", err)
+				} else {
+					c.log.Info("simulating a controller", "controller", ctl.Name, "as", "kwok stages")
+				}
 			}
-			c.log.Info("simulating a controller", "controller", ctl.Name)
+			if ctl.Run != nil && hosting && !running[ctl.Name] {
+				running[ctl.Name] = true
+				c.log.Info("simulating a controller", "controller", ctl.Name, "as", "a controller in this process")
+				go func(ctl Controller) {
+					if err := ctl.Run(ctx, h); err != nil && ctx.Err() == nil {
+						c.log.Warn("simulated controller stopped; starting it again", "controller", ctl.Name, "err", err)
+					}
+					done <- ctl.Name
+				}(ctl)
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case name := <-done:
+			running[name] = false
 		case <-time.After(500 * time.Millisecond):
 		}
 	}

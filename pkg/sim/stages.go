@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -276,6 +277,9 @@ type Controller struct {
 	Kinds []string
 	// Stages are kwok Stage objects, as YAML.
 	Stages string
+	// Run plays the controller in Go until ctx ends, for what stages
+	// cannot do: create objects, sign certificates, answer webhooks.
+	Run func(ctx context.Context, h *Host) error
 }
 
 // ReadyStage is a kwok stage that sets condition cond of every kind object

@@ -173,6 +173,10 @@ func startEtcd(_ context.Context, s *starting) error {
 
 func startAPIServer(ctx context.Context, s *starting) error {
 	p := s.pki
+	egressFile := filepath.Join(s.c.Dir, "egress-selector.yaml")
+	if err := os.WriteFile(egressFile, []byte(egressConfig(egressSocket(s.c.Dir))), 0o600); err != nil {
+		return err
+	}
 	if err := s.c.group.start("kube-apiserver", s.bins.path("kube-apiserver"),
 		"--etcd-servers="+s.etcdURL(),
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
@@ -184,6 +188,7 @@ func startAPIServer(ctx context.Context, s *starting) error {
 		"--service-cluster-ip-range="+ServiceSubnet,
 		"--authorization-mode=Node,RBAC", "--allow-privileged=true",
 		"--enable-aggregator-routing=true",
+		"--egress-selector-config-file="+egressFile,
 		"--endpoint-reconciler-type=none",
 		"--cert-dir="+filepath.Join(s.c.Dir, "apiserver-certs"),
 		"--profiling=false",

@@ -55,9 +55,9 @@ func (Calico) Finish(ctx context.Context, env *component.Env, _ []*unstructured.
 	return component.Result{Inventory: []component.Ref{{APIVersion: "operator.tigera.io/v1", Kind: "Installation", Name: "default"}}}, nil
 }
 
-// Simulated: on the simulated cluster, the Tigera operator's TigeraStatus
-// objects report Available.
+// Simulated: on the simulated cluster the Tigera operator is played in Go
+// (see sim.go), so the real chart's path runs: the operator makes the
+// TigeraStatus objects and calico-system, as upstream does.
 func (Calico) Simulated() []sim.Controller {
-	return []sim.Controller{{Name: "tigera-operator", Kinds: []string{"operator.tigera.io/v1/TigeraStatus"},
-		Stages: sim.ReadyStage("operator.tigera.io/v1", "TigeraStatus", "Available")}}
+	return []sim.Controller{{Name: "tigera-operator", Kinds: []string{"operator.tigera.io/v1/Installation", "operator.tigera.io/v1/TigeraStatus"}, Run: operate}}
 }

@@ -7,7 +7,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/component"
+	"kindred.dev/kindred/pkg/internal/ready"
 	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/sim"
 )
@@ -42,6 +44,24 @@ func (CertManager) Render(ctx context.Context, env *component.Env) ([]*unstructu
 	return issuerObjects(env.Stack, env.CADir)
 }
 
+// Finish waits, for the issuer step, until cert-manager reports the issuer
+// and the certificate Ready: kstatus takes a custom resource with no
+// status yet for done (helm#32615), so the condition is checked itself.
+func (CertManager) Finish(ctx context.Context, env *component.Env, objs []*unstructured.Unstructured) (component.Result, error) {
+	if env.Step.Kind != plan.KindIssuer {
+		return component.Result{}, nil
+	}
+	var checks []api.Check
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ClusterIssuer", "Issuer", "Certificate":
+			checks = append(checks, api.Check{Type: api.CheckCondition, APIVersion: o.GetAPIVersion(), Kind: o.GetKind(),
+				Namespace: o.GetNamespace(), Name: o.GetName(), Condition: "Ready", Status: "True"})
+		}
+	}
+	return component.Result{}, ready.RunChecks(ctx, env.Kube, checks, env.Timeout, env.Say)
+}
+
 // DetailKind: Certificates.
 func (CertManager) DetailKind() string { return "Certificate" }
 
@@ -58,9 +78,9 @@ func (CertManager) Detail(u *unstructured.Unstructured) (string, bool) {
 	return fmt.Sprintf("certificate %s expires %s", u.GetName(), t.UTC().Format("2006-01-02")), true
 }
 
-// Simulated: on the simulated cluster, Certificates and ClusterIssuers
-// turn Ready, as cert-manager would make them.
+// Simulated: on the simulated cluster cert-manager's webhook, cainjector
+// and controller are played in Go (webhook.go, sim.go): the webhook answers
+// the API server, and certificates are really signed.
 func (CertManager) Simulated() []sim.Controller {
-	return []sim.Controller{{Name: ID, Kinds: []string{"cert-manager.io/v1/Certificate", "cert-manager.io/v1/ClusterIssuer"},
-		Stages: sim.ReadyStage("cert-manager.io/v1", "Certificate", "Ready") + sim.ReadyStage("cert-manager.io/v1", "ClusterIssuer", "Ready")}}
+	return []sim.Controller{{Name: ID, Kinds: []string{"cert-manager.io/v1/Certificate", "cert-manager.io/v1/Issuer", "cert-manager.io/v1/ClusterIssuer"}, Run: play}}
 }

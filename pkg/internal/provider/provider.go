@@ -106,6 +106,7 @@ func (p *Sim) Access(ctx context.Context, st *stack.Stack) (clusterapi.Access, e
 	if c == nil {
 		return clusterapi.Access{}, fmt.Errorf("%w: no simulated cluster %q is running; start one with `kindred up --provider sim`", ErrNoCluster, st.Cluster.Name)
 	}
+	p.simulate(ctx, c)
 	return clusterapi.Access{Kubeconfig: c.Kubeconfig, Simulated: true}, nil
 }
 
