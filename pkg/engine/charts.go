@@ -4,6 +4,9 @@ import (
 	"context"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
 
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/helm"
@@ -86,4 +89,35 @@ func mergeValues(dst, src map[string]any) {
 		}
 		dst[k] = v
 	}
+}
+
+// expandChecks names what checks of a chart step look at through the
+// release: a check's name and namespace, and a webhook probe's namespace,
+// may be templates of the chart (see helm.Client.Expand).
+func (r *runner) expandChecks(ctx context.Context, s *plan.Step, mod component.Component, env *component.Env, checks []api.Check) ([]api.Check, error) {
+	var texts []string
+	for _, c := range checks {
+		probeNS, _, _ := unstructured.NestedString(c.Object, "metadata", "namespace")
+		texts = append(texts, c.Name, c.Namespace, probeNS)
+	}
+	rel, err := r.chartRelease(s, mod, env)
+	if err != nil {
+		return nil, err
+	}
+	texts, err = r.helm.Expand(ctx, rel, texts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Check, len(checks))
+	for i, c := range checks {
+		c.Name, c.Namespace = texts[3*i], texts[3*i+1]
+		if c.Object != nil {
+			c.Object = runtime.DeepCopyJSON(c.Object)
+			if texts[3*i+2] != "" {
+				_ = unstructured.SetNestedField(c.Object, texts[3*i+2], "metadata", "namespace")
+			}
+		}
+		out[i] = c
+	}
+	return out, nil
 }

@@ -65,6 +65,11 @@ func (r *runner) step(ctx context.Context, s *plan.Step, progress func(string)) 
 			checks = append(checks, s.Entry.Checks...)
 		}
 		checks = append(checks, s.Component.Checks...)
+		if s.Inputs.Chart != nil {
+			if checks, err = r.expandChecks(ctx, s, mod, env, checks); err != nil {
+				return changed, err
+			}
+		}
 		if len(checks) > 0 {
 			progress(fmt.Sprintf("running %d readiness checks", len(checks)))
 			if err := ready.RunChecks(ctx, r.kube, checks, env.Timeout, progress); err != nil {

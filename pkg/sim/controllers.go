@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,10 +38,11 @@ func (c *Cluster) SimulateControllers(ctx context.Context, controllers []Control
 	if err != nil {
 		return err
 	}
-	h, err := c.newHost()
+	h, err := c.newHost(bins)
 	if err != nil {
 		return err
 	}
+	controllers = append(slices.Clone(builtins), controllers...)
 	lock := flock.New(filepath.Join(c.Dir, "host.lock"))
 	defer lock.Unlock()
 	hosting := false
@@ -61,7 +63,7 @@ func (c *Cluster) SimulateControllers(ctx context.Context, controllers []Control
 			if !served(dc, ctl.Kinds) {
 				continue
 			}
-			if ctl.Stages != "" && !c.playing(ctl.Name) {
+			if ctl.Stages != "" && !c.playing("kwok-"+ctl.Name) {
 				if err := c.play(bins, ctl); err != nil {
 					c.log.Warn("simulating a controller", "controller", ctl.Name, "err", err)
 				} else {
@@ -116,9 +118,9 @@ func served(dc discovery.DiscoveryInterface, kinds []string) bool {
 	return true
 }
 
-func (c *Cluster) pidFile(name string) string { return filepath.Join(c.Dir, "kwok-"+name+".pid") }
+func (c *Cluster) pidFile(name string) string { return filepath.Join(c.Dir, name+".pid") }
 
-// playing reports whether a kwok process already plays the controller.
+// playing reports whether the cluster's process name runs.
 func (c *Cluster) playing(name string) bool {
 	b, err := os.ReadFile(c.pidFile(name))
 	if err != nil {
@@ -153,7 +155,7 @@ func (c *Cluster) play(bins binaries, ctl Controller) error {
 	); err != nil {
 		return err
 	}
-	return os.WriteFile(c.pidFile(ctl.Name), []byte(strconv.Itoa(c.group.procs[name].Process.Pid)), 0o600)
+	return os.WriteFile(c.pidFile(name), []byte(strconv.Itoa(c.group.procs[name].Process.Pid)), 0o600)
 }
 
 // binDir is where Start found the binaries, recorded for Open.

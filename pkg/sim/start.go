@@ -104,6 +104,7 @@ var startActions = []startAction{
 	{"start the scheduler", startScheduler},
 	{"start kwok", startKwok},
 	{"register the nodes", registerTheNodes},
+	{"create the default StorageClass", createStorageClass},
 	{"wait until the cluster is ready for pods", waitReadyForPods},
 }
 

@@ -86,24 +86,8 @@ func (Contour) Detail(u *unstructured.Unstructured) (string, bool) {
 	return "HTTPProxy " + cs, true
 }
 
-// Simulated: on the simulated cluster, every HTTPProxy is judged valid, as
-// a Contour that finds nothing wrong would.
+// Simulated: on the simulated cluster the real Contour controller judges
+// HTTPProxies while Contour's pod runs (see sim.go).
 func (Contour) Simulated() []sim.Controller {
-	return []sim.Controller{{Name: ID, Kinds: []string{"projectcontour.io/v1/HTTPProxy"}, Stages: `---
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: contour-httpproxy-valid
-spec:
-  resourceRef: {apiGroup: projectcontour.io/v1, kind: HTTPProxy}
-  selector:
-    matchExpressions:
-    - key: '.status.currentStatus'
-      operator: NotIn
-      values: ['valid', 'invalid']
-  next:
-    statusTemplate: |
-      currentStatus: valid
-      description: Valid HTTPProxy (simulated Contour)
-`}}
+	return []sim.Controller{{Name: ID, Kinds: []string{"projectcontour.io/v1/HTTPProxy"}, Run: playContour}}
 }
