@@ -49,7 +49,9 @@ func (r *runner) objects(ctx context.Context, id, ns string, prev *StepRecord, p
 		progress(fmt.Sprintf("applying %d objects", len(objs)))
 		for _, o := range objs {
 			if _, err := r.kube.Apply(ctx, o); err != nil {
-				return nil, true, err
+				// Some may be in the cluster now: the record keeps them,
+				// with what the step had before, so down removes them.
+				return withPrevious(rec, prev), true, err
 			}
 		}
 		if prev != nil {
@@ -62,16 +64,29 @@ func (r *runner) objects(ctx context.Context, id, ns string, prev *StepRecord, p
 					progress("pruning " + old.Kind + " " + old.Name)
 					gv, _ := schema.ParseGroupVersion(old.APIVersion)
 					if err := r.kube.Delete(ctx, gv.WithKind(old.Kind), old.Namespace, old.Name); err != nil {
-						return nil, true, fmt.Errorf("pruning %s %s: %w", old.Kind, old.Name, err)
+						return withPrevious(rec, prev), true, fmt.Errorf("pruning %s %s: %w", old.Kind, old.Name, err)
 					}
 				}
 			}
 		}
 	}
 	if err := r.waitReady(ctx, objs, timeout, progress); err != nil {
-		return nil, changed, err
+		return rec, changed, err
 	}
 	return rec, changed, nil
+}
+
+// withPrevious adds to rec what prev recorded and rec lacks.
+func withPrevious(rec, prev *StepRecord) *StepRecord {
+	if prev == nil {
+		return rec
+	}
+	for _, old := range prev.Inventory {
+		if !containsRef(rec.Inventory, old) {
+			rec.Inventory = append(rec.Inventory, old)
+		}
+	}
+	return rec
 }
 
 func (r *runner) waitReady(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration, progress func(string)) error {

@@ -25,15 +25,19 @@ func (r *runner) chart(ctx context.Context, s *plan.Step, mod component.Componen
 	// helm waits only for hooks; the readiness wait below, with kindred's
 	// own rules, is the one wait for the rest.
 	res, err := r.helm.Ensure(ctx, rel)
+	// A failed install or upgrade can leave the release in the cluster: it
+	// is recorded either way, so status shows it and down removes it.
+	rec := &StepRecord{Release: c.Name, Namespace: ns}
 	if err != nil {
-		return nil, nil, false, err
+		return rec, nil, true, err
 	}
+	rec.Hash = res.ChartVersion
 	if res.Recovered != "" {
 		progress("repaired release: " + res.Recovered)
 	}
 	objs, err := kube.Decode([]byte(res.Manifest))
 	if err != nil {
-		return nil, nil, res.Changed(), err
+		return rec, nil, res.Changed(), err
 	}
 	for _, o := range objs {
 		if o.GetNamespace() == "" {
@@ -41,9 +45,9 @@ func (r *runner) chart(ctx context.Context, s *plan.Step, mod component.Componen
 		}
 	}
 	if err := r.waitReady(ctx, objs, timeout, progress); err != nil {
-		return nil, nil, res.Changed(), err
+		return rec, nil, res.Changed(), err
 	}
-	return &StepRecord{Release: c.Name, Namespace: ns, Hash: res.ChartVersion}, objs, res.Changed(), nil
+	return rec, objs, res.Changed(), nil
 }
 
 // chartRelease is the release a chart component asks for: the catalogue's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -48,15 +49,32 @@ func (r *runner) step(ctx context.Context, s *plan.Step, progress func(string)) 
 	default:
 		return false, fmt.Errorf("%s steps are %w", s.Kind, ErrNotBuilt)
 	}
-	if err != nil {
+	// A step that fails is recorded with what it put in the cluster, so
+	// that status shows it failed, a re-run repairs it, and down and prune
+	// remove it.
+	fail := func(err error) (bool, error) {
+		if rec == nil {
+			return changed, err
+		}
+		rec = withPrevious(rec, prev)
+		rec.Hash, rec.Failed = "", failure(err)
+		rec.Kind, rec.Level, rec.Applied = s.Kind, s.Level, r.cfg.Now().UTC().Format(time.RFC3339)
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if uerr := r.store.update(uctx, func(st *State) { st.Steps[s.ID] = rec }); uerr != nil && r.cfg.Log != nil {
+			r.cfg.Log.Warn("recording a failed step", "step", s.ID, "err", uerr)
+		}
 		return changed, err
+	}
+	if err != nil {
+		return fail(err)
 	}
 	if f, ok := mod.(component.Finisher); ok {
 		res, err := f.Finish(ctx, env, objs)
-		if err != nil {
-			return changed, err
-		}
 		rec.Inventory = append(rec.Inventory, res.Inventory...)
+		if err != nil {
+			return fail(err)
+		}
 		rec.Endpoint, rec.Secret, rec.DNSRewrite = res.Endpoint, res.Secret, res.DNSRewrite
 	}
 	if s.Kind == plan.KindComponent {
@@ -67,18 +85,30 @@ func (r *runner) step(ctx context.Context, s *plan.Step, progress func(string)) 
 		checks = append(checks, s.Component.Checks...)
 		if s.Inputs.Chart != nil {
 			if checks, err = r.expandChecks(ctx, s, mod, env, checks); err != nil {
-				return changed, err
+				return fail(err)
 			}
 		}
 		if len(checks) > 0 {
 			progress(fmt.Sprintf("running %d readiness checks", len(checks)))
 			if err := ready.RunChecks(ctx, r.kube, checks, env.Timeout, progress); err != nil {
-				return changed, err
+				return fail(err)
 			}
 		}
 	}
 	rec.Kind, rec.Level, rec.Applied = s.Kind, s.Level, r.cfg.Now().UTC().Format(time.RFC3339)
+	// A step that failed last time and passes now changed: from failed to done.
+	changed = changed || (prev != nil && prev.Failed != "")
 	return changed, r.store.update(ctx, func(st *State) { st.Steps[s.ID] = rec })
+}
+
+// failure is what a failed step's record says of its error: its first
+// line, bounded.
+func failure(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	if len(msg) > 400 {
+		msg = msg[:400] + "…"
+	}
+	return msg
 }
 
 func isRenderer(c component.Component) bool {

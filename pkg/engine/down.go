@@ -20,11 +20,6 @@ func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *Step
 			}
 		}
 	}
-	if rec.Release != "" {
-		if err := hc.Uninstall(ctx, rec.Release, rec.Namespace, DefaultTimeout); err != nil {
-			return err
-		}
-	}
 	for i := len(rec.Inventory) - 1; i >= 0; i-- {
 		o := rec.Inventory[i]
 		if o.Adopted {
@@ -43,6 +38,14 @@ func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *Step
 		}
 		gv, _ := schema.ParseGroupVersion(o.APIVersion)
 		if err := kc.WaitGone(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name, DefaultTimeout); err != nil {
+			return err
+		}
+	}
+	// The release goes last: what a component added to a chart (Calico's
+	// Installation) is undone by the chart's own controller, which must
+	// still run to release its finalizer.
+	if rec.Release != "" {
+		if err := hc.Uninstall(ctx, rec.Release, rec.Namespace, DefaultTimeout); err != nil {
 			return err
 		}
 	}

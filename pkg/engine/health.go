@@ -15,6 +15,9 @@ import (
 
 // health tells whether a recorded step is healthy now.
 func health(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *StepRecord) (bool, string) {
+	if rec.Failed != "" {
+		return false, "failed: " + rec.Failed
+	}
 	if rec.Release != "" {
 		st, err := hc.Get(ctx, rec.Release, rec.Namespace)
 		switch {

@@ -42,6 +42,7 @@ func (Calico) Finish(ctx context.Context, env *component.Env, _ []*unstructured.
 		}}},
 	}})
 	env.Say("applying the Calico Installation for " + subnet)
+	res := component.Result{Inventory: []component.Ref{{APIVersion: "operator.tigera.io/v1", Kind: "Installation", Name: "default"}}}
 	if _, err := env.Kube.Apply(ctx, inst); err != nil {
 		return component.Result{}, err
 	}
@@ -49,10 +50,7 @@ func (Calico) Finish(ctx context.Context, env *component.Env, _ []*unstructured.
 		{Type: api.CheckCondition, APIVersion: "operator.tigera.io/v1", Kind: "TigeraStatus", Name: "calico", Condition: "Available", Status: "True"},
 		{Type: ready.CheckNodesReady},
 	}, env.Timeout, env.Say)
-	if err != nil {
-		return component.Result{}, err
-	}
-	return component.Result{Inventory: []component.Ref{{APIVersion: "operator.tigera.io/v1", Kind: "Installation", Name: "default"}}}, nil
+	return res, err
 }
 
 // Simulated: on the simulated cluster the Tigera operator is played in Go

@@ -3,6 +3,7 @@ package calico
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ const (
 	systemNS     = "calico-system"
 	operatorNS   = "tigera-operator"
 	fieldManager = "tigera-operator"
+	finalizer    = "tigera.io/operator-cleanup"
 	// managedBy marks what the played operator made, so it removes only that.
 	managedBy = "kindred.dev/simulated-by"
 )
@@ -82,12 +84,31 @@ func operate(ctx context.Context, h *sim.Host) error {
 }
 
 func reconcile(ctx context.Context, dc dynamic.Interface) error {
+	if !operatorRuns(ctx, dc) {
+		return nil // as upstream: nothing happens without the operator's pod
+	}
 	inst, err := dc.Resource(installations).Get(ctx, "default", metav1.GetOptions{})
-	if apierrors.IsNotFound(err) || (err == nil && inst.GetDeletionTimestamp() != nil) {
+	if apierrors.IsNotFound(err) {
 		return teardown(ctx, dc)
 	}
 	if err != nil {
 		return err
+	}
+	// As the real operator, it holds the Installation with a finalizer
+	// until it has removed what it made.
+	if inst.GetDeletionTimestamp() != nil {
+		if err := teardown(ctx, dc); err != nil {
+			return err
+		}
+		inst.SetFinalizers(slices.DeleteFunc(inst.GetFinalizers(), func(f string) bool { return f == finalizer }))
+		_, err := dc.Resource(installations).Update(ctx, inst, metav1.UpdateOptions{FieldManager: fieldManager})
+		return err
+	}
+	if !slices.Contains(inst.GetFinalizers(), finalizer) {
+		inst.SetFinalizers(append(inst.GetFinalizers(), finalizer))
+		if inst, err = dc.Resource(installations).Update(ctx, inst, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {
+			return err
+		}
 	}
 	version := calicoVersion(ctx, dc)
 	if err := apply(ctx, dc, namespaces, "", map[string]any{
@@ -128,6 +149,20 @@ func reconcile(ctx context.Context, dc dynamic.Interface) error {
 	inst.Object["status"] = map[string]any{"variant": "Calico", "calicoVersion": version, "conditions": conds}
 	_, err = dc.Resource(installations).UpdateStatus(ctx, inst, metav1.UpdateOptions{FieldManager: fieldManager})
 	return err
+}
+
+// operatorRuns reports whether the chart's operator pod runs.
+func operatorRuns(ctx context.Context, dc dynamic.Interface) bool {
+	pods, err := dc.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=tigera-operator"})
+	if err != nil {
+		return false
+	}
+	for _, p := range pods.Items {
+		if phase, _, _ := unstructured.NestedString(p.Object, "status", "phase"); phase == "Running" && p.GetDeletionTimestamp() == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // calicoVersion is the Calico version the chart's operator runs: the tag

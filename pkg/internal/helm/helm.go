@@ -158,8 +158,20 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 		}
 	}
 
+	// Skipped below for an unchanged release: its CRDs went in with it.
+	applyCRDs := func() error {
+		n, err := c.applyCRDs(ctx, cfg, fetched.Chart, rel.Values, rel.Timeout)
+		if n > 0 {
+			c.log().Info("applied the chart's CRDs", "release", rel.Name, "count", n)
+		}
+		return err
+	}
 	if last == nil {
+		if err := applyCRDs(); err != nil {
+			return res, fmt.Errorf("installing %s from %s: %w", rel.Name, fetched.From, err)
+		}
 		in := action.NewInstall(cfg)
+		in.SkipCRDs = true
 		in.ReleaseName = rel.Name
 		in.Namespace = rel.Namespace
 		in.CreateNamespace = true
@@ -179,6 +191,9 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 		res.Revision = last.Version
 		res.Manifest = last.Manifest
 		return res, nil
+	}
+	if err := applyCRDs(); err != nil {
+		return res, fmt.Errorf("upgrading %s to %s: %w", rel.Name, fetched.From, err)
 	}
 	up := action.NewUpgrade(cfg)
 	up.Namespace = rel.Namespace

@@ -1,0 +1,111 @@
+package helm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"helm.sh/helm/v4/pkg/action"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/dynamic"
+)
+
+// helm installs a chart's crds/ folder on first install only, never on
+// upgrade (helm's documented CRD policy), so an upgrade whose templates use
+// a kind the new version added fails with "no matches for kind". kindred
+// applies the chart's CRDs itself, server-side, before every install and
+// upgrade: created or updated, never deleted (Flux's CreateReplace
+// policy), and waits until they are established.
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// CRDFieldManager is the field manager of the CRDs kindred applies.
+const CRDFieldManager = "kindred"
+
+// chartCRDs decodes the CRDs of the chart's crds/ folders, its enabled
+// subcharts' included.
+func chartCRDs(ch *chart.Chart, values map[string]any) ([]*unstructured.Unstructured, error) {
+	cp := *ch
+	if err := chartutil.ProcessDependencies(&cp, values); err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for _, crd := range cp.CRDObjects() {
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(crd.File.Data), 4096)
+		for {
+			var obj map[string]any
+			if err := dec.Decode(&obj); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return nil, fmt.Errorf("%s: %w", crd.Filename, err)
+			}
+			u := &unstructured.Unstructured{Object: obj}
+			if u.GetKind() == "CustomResourceDefinition" {
+				out = append(out, u)
+			}
+		}
+	}
+	return out, nil
+}
+
+// applyCRDs applies the chart's CRDs and waits until each is established.
+func (c *Client) applyCRDs(ctx context.Context, cfg *action.Configuration, ch *chart.Chart, values map[string]any, timeout time.Duration) (int, error) {
+	crds, err := chartCRDs(ch, values)
+	if err != nil || len(crds) == 0 {
+		return 0, err
+	}
+	rc, err := cfg.RESTClientGetter.ToRESTConfig()
+	if err != nil {
+		return 0, err
+	}
+	dc, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range crds {
+		u.SetResourceVersion("")
+		if _, err := dc.Resource(crdGVR).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: CRDFieldManager, Force: true}); err != nil {
+			return 0, fmt.Errorf("applying CRD %s: %w", u.GetName(), err)
+		}
+	}
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	deadline := time.Now().Add(timeout)
+	for _, u := range crds {
+		for {
+			got, err := dc.Resource(crdGVR).Get(ctx, u.GetName(), metav1.GetOptions{})
+			if err == nil && established(got) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return 0, fmt.Errorf("CRD %s not established after %s", u.GetName(), timeout)
+			}
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return len(crds), nil
+}
+
+func established(u *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
