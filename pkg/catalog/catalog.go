@@ -42,6 +42,11 @@ type Entry struct {
 	// Version of a manifests source, for display and hashing.
 	Version string `json:"version,omitempty"`
 
+	// RuntimeImages are images an operator in the source starts at run
+	// time, which rendering it cannot find; "{{ .Version }}" in one is the
+	// version the step installs (its chart's, or the entry's).
+	RuntimeImages []string `json:"runtimeImages,omitempty"`
+
 	Values   map[string]any `json:"values,omitempty"`
 	Checks   []api.Check    `json:"checks,omitempty"`
 	Provides []string       `json:"provides,omitempty"`

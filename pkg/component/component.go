@@ -58,6 +58,16 @@ type Env struct {
 	// Progress says what the step is doing now.
 	Progress func(string)
 	Log      *slog.Logger
+	// Skipped lists the checks the step skipped (see Skip); the engine
+	// records them, and status shows them.
+	Skipped []string
+}
+
+// Skip says that a check was skipped, and why; the step still succeeds,
+// but nobody takes the check for passed.
+func (e *Env) Skip(check, why string) {
+	e.Skipped = append(e.Skipped, check+" ("+why+")")
+	e.Say("skipped the " + check + ": " + why)
 }
 
 // Say reports progress, if anyone listens.

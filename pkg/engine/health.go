@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -15,6 +16,14 @@ import (
 
 // health tells whether a recorded step is healthy now.
 func health(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *StepRecord) (bool, string) {
+	ok, msg := liveHealth(ctx, kc, hc, rec)
+	if len(rec.Skipped) > 0 {
+		msg += "; skipped: " + strings.Join(rec.Skipped, ", ")
+	}
+	return ok, msg
+}
+
+func liveHealth(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *StepRecord) (bool, string) {
 	if rec.Failed != "" {
 		return false, "failed: " + rec.Failed
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
+	"text/template"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -24,8 +26,9 @@ type Image struct {
 // renders every chart (as `helm template` does), kustomize folder and
 // manifest file, and adds the images of databases and jobs.
 //
-// Operators start images of their own at run time (a CNI operator's, for one);
-// only the images their charts name are listed.
+// Operators start images of their own at run time (the Tigera operator
+// runs Calico's); the catalogue entry lists them (runtimeImages), per
+// version.
 type Images struct {
 	cfg Config
 }
@@ -83,6 +86,13 @@ func (a *Images) Run(ctx context.Context, st *stack.Stack) ([]Image, error) {
 				add(img, s.ID)
 			}
 		}
+		imgs, err := runtimeImages(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.ID, err)
+		}
+		for _, img := range imgs {
+			add(img, s.ID)
+		}
 	}
 	out := make([]Image, 0, len(uses))
 	for img, steps := range uses {
@@ -94,6 +104,31 @@ func (a *Images) Run(ctx context.Context, st *stack.Stack) ([]Image, error) {
 		out = append(out, i)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Image < out[j].Image })
+	return out, nil
+}
+
+// runtimeImages are the images the catalogue says the step's operator
+// starts, for the version the step installs.
+func runtimeImages(s *plan.Step) ([]string, error) {
+	if s.Entry == nil || len(s.Entry.RuntimeImages) == 0 {
+		return nil, nil
+	}
+	version := s.Entry.Version
+	if s.Inputs.Chart != nil {
+		version = s.Inputs.Chart.Version
+	}
+	var out []string
+	for _, text := range s.Entry.RuntimeImages {
+		t, err := template.New("image").Option("missingkey=error").Parse(text)
+		if err != nil {
+			return nil, fmt.Errorf("catalogue entry %s: runtime image %q: %w", s.Entry.Name, text, err)
+		}
+		var b strings.Builder
+		if err := t.Execute(&b, map[string]string{"Version": version}); err != nil {
+			return nil, fmt.Errorf("catalogue entry %s: runtime image %q: %w", s.Entry.Name, text, err)
+		}
+		out = append(out, b.String())
+	}
 	return out, nil
 }
 

@@ -7,19 +7,21 @@ import (
 	"strings"
 	"testing"
 
+	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/stack"
 )
 
 // Images renders the reference stack's charts and manifests from the
-// project's stand-in charts, with no cluster, and lists every image once
-// with the steps that use it.
+// real upstream artifacts, with no cluster, and lists every image once
+// with the steps that use it, the images Calico's operator starts
+// included.
 func TestImagesOfTheDefaultStack(t *testing.T) {
 	st, err := stack.Load("../../stacks/default.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mirror, _ := filepath.Abs("../../testdata/charts")
+	mirror := testbed.Upstream(t)
 	imgs, err := engine.NewImages(engine.Config{ChartMirror: mirror, CacheDir: t.TempDir()}).Run(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
@@ -29,15 +31,27 @@ func TestImagesOfTheDefaultStack(t *testing.T) {
 		got = append(got, i.Image+" "+strings.Join(i.Steps, ","))
 	}
 	want := []string{
-		"docker.io/envoyproxy/envoy:v1.35.0 contour",
+		"docker.io/envoyproxy/envoy:distroless-v1.38.3 contour",
 		"docker.io/hashicorp/http-echo:1.0 demo",
 		"docker.io/library/postgres:17 orders",
 		"docker.io/library/redis:8.2 sessions",
-		"ghcr.io/projectcontour/contour:v1.33.8 contour",
+		"ghcr.io/projectcontour/contour:v1.33.6 contour",
+		// What the Tigera operator starts, from the catalogue, per version.
+		"quay.io/calico/cni:v3.31.5 calico",
+		"quay.io/calico/csi:v3.31.5 calico",
+		"quay.io/calico/goldmane:v3.31.5 calico",
+		"quay.io/calico/kube-controllers:v3.31.5 calico",
+		"quay.io/calico/node-driver-registrar:v3.31.5 calico",
+		"quay.io/calico/node:v3.31.5 calico",
+		"quay.io/calico/pod2daemon-flexvol:v3.31.5 calico",
+		"quay.io/calico/typha:v3.31.5 calico",
+		"quay.io/calico/whisker-backend:v3.31.5 calico",
+		"quay.io/calico/whisker:v3.31.5 calico",
 		"quay.io/jetstack/cert-manager-cainjector:v1.21.2 cert-manager",
+		"quay.io/jetstack/cert-manager-controller:v1.21.2 cert-manager",
+		"quay.io/jetstack/cert-manager-startupapicheck:v1.21.2 cert-manager",
 		"quay.io/jetstack/cert-manager-webhook:v1.21.2 cert-manager",
-		"quay.io/jetstack/cert-manager:v1.21.2 cert-manager",
-		"quay.io/tigera/operator:v1.38.0 calico",
+		"quay.io/tigera/operator:v1.40.8 calico",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("images:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -47,8 +47,13 @@ func transient(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return true
 	}
-	// helm and client-go sometimes flatten errors into text.
+	// helm and client-go sometimes flatten errors into text. A webhook that
+	// does not answer is the webhook's fault, not the API server's: the
+	// API server answered, with that refusal.
 	msg := err.Error()
+	if strings.Contains(msg, "failed calling webhook") || strings.Contains(msg, "failed to call webhook") {
+		return false
+	}
 	for _, s := range []string{"connection refused", "connection reset", "http2: client connection lost",
 		"the server is currently unable to handle the request", "unexpected EOF", "TLS handshake timeout",
 		"i/o timeout", "etcdserver: leader changed", "the server has received too many requests"} {

@@ -21,6 +21,10 @@ func TestRetryOnlyAPIOutages(t *testing.T) {
 	if transient(late) {
 		t.Errorf("a readiness timeout was taken for an outage: %v", late)
 	}
+	webhook := errors.New(`installing issuer: Internal error occurred: failed calling webhook "webhook.cert-manager.io": failed to call webhook: Post "https://cert-manager-webhook.cert-manager.svc:443/validate": dial tcp 10.0.0.7:10250: connect: connection refused`)
+	if transient(webhook) {
+		t.Errorf("a webhook that refuses connections was taken for an API outage: %v", webhook)
+	}
 	calls := 0
 	_, err := retryTransient(context.Background(), func(string) {}, func() (bool, error) {
 		calls++

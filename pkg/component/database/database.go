@@ -263,11 +263,11 @@ func pingDatabase(ctx context.Context, env *component.Env, db *api.Database) err
 		return fmt.Errorf("database %s: %w", db.Name, err)
 	}
 	if env.Access.Simulated {
-		env.Say("skipped the login check: simulated nodes run no database server")
+		env.Skip("login check", "simulated nodes run no database server")
 		return nil
 	}
 	if node, err := env.Kube.Typed.CoreV1().Nodes().Get(ctx, p.Spec.NodeName, metav1.GetOptions{}); err == nil && node.Annotations[cluster.SimulatedNodeAnnotation] == "fake" {
-		env.Say("skipped the login check: simulated nodes run no database server")
+		env.Skip("login check", "simulated nodes run no database server")
 		return nil
 	}
 	e := env.Step.Inputs.Engine

@@ -31,7 +31,7 @@ func (Mailpit) Finish(ctx context.Context, env *component.Env, _ []*unstructured
 	for {
 		pod, simulated, err := readyPod(ctx, env, name, ns)
 		if err == nil && simulated {
-			env.Say("skipped the SMTP and /readyz checks: simulated nodes run no Mailpit")
+			env.Skip("SMTP and /readyz checks", "simulated nodes run no Mailpit")
 			return res, nil
 		}
 		if err == nil {
