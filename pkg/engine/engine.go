@@ -15,9 +15,12 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"kindred.dev/kindred/internal/trust"
+
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/event"
@@ -295,14 +298,109 @@ func (d *Down) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) 
 			return true, store.update(ctx, func(s *State) { delete(s.Steps, id) })
 		}})
 	}
-	var levels [][]string
-	for _, n := range nodes {
-		levels = append(levels, []string{n.id})
-	}
-	d.cfg.Sink.Emit(event.Event{Time: started, Type: event.PlanReady, Levels: levels, Message: fmt.Sprintf("%d steps to remove", len(nodes))})
+	left := leftBehind(ctx, hc, state)
+	levels := downLevels(state)
+	d.cfg.Sink.Emit(event.Event{Time: started, Type: event.PlanReady, Levels: levels, Message: fmt.Sprintf("%d steps to remove in %d rounds, in this order (each round in parallel)", len(nodes), len(levels))})
 	sum, err := execute(ctx, nodes, 0, d.cfg.Sink, d.cfg.Now)
-	d.cfg.Sink.Emit(event.Event{Time: d.cfg.Now(), Type: event.Finished, Elapsed: d.cfg.Now().Sub(started), Summary: &sum})
+	d.cfg.Sink.Emit(event.Event{Time: d.cfg.Now(), Type: event.Finished, Elapsed: d.cfg.Now().Sub(started), Summary: &sum, Notes: left.notes(ctx, kc)})
 	return sum, err
+}
+
+// downLevels is the order down really runs: recorded levels, last first,
+// each level's steps in parallel (sorted by ID).
+func downLevels(state *State) [][]string {
+	byLevel := map[int][]string{}
+	for id, rec := range state.Steps {
+		byLevel[rec.Level] = append(byLevel[rec.Level], id)
+	}
+	var order []int
+	for l := range byLevel {
+		order = append(order, l)
+	}
+	slices.Sort(order)
+	slices.Reverse(order)
+	var levels [][]string
+	for _, l := range order {
+		ids := byLevel[l]
+		slices.Sort(ids)
+		levels = append(levels, ids)
+	}
+	return levels
+}
+
+// kept is what down leaves on purpose: the releases' CRDs and kept
+// objects, and the namespaces helm installed releases into.
+type kept struct {
+	crds, objects, namespaces []string
+}
+
+// leftBehind reads, before the releases go, what uninstalling them keeps.
+func leftBehind(ctx context.Context, hc *helm.Client, state *State) kept {
+	var k kept
+	for _, rec := range state.Steps {
+		if rec.Release == "" {
+			continue
+		}
+		if rel, err := hc.Kept(ctx, rec.Release, rec.Namespace); err == nil {
+			k.crds = append(k.crds, rel.CRDs...)
+			k.objects = append(k.objects, rel.Objects...)
+		}
+		if rec.Namespace != "" && !slices.Contains(k.namespaces, rec.Namespace) {
+			k.namespaces = append(k.namespaces, rec.Namespace)
+		}
+	}
+	// Namespaces a step's objects went into without the step owning the
+	// Namespace itself: created for them, or someone else's.
+	owned := map[string]bool{}
+	for _, rec := range state.Steps {
+		for _, o := range rec.Inventory {
+			if o.Kind == "Namespace" {
+				owned[o.Name] = true
+			}
+		}
+	}
+	for _, rec := range state.Steps {
+		for _, o := range rec.Inventory {
+			ns := o.Namespace
+			if ns == "" || owned[ns] || ns == "default" || ns == SystemNamespace || strings.HasPrefix(ns, "kube-") || slices.Contains(k.namespaces, ns) {
+				continue
+			}
+			k.namespaces = append(k.namespaces, ns)
+		}
+	}
+	return k
+}
+
+// notes says which of the kept things are still there, and why.
+func (k kept) notes(ctx context.Context, kc *kube.Client) []string {
+	exists := func(gvk schema.GroupVersionKind, ns, name string) bool {
+		_, err := kc.Get(ctx, gvk, ns, name)
+		return err == nil
+	}
+	var crds, nss []string
+	for _, n := range k.crds {
+		if !slices.Contains(crds, n) && exists(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}, "", n) {
+			crds = append(crds, n)
+		}
+	}
+	for _, n := range k.namespaces {
+		if exists(schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, "", n) {
+			nss = append(nss, n)
+		}
+	}
+	slices.Sort(crds)
+	slices.Sort(nss)
+	var out []string
+	if len(crds) > 0 {
+		out = append(out, fmt.Sprintf("%d CustomResourceDefinitions of the charts (helm never deletes a chart's CRDs: deleting one deletes every resource of its kind in the cluster): %s", len(crds), strings.Join(crds, ", ")))
+	}
+	if len(k.objects) > 0 {
+		out = append(out, fmt.Sprintf("%d objects the charts mark helm.sh/resource-policy: keep: %s", len(k.objects), strings.Join(k.objects, ", ")))
+	}
+	if len(nss) > 0 {
+		out = append(out, fmt.Sprintf("namespaces %s: releases and objects were installed into them, and a namespace is never deleted with them (it may hold what others put there); delete them with kubectl delete namespace if they are yours", strings.Join(nss, ", ")))
+	}
+	return out
 }
 
 // StepStatus is one recorded step and its health now.

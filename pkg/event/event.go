@@ -43,6 +43,9 @@ type Event struct {
 	Detail string `json:"detail,omitempty"`
 	// Summary totals the run, for Finished.
 	Summary *Summary `json:"summary,omitempty"`
+	// Notes, for Finished, say what the run left on purpose and why (the
+	// CRDs and namespaces down keeps).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Summary counts a finished run's steps.

@@ -68,6 +68,9 @@ func (t *Text) Emit(e event.Event) {
 		if s.Cancelled {
 			fmt.Fprintln(t.w, "cancelled: steps not finished were left as they were; run the same command again to resume")
 		}
+		for _, n := range e.Notes {
+			fmt.Fprintf(t.w, "left      %s\n", n)
+		}
 	}
 }
 

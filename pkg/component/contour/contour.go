@@ -52,7 +52,12 @@ func (Contour) Render(ctx context.Context, env *component.Env) ([]*unstructured.
 // for a route, it waits for Contour's verdict on its HTTPProxy.
 func (Contour) Finish(ctx context.Context, env *component.Env, objs []*unstructured.Unstructured) (component.Result, error) {
 	if env.Step.Kind == plan.KindRoute {
-		return component.Result{}, waitProxy(ctx, env.Kube, objs[0], env.Timeout, env.Say)
+		for _, o := range objs {
+			if o.GetKind() == "HTTPProxy" {
+				return component.Result{}, waitProxy(ctx, env.Kube, o, env.Timeout, env.Say)
+			}
+		}
+		return component.Result{}, fmt.Errorf("route %s rendered no HTTPProxy", env.Step.Route.Host)
 	}
 	if env.Stack.Ingress == nil {
 		return component.Result{}, nil

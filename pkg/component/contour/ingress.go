@@ -58,7 +58,9 @@ func routeObjects(rt *api.Route) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
-	objs := []*unstructured.Unstructured{p}
+	var objs []*unstructured.Unstructured
+	// The delegation first: a proxy Contour sees before it is judged
+	// invalid ("certificate delegation not permitted") until it is.
 	if rt.TLS != nil && *rt.TLS {
 		d, err := Delegation()
 		if err != nil {
@@ -66,23 +68,35 @@ func routeObjects(rt *api.Route) ([]*unstructured.Unstructured, error) {
 		}
 		objs = append(objs, d)
 	}
-	return objs, nil
+	return append(objs, p), nil
 }
 
+// verdictHolds is how long an "invalid" verdict must stand before it is
+// final: Contour judges each change as it sees it (after a hold-off of up
+// to half a second), so a proxy seen just before the Service or the
+// delegation it needs is invalid for a moment, then valid.
+const verdictHolds = 2 * time.Second
+
 // waitProxy waits until Contour has judged the HTTPProxy, and fails the
-// step with Contour's reason when it is not valid.
+// step with Contour's reason when it stays invalid.
 func waitProxy(ctx context.Context, kc *kube.Client, proxy *unstructured.Unstructured, timeout time.Duration, progress func(string)) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	told := false
+	var invalidSince time.Time
 	for {
 		cur, err := kc.Get(ctx, proxy.GroupVersionKind(), proxy.GetNamespace(), proxy.GetName())
 		if err == nil {
 			valid, done, why := Status(cur)
+			if !done || valid {
+				invalidSince = time.Time{}
+			} else if invalidSince.IsZero() {
+				invalidSince = time.Now()
+			}
 			switch {
 			case valid:
 				return nil
-			case done:
+			case done && time.Since(invalidSince) >= verdictHolds:
 				return fmt.Errorf("HTTPProxy %s/%s is %s", proxy.GetNamespace(), proxy.GetName(), why)
 			case !told:
 				progress("waiting for Contour to accept HTTPProxy " + proxy.GetName())

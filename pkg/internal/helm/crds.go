@@ -109,3 +109,56 @@ func established(u *unstructured.Unstructured) bool {
 	}
 	return false
 }
+
+// Kept is what uninstalling a release leaves in the cluster on purpose.
+type Kept struct {
+	// CRDs of the chart's crds/ folders, which helm never deletes, and
+	// of its templates marked helm.sh/resource-policy: keep.
+	CRDs []string
+	// Objects (other than CRDs) marked helm.sh/resource-policy: keep, as
+	// "Kind namespace/name".
+	Objects []string
+}
+
+// Kept lists what uninstalling release name leaves behind.
+func (c *Client) Kept(ctx context.Context, name, namespace string) (Kept, error) {
+	var k Kept
+	cfg, err := c.config(namespace)
+	if err != nil {
+		return k, err
+	}
+	last, err := lastRelease(cfg, name)
+	if err != nil || last == nil {
+		return k, err
+	}
+	if last.Chart != nil {
+		crds, err := chartCRDs(last.Chart, last.Config)
+		if err != nil {
+			return k, err
+		}
+		for _, u := range crds {
+			k.CRDs = append(k.CRDs, u.GetName())
+		}
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(last.Manifest)), 4096)
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			break
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		if u.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+			continue
+		}
+		if u.GetKind() == "CustomResourceDefinition" {
+			k.CRDs = append(k.CRDs, u.GetName())
+			continue
+		}
+		ns := u.GetNamespace()
+		if ns == "" {
+			ns = namespace
+		}
+		k.Objects = append(k.Objects, u.GetKind()+" "+ns+"/"+u.GetName())
+	}
+	return k, nil
+}
