@@ -35,8 +35,9 @@ test: testbed e2e-image
 	@$(MAKE) -s check-leaks
 	@testbed/e2e/tidy.sh
 
-# The reference stack on a simulated cluster, with the project's stand-in
-# charts as the chart mirror: up, up again (all unchanged), status, down.
+# The reference stack on a simulated cluster, with the real upstream charts
+# and manifests (../shared/upstream) as the chart mirror: up, up again (all
+# unchanged), status, down.
 demo-sim: testbed build
 	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" testbed/demo-sim.sh ./$(BIN)
 

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Brings the embedded reference stack to ready on a simulated cluster with
-# the project's stand-in charts (testdata/charts) as the chart mirror, runs
-# it again and checks that every step is unchanged, shows status, and
-# tears it down. Exits non-zero if any of it fails.
+# the catalogue's real upstream charts and manifests (../shared/upstream,
+# or $KINDRED_UPSTREAM) as the chart mirror, runs it again and checks that
+# every step is unchanged, shows status, and tears it down. Exits non-zero
+# if any of it fails.
 set -euo pipefail
 kindred=${1:-./kindred}
-export KINDRED_CHART_MIRROR=${KINDRED_CHART_MIRROR:-$PWD/testdata/charts}
+upstream=${KINDRED_UPSTREAM:-$PWD/../shared/upstream}
+if [ ! -f "$upstream/tigera-operator-v3.31.5.tgz" ]; then
+  echo "demo-sim: the real upstream artifacts are not in $upstream (set KINDRED_UPSTREAM)" >&2
+  exit 1
+fi
+export KINDRED_CHART_MIRROR=${KINDRED_CHART_MIRROR:-$upstream}
 stack=stacks/default.yaml
 trap '"$kindred" down --provider sim --delete-cluster "$stack" -o text >/dev/null 2>&1 || true' EXIT
 echo "== up"

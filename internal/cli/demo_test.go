@@ -14,15 +14,15 @@ import (
 
 // TestIntegrationReferenceStackOnSim brings the embedded reference stack
 // (Calico, Contour, cert-manager with the local CA, Postgres, Redis, a demo
-// route) to ready on a simulated cluster, with the project's stand-in
-// charts as the chart mirror; runs it again, all unchanged; reads status;
+// route) to ready on a simulated cluster, with the real upstream charts
+// and manifests (../shared/upstream) as the chart mirror; runs it again, all unchanged; reads status;
 // and checks that no output ever shows a generated password or the CA key.
 func TestIntegrationReferenceStackOnSim(t *testing.T) {
 	testbed.Integration(t)
 	testbed.RequireBlackholes(t)
 	bin := buildKindred(t)
 	home := t.TempDir()
-	charts, _ := filepath.Abs("../../testdata/charts")
+	charts := testbed.Upstream(t)
 	env := append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(home, "state"), "XDG_DATA_HOME="+filepath.Join(home, "data"),
 		"XDG_CACHE_HOME="+filepath.Join(home, "cache"), "KINDRED_CHART_MIRROR="+charts)
 	var all bytes.Buffer

@@ -27,7 +27,7 @@ func TestIntegrationTerminal(t *testing.T) {
 	}
 	bin := buildKindred(t)
 	home := t.TempDir()
-	charts, _ := filepath.Abs("../../testdata/charts")
+	charts := testbed.Upstream(t)
 	stackFile, _ := filepath.Abs("../../stacks/default.yaml")
 	socket := fmt.Sprintf("kindred-test-%d", os.Getpid())
 	tmux := func(args ...string) string {
@@ -133,6 +133,7 @@ func stable(pane, home string) string {
 	pane = strings.ReplaceAll(pane, home, "$HOME")
 	pane = regexp.MustCompile(`\d+(\.\d+)?(ms|s|m)\b`).ReplaceAllString(pane, "T")
 	pane = regexp.MustCompile(`\b\d\d:\d\d:\d\d\b`).ReplaceAllString(pane, "HH:MM:SS")
+	pane = regexp.MustCompile(`\b\d{4}-\d\d-\d\d\b`).ReplaceAllString(pane, "YYYY-MM-DD")
 	pane = regexp.MustCompile(`/kindred-\d+/`).ReplaceAllString(pane, "/kindred-N/")
 	pane = regexp.MustCompile(`(?m)[ \t]+$`).ReplaceAllString(pane, "")
 	return strings.TrimRight(pane, "\n") + "\n"

@@ -2,12 +2,12 @@ package engine
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
@@ -34,8 +34,8 @@ components:
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Rendered by the (stand-in) chart into Prometheus's configuration.
-	mirror, _ := filepath.Abs("../../testdata/charts")
+	// Rendered by the real chart into Prometheus's configuration.
+	mirror := testbed.Upstream(t)
 	r := &runner{cfg: &Config{}, st: st, plan: p, helm: &helm.Client{Fetcher: &helm.Fetcher{CacheDir: t.TempDir(), Mirror: mirror}}}
 	step, _ := p.Step("prometheus")
 	env := r.env(step, nil)

@@ -239,3 +239,51 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// TestIntegrationPrometheusAnyName installs the real prometheus chart as
+// the README's example names it ({name: monitoring, use: prometheus}):
+// the chart calls its server monitoring-prometheus-server, which the
+// catalogue's check finds through the release, and the server's 8Gi
+// volume is bound by the simulated cluster's local-path provisioner.
+func TestIntegrationPrometheusAnyName(t *testing.T) {
+	testbed.Integration(t)
+	testbed.RequireBlackholes(t)
+	mirror := testbed.Upstream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	p, err := cluster.New(cluster.Sim, cluster.Options{Root: t.TempDir(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stack.Parse("stack.yaml", []byte(`apiVersion: kindred.dev/v1alpha1
+kind: Stack
+metadata: {name: metrics}
+components:
+  - {name: monitoring, use: prometheus}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.(cluster.Deleter).Delete(context.Background(), st) })
+	cfg := engine.Config{Provider: p, Log: log, ChartMirror: mirror, CacheDir: t.TempDir(), CADir: t.TempDir()}
+	if _, err := engine.NewUp(cfg).Run(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := p.Access(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := acc.RESTConfig()
+	kc, err := kube.New(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kc.Typed.AppsV1().Deployments("monitoring").Get(ctx, "monitoring-prometheus-server", metav1.GetOptions{}); err != nil {
+		t.Errorf("the chart's server: %v", err)
+	}
+	pvc, err := kc.Typed.CoreV1().PersistentVolumeClaims("monitoring").Get(ctx, "monitoring-prometheus-server", metav1.GetOptions{})
+	if err != nil || pvc.Status.Phase != "Bound" {
+		t.Errorf("the server's volume claim: %v, phase %v", err, pvc.Status.Phase)
+	}
+}
