@@ -4,119 +4,21 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"kindred.dev/kindred/pkg/catalog"
+	"kindred.dev/kindred/internal/testbed"
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
-	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/stack"
 )
-
-// testCatalog is the built-in catalogue with cert-manager and Contour
-// replaced by their real APIs without controllers: the project's
-// stand-in cert-manager and tigera-operator charts, and Contour's own CRDs
-// from its Go module.
-func testCatalog(t *testing.T) *catalog.Catalog {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/projectcontour/contour").Output()
-	if err != nil {
-		t.Fatalf("locating the contour module: %v", err)
-	}
-	crds := filepath.Join(strings.TrimSpace(string(out)), "examples", "contour", "01-crds.yaml")
-	charts, _ := filepath.Abs("../../testdata/charts")
-	dir := t.TempDir()
-	files := map[string]string{
-		"cert-manager.yaml": "name: cert-manager\nrole: certificates\nnamespace: cert-manager\nchart: {path: " + charts + "/cert-manager}\nchecks:\n  - {type: crd, name: certificates.cert-manager.io}\n",
-		"calico.yaml":       "name: calico\nrole: cni\nnamespace: tigera-operator\nchart: {path: " + charts + "/tigera-operator}\n",
-		"contour.yaml":      "name: contour\nrole: ingress\nnamespace: projectcontour\nmanifests:\n  - url: " + crds + "\nchecks:\n  - {type: crd, name: httpproxies.projectcontour.io}\n",
-	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := catalog.Read(os.DirFS(dir), ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// playControllers stands in for cert-manager and Contour, which cannot run
-// on the simulated cluster: it marks Certificates and ClusterIssuers Ready,
-// and judges HTTPProxies, refusing hosts that start with "bad.".
-func playControllers(ctx context.Context, t *testing.T, kc *kube.Client) {
-	gvr := func(g, v, r string) schema.GroupVersionResource {
-		return schema.GroupVersionResource{Group: g, Version: v, Resource: r}
-	}
-	ready := map[string]any{"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "Simulated", "message": "played by the test"}}}
-	for ctx.Err() == nil {
-		for _, res := range []schema.GroupVersionResource{gvr("cert-manager.io", "v1", "certificates"), gvr("cert-manager.io", "v1", "clusterissuers")} {
-			list, err := kc.Dynamic.Resource(res).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				continue
-			}
-			for _, item := range list.Items {
-				if _, ok := item.Object["status"]; ok {
-					continue
-				}
-				item.Object["status"] = ready
-				ri := kc.Dynamic.Resource(res)
-				if item.GetNamespace() != "" {
-					_, _ = ri.Namespace(item.GetNamespace()).UpdateStatus(ctx, &item, metav1.UpdateOptions{})
-				} else {
-					_, _ = ri.UpdateStatus(ctx, &item, metav1.UpdateOptions{})
-				}
-			}
-		}
-		// The Tigera operator reports Calico Available.
-		if list, err := kc.Dynamic.Resource(gvr("operator.tigera.io", "v1", "tigerastatuses")).List(ctx, metav1.ListOptions{}); err == nil {
-			for _, item := range list.Items {
-				if _, ok := item.Object["status"]; ok {
-					continue
-				}
-				item.Object["status"] = map[string]any{"conditions": []any{map[string]any{"type": "Available", "status": "True"}}}
-				_, _ = kc.Dynamic.Resource(gvr("operator.tigera.io", "v1", "tigerastatuses")).UpdateStatus(ctx, &item, metav1.UpdateOptions{})
-			}
-		}
-		proxies, err := kc.Dynamic.Resource(gvr("projectcontour.io", "v1", "httpproxies")).List(ctx, metav1.ListOptions{})
-		if err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
-			t.Logf("playing Contour: listing: %v", err)
-		}
-		if err == nil {
-			for _, p := range proxies.Items {
-				// Contour's CRD defaults the status to NotReconciled.
-				if cs, _, _ := unstructured.NestedString(p.Object, "status", "currentStatus"); cs == "valid" || cs == "invalid" {
-					continue
-				}
-				fqdn, _, _ := unstructured.NestedString(p.Object, "spec", "virtualhost", "fqdn")
-				status := map[string]any{"currentStatus": "valid", "description": "Valid HTTPProxy"}
-				if strings.HasPrefix(fqdn, "bad.") {
-					status = map[string]any{"currentStatus": "invalid", "description": "Service [missing:80] is invalid or missing"}
-				}
-				p.Object["status"] = status
-				if _, err := kc.Dynamic.Resource(gvr("projectcontour.io", "v1", "httpproxies")).Namespace(p.GetNamespace()).UpdateStatus(ctx, &p, metav1.UpdateOptions{}); err != nil && ctx.Err() == nil {
-					t.Logf("playing Contour: %v", err)
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
 
 const routesStack = `apiVersion: kindred.dev/v1alpha1
 kind: Stack
@@ -136,21 +38,35 @@ routes:
     retries: 2
 `
 
-// TestIntegrationRoutesAndLocalCA installs cert-manager's and Contour's
-// APIs, the local CA issuer with its wildcard certificate, and a route, and
-// checks the objects kindred made.
+// playUpstream has the simulated cluster play the built-in components'
+// controllers (the Tigera operator, cert-manager, the real Contour) for
+// the test, as the sim provider does for a run.
+func playUpstream(t *testing.T, f *fixture) {
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := f.sim.SimulateControllers(ctx, component.Simulations()); err != nil {
+			t.Errorf("simulating the controllers: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// TestIntegrationRoutesAndLocalCA installs Calico, cert-manager and
+// Contour from the real upstream artifacts, the local CA issuer with its
+// wildcard certificate, and a route, and checks the objects kindred made.
 func TestIntegrationRoutesAndLocalCA(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(f.ctx)
-	defer cancel()
-	go playControllers(ctx, t, f.kube)
+	playUpstream(t, f)
 	charts, _ := filepath.Abs("../../testdata/charts")
-	st, err := stack.Parse("shop.yaml", []byte(strings.ReplaceAll(routesStack, "CHARTS", charts)), stack.WithCatalog(testCatalog(t)))
+	st, err := stack.Parse("shop.yaml", []byte(strings.ReplaceAll(routesStack, "CHARTS", charts)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	caDir := t.TempDir()
 	cfg := f.config(nil)
+	cfg.ChartMirror = testbed.Upstream(t)
 	cfg.CADir = caDir
 	rec := &event.Recorder{}
 	cfg.Sink = rec
@@ -241,25 +157,25 @@ func TestIntegrationRoutesAndLocalCA(t *testing.T) {
 	}
 }
 
-// TestIntegrationInvalidRoute: Contour's verdict on an invalid HTTPProxy is
-// the step's error.
+// TestIntegrationInvalidRoute: the real Contour's verdict on an invalid
+// HTTPProxy (a Service that does not exist) is the step's error.
 func TestIntegrationInvalidRoute(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(f.ctx)
-	defer cancel()
-	go playControllers(ctx, t, f.kube)
+	playUpstream(t, f)
 	charts, _ := filepath.Abs("../../testdata/charts")
 	data := strings.ReplaceAll(strings.ReplaceAll(routesStack, "CHARTS", charts), "host: api.shop.localhost", "host: bad.shop.localhost")
-	st, err := stack.Parse("shop.yaml", []byte(data), stack.WithCatalog(testCatalog(t)))
+	data = strings.Replace(data, "service: {name: api,", "component: api\n    service: {name: missing,", 1)
+	st, err := stack.Parse("shop.yaml", []byte(data))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := f.config(nil)
 	cfg.CADir = t.TempDir()
+	cfg.ChartMirror = testbed.Upstream(t)
 	_, err = engine.NewUp(cfg).Run(f.ctx, st)
 	var runErr *engine.RunError
 	if !errors.As(err, &runErr) || len(runErr.Failed) != 1 || runErr.Failed[0].Step != "route/bad.shop.localhost" ||
-		!strings.Contains(runErr.Failed[0].Error(), "invalid: Service [missing:80] is invalid or missing") {
+		!strings.Contains(runErr.Failed[0].Error(), `service "apps/missing" not found`) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -41,9 +41,9 @@ func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *Step
 			return err
 		}
 	}
-	// The release goes last: what a component added to a chart (Calico's
-	// Installation) is undone by the chart's own controller, which must
-	// still run to release its finalizer.
+	// The release goes last: what a component added to a chart (an
+	// operator's custom resource) is undone by the chart's own controller,
+	// which must still run to release its finalizer.
 	if rec.Release != "" {
 		if err := hc.Uninstall(ctx, rec.Release, rec.Namespace, DefaultTimeout); err != nil {
 			return err

@@ -26,9 +26,8 @@ type Image struct {
 // renders every chart (as `helm template` does), kustomize folder and
 // manifest file, and adds the images of databases and jobs.
 //
-// Operators start images of their own at run time (the Tigera operator
-// runs Calico's); the catalogue entry lists them (runtimeImages), per
-// version.
+// Operators start images of their own at run time (a CNI operator's
+// agents); the catalogue entry lists them (runtimeImages), per version.
 type Images struct {
 	cfg Config
 }

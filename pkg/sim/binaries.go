@@ -14,10 +14,6 @@ const (
 	KubernetesVersion = "v1.35.4"
 	EtcdVersion       = "v3.6.16"
 	KwokVersion       = "v0.8.0"
-	// ContourVersion is the Contour controller the cluster runs for the
-	// contour component (testbed/contour); it is not part of the cache
-	// folder's key, which predates it.
-	ContourVersion = "v1.33.8"
 )
 
 // ErrNoBinaries means the simulated cluster's binaries are not built.
@@ -26,7 +22,7 @@ var ErrNoBinaries = errors.New("simulated cluster binaries not found")
 // BinariesEnv names a folder holding the binaries, overriding the cache.
 const BinariesEnv = "KINDRED_TESTBED_DIR"
 
-var binaryNames = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "contour"}
+var binaryNames = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
 
 type binaries struct {
 	dir        string

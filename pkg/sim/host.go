@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
@@ -59,6 +60,9 @@ func (h *Host) Running(name string) bool { return h.c.playing(name) }
 func (h *Host) Start(name, binary string, args ...string) error {
 	if h.c.playing(name) {
 		return nil
+	}
+	if info, err := os.Stat(h.bins.path(binary)); err != nil || info.Mode()&0o111 == 0 {
+		return fmt.Errorf("%w: %s is not in %s; build it with `make testbed`", ErrNoBinaries, binary, h.bins.dir)
 	}
 	if err := h.c.group.start(name, h.bins.path(binary), args...); err != nil {
 		return err

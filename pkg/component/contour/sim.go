@@ -24,11 +24,17 @@ import (
 
 const process = "contour"
 
+// ControllerVersion is the Contour controller `make testbed` builds into
+// the test bed (testbed/contour/go.mod pins it).
+const ControllerVersion = "v1.33.8"
+
 // playContour keeps the contour process in step with Contour's pod.
 func playContour(ctx context.Context, h *sim.Host) error {
+	said := ""
 	for {
-		if err := runContour(ctx, h); err != nil && ctx.Err() == nil {
+		if err := runContour(ctx, h); err != nil && ctx.Err() == nil && err.Error() != said {
 			h.Log.Warn("simulated contour", "err", err)
+			said = err.Error()
 		}
 		select {
 		case <-ctx.Done():

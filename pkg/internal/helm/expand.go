@@ -13,7 +13,7 @@ import (
 )
 
 // Expand renders each text as a template of rel's chart would be: with the
-// chart's named templates (`include "prometheus.server.fullname" .`), its
+// chart's named templates (`include "mychart.server.fullname" .`), its
 // values as rel sets them, and .Release. Catalogue checks name what a
 // chart names through the release, so they follow a release name or a
 // fullnameOverride as the chart does. Texts without "{{" come back as
