@@ -111,6 +111,20 @@ func TestIntegrationDefaultStackUpstream(t *testing.T) {
 	}
 	verifyWildcard(ctx, t, kc, caDir, "echo."+st.Ingress.Domain)
 
+	// cert-manager's webhook answers: what it refuses (a Certificate that
+	// names nothing, which the CRD's schema allows) is refused; what it
+	// allows goes in.
+	nameless := kube.Object("cert-manager.io/v1", "Certificate", "demo", "nameless", map[string]any{"spec": map[string]any{
+		"secretName": "nameless-tls", "issuerRef": map[string]any{"name": "kindred", "kind": "ClusterIssuer"}}})
+	if _, err := kc.Apply(ctx, nameless); err == nil || !strings.Contains(err.Error(), "at least one of commonName") {
+		t.Errorf("a Certificate that names nothing: err = %v, want the webhook's refusal", err)
+	}
+	named := kube.Object("cert-manager.io/v1", "Certificate", "demo", "named", map[string]any{"spec": map[string]any{
+		"secretName": "named-tls", "dnsNames": []any{"named." + st.Ingress.Domain}, "issuerRef": map[string]any{"name": "kindred", "kind": "ClusterIssuer"}}})
+	if _, err := kc.Apply(ctx, named); err != nil {
+		t.Errorf("a valid Certificate: %v", err)
+	}
+
 	// A route to a Service that does not exist: the real Contour says so.
 	ghost := *st
 	ghost.Routes = append(slices.Clone(st.Routes), api.Route{Host: "ghost." + st.Ingress.Domain, Component: "demo",

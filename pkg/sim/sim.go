@@ -159,6 +159,13 @@ func DefaultRoot() string {
 	return filepath.Join(os.TempDir(), "kindred-sim")
 }
 
+// What a simulated cluster runs for real, plays, and skips; -v says so.
+const (
+	Real    = "etcd, kube-apiserver, kube-controller-manager, kube-scheduler (built from their Go modules)"
+	Played  = "kubelets and pods (kwok), the local-path provisioner"
+	Skipped = "containers (no image is pulled or run): what needs one to answer (proxies, database logins, traffic to routes) is skipped, and the step says so"
+)
+
 // ErrUnsupportedOS: the simulated cluster runs its processes in a POSIX
 // process group, which Windows does not have. On Windows, use kind (Docker
 // Desktop) or an existing cluster.

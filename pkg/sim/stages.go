@@ -280,6 +280,8 @@ type Controller struct {
 	// Run plays the controller in Go until ctx ends, for what stages
 	// cannot do: create objects, sign certificates, answer webhooks.
 	Run func(ctx context.Context, h *Host) error
+	// How says, for -v, whether the controller is real or played, and how.
+	How string
 }
 
 // ReadyStage is a kwok stage that sets condition cond of every kind object

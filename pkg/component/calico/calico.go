@@ -57,5 +57,6 @@ func (Calico) Finish(ctx context.Context, env *component.Env, _ []*unstructured.
 // (see sim.go), so the real chart's path runs: the operator makes the
 // TigeraStatus objects and calico-system, as upstream does.
 func (Calico) Simulated() []sim.Controller {
-	return []sim.Controller{{Name: "tigera-operator", Kinds: []string{"operator.tigera.io/v1/Installation", "operator.tigera.io/v1/TigeraStatus"}, Run: operate}}
+	return []sim.Controller{{Name: "tigera-operator", Kinds: []string{"operator.tigera.io/v1/Installation", "operator.tigera.io/v1/TigeraStatus"}, Run: operate,
+		How: "played in Go: the Tigera operator's TigeraStatus, calico-system and its workloads (no Calico dataplane)"}}
 }

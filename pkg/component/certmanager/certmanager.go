@@ -82,5 +82,6 @@ func (CertManager) Detail(u *unstructured.Unstructured) (string, bool) {
 // and controller are played in Go (webhook.go, sim.go): the webhook answers
 // the API server, and certificates are really signed.
 func (CertManager) Simulated() []sim.Controller {
-	return []sim.Controller{{Name: ID, Kinds: []string{"cert-manager.io/v1/Certificate", "cert-manager.io/v1/Issuer", "cert-manager.io/v1/ClusterIssuer"}, Run: play}}
+	return []sim.Controller{{Name: ID, Kinds: []string{"cert-manager.io/v1/Certificate", "cert-manager.io/v1/Issuer", "cert-manager.io/v1/ClusterIssuer"}, Run: play,
+		How: "played in Go: the webhook (served to the API server), cainjector, and the controller, which really signs CA and self-signed certificates; ACME, Vault and Venafi issuers stay not Ready"}}
 }

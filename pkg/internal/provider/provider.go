@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -89,6 +90,15 @@ func (p *Sim) Ensure(ctx context.Context, st *stack.Stack, progress func(string)
 func (p *Sim) simulate(ctx context.Context, c *sim.Cluster) {
 	if len(p.Controllers) == 0 {
 		return
+	}
+	if p.Log != nil {
+		var controllers []string
+		for _, ctl := range p.Controllers {
+			if ctl.How != "" {
+				controllers = append(controllers, ctl.Name+": "+ctl.How)
+			}
+		}
+		p.Log.Info("simulated cluster", "real", sim.Real, "played", sim.Played, "skipped", sim.Skipped, "controllers", strings.Join(controllers, "; "))
 	}
 	go func() {
 		if err := c.SimulateControllers(ctx, p.Controllers); err != nil && p.Log != nil {
