@@ -335,9 +335,7 @@ func specOf(u *unstructured.Unstructured) leafSpec {
 	list := func(f ...string) []string { s, _, _ := unstructured.NestedStringSlice(u.Object, f...); return s }
 	s := leafSpec{commonName: str("spec", "commonName"), dnsNames: list("spec", "dnsNames"), ips: list("spec", "ipAddresses"),
 		uris: list("spec", "uris"), emails: list("spec", "emailAddresses"), algorithm: str("spec", "privateKey", "algorithm"), duration: 90 * 24 * time.Hour}
-	if n, ok, _ := unstructured.NestedInt64(u.Object, "spec", "privateKey", "size"); ok {
-		s.size = int(n)
-	}
+	s.size = int(intField(u.Object, "spec", "privateKey", "size"))
 	s.isCA, _, _ = unstructured.NestedBool(u.Object, "spec", "isCA")
 	if d, err := time.ParseDuration(str("spec", "duration")); err == nil {
 		s.duration = d

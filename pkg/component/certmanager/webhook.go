@@ -238,10 +238,7 @@ func validateCertificate(o map[string]any) []string {
 			errs = append(errs, fmt.Sprintf("spec.ipAddresses: Invalid value: %q: invalid IP address", ip))
 		}
 	}
-	alg, size := str("spec", "privateKey", "algorithm"), int64(0)
-	if n, ok, _ := unstructured.NestedInt64(o, "spec", "privateKey", "size"); ok {
-		size = n
-	}
+	alg, size := str("spec", "privateKey", "algorithm"), intField(o, "spec", "privateKey", "size")
 	switch alg {
 	case "", "RSA":
 		if size != 0 && (size < 2048 || size > 8192) {
@@ -264,6 +261,21 @@ func validateCertificate(o map[string]any) []string {
 		}
 	}
 	return errs
+}
+
+// intField reads a number however it was decoded (JSON gives float64).
+func intField(o map[string]any, fields ...string) int64 {
+	v, _, _ := unstructured.NestedFieldNoCopy(o, fields...)
+	switch n := v.(type) {
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	case json.Number:
+		i, _ := n.Int64()
+		return i
+	}
+	return 0
 }
 
 // issuerTypes are the issuer configurations cert-manager knows.
