@@ -214,3 +214,51 @@ components:
 		time.Sleep(250 * time.Millisecond)
 	}
 }
+
+// TestIntegrationSimBindsVolumes: claims are bound as on kind, through
+// the default class's local-path provisioner once a pod uses them, and a
+// claim naming a class the cluster lacks (a production class) is bound too.
+func TestIntegrationSimBindsVolumes(t *testing.T) {
+	r := newSimRun(t)
+	dir := t.TempDir()
+	manifest := ""
+	for _, c := range []struct{ name, class string }{{"plain", ""}, {"prod", "\n  storageClassName: gp3"}} {
+		manifest += `---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: ` + c.name + `}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 2Gi}}` + c.class + `
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ` + c.name + `}
+spec:
+  selector: {matchLabels: {app: ` + c.name + `}}
+  template:
+    metadata: {labels: {app: ` + c.name + `}}
+    spec:
+      containers: [{name: app, image: example.test/app:1, volumeMounts: [{name: data, mountPath: /data}]}]
+      volumes: [{name: data, persistentVolumeClaim: {claimName: ` + c.name + `}}]
+`
+	}
+	if err := os.WriteFile(filepath.Join(dir, "volumes.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stack.yaml"), []byte("apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: volumes}\ncomponents:\n  - {name: data, namespace: data, manifests: [volumes.yaml]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := stack.Load(filepath.Join(dir, "stack.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.up(st)
+	kc := r.kube(st)
+	for _, name := range []string{"plain", "prod"} {
+		pvc, err := kc.Typed.CoreV1().PersistentVolumeClaims("data").Get(r.ctx, name, metav1.GetOptions{})
+		if err != nil || pvc.Status.Phase != "Bound" {
+			t.Errorf("claim %s: %v, %v", name, err, pvc.Status.Phase)
+		}
+	}
+}

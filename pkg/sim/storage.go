@@ -16,8 +16,10 @@ import (
 // Storage as kind has it: a default StorageClass "standard" of Rancher's
 // local-path provisioner, binding when a pod first uses the claim, and a
 // played provisioner that makes a host-path PersistentVolume on the node
-// the scheduler chose. No data is written anywhere: the volume exists only
-// as an object, as the pods that use it do.
+// the scheduler chose. A claim naming a class the cluster lacks (a
+// production class such as "gp3") is bound at once rather than left
+// Pending, so a production-shaped chart comes up. No data is written
+// anywhere: the volume exists only as an object, as the pods that use it do.
 
 const (
 	// StorageClass is the simulated cluster's default class, named as kind's.
@@ -63,8 +65,18 @@ func provisionOnce(ctx context.Context, kc kubernetes.Interface) error {
 		return err
 	}
 	for _, pvc := range claims.Items {
+		if pvc.Spec.VolumeName != "" || pvc.DeletionTimestamp != nil {
+			continue
+		}
 		node := pvc.Annotations[annSelectedNode]
-		if pvc.Spec.VolumeName != "" || pvc.Annotations[annProvisioner] != localPath || node == "" || pvc.DeletionTimestamp != nil {
+		switch {
+		case pvc.Annotations[annProvisioner] == localPath && node != "":
+		case missingClass(ctx, kc, pvc.Spec.StorageClassName):
+			// A production-shaped chart names a class this cluster lacks
+			// ("gp3", "premium-rwo"): the claim is bound at once, on no
+			// node in particular, rather than left Pending forever.
+			node = ""
+		default:
 			continue
 		}
 		if err := createVolume(ctx, kc, &pvc, node); err != nil {
@@ -87,6 +99,16 @@ func provisionOnce(ctx context.Context, kc kubernetes.Interface) error {
 	return nil
 }
 
+// missingClass reports whether a claim names a StorageClass the cluster
+// does not have.
+func missingClass(ctx context.Context, kc kubernetes.Interface, class *string) bool {
+	if class == nil || *class == "" {
+		return false
+	}
+	_, err := kc.StorageV1().StorageClasses().Get(ctx, *class, metav1.GetOptions{})
+	return apierrors.IsNotFound(err)
+}
+
 func createVolume(ctx context.Context, kc kubernetes.Interface, pvc *corev1.PersistentVolumeClaim, node string) error {
 	name := "pvc-" + string(pvc.UID)
 	size := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
@@ -102,7 +124,7 @@ func createVolume(ctx context.Context, kc kubernetes.Interface, pvc *corev1.Pers
 		modes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
 	}
 	hostType := corev1.HostPathDirectoryOrCreate
-	_, err := kc.CoreV1().PersistentVolumes().Create(ctx, &corev1.PersistentVolume{
+	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{annProvisionedBy: localPath}},
 		Spec: corev1.PersistentVolumeSpec{
 			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: size},
@@ -114,11 +136,14 @@ func createVolume(ctx context.Context, kc kubernetes.Interface, pvc *corev1.Pers
 				Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID, ResourceVersion: pvc.ResourceVersion},
 			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{
 				Path: fmt.Sprintf("/var/local-path-provisioner/%s_%s_%s", name, pvc.Namespace, pvc.Name), Type: &hostType}},
-			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: []string{node}}},
-			}}}},
 		},
-	}, metav1.CreateOptions{FieldManager: "local-path-provisioner"})
+	}
+	if node != "" {
+		pv.Spec.NodeAffinity = &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: []string{node}}},
+		}}}}
+	}
+	_, err := kc.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{FieldManager: "local-path-provisioner"})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
 	}
