@@ -137,6 +137,9 @@ func (m *Progress) apply(e event.Event) tea.Cmd {
 		if e.Changed {
 			s.status = "changed"
 		}
+		if e.Repaired {
+			s.status, s.detail = "repaired", strings.TrimPrefix(e.Message, "repaired: ")
+		}
 		return tea.Println(m.line(s))
 	case event.StepFailed:
 		s.status, s.elapsed, s.detail = "failed", e.Elapsed, e.Message
@@ -166,6 +169,8 @@ func (m *Progress) line(s *stepState) string {
 		return m.st.ok.Render("✓ ") + s.id + m.st.dim.Render(" "+render.Duration(s.elapsed))
 	case "unchanged":
 		return m.st.unchanged.Render("= "+s.id+" unchanged") + m.st.dim.Render(" "+render.Duration(s.elapsed))
+	case "repaired":
+		return m.st.ok.Render("✓ ") + s.id + m.st.dim.Render(" "+render.Duration(s.elapsed)) + " repaired: " + s.detail
 	case "failed":
 		return m.st.failed.Render("✗ "+s.id) + m.st.dim.Render(" "+render.Duration(s.elapsed)) + "\n    " + s.detail
 	}

@@ -50,6 +50,9 @@ func BenchmarkPeers(b *testing.B) {
 	helmBin, helmfileBin := filepath.Join(tools, "helm"), filepath.Join(tools, "helmfile")
 	// kwok makes every pod Ready after a second, like a fast real start.
 	c := testbed.Sim(b, sim.WithReadyDelay(time.Second))
+	// Widgets turn Ready as their operator would; helm and helmfile do not
+	// wait for that, kindred does.
+	testbed.PlayWidgets(b, c, 0)
 	bin := buildKindred(b)
 	ctx := context.Background()
 	kc, err := kubernetes.NewForConfig(c.RESTConfig())

@@ -119,3 +119,19 @@ func RequireE2E(t testing.TB) E2EImages {
 	}
 	return imgs
 }
+
+// PlayWidgets has the simulated cluster play the controller of the test
+// charts' Widget resources (testdata/charts/widgets): a kwok stage that
+// marks each Widget Ready, as an operator would, after delay. Without it a
+// Widget is never ready, as on a cluster whose operator is missing.
+func PlayWidgets(t testing.TB, c *sim.Cluster, delay time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.SimulateControllers(ctx, []sim.Controller{{Name: "widgets", Kinds: []string{"test.kindred.dev/v1/Widget"},
+			Stages: sim.ReadyStageAfter("test.kindred.dev/v1", "Widget", "Ready", delay)}})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}

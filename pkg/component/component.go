@@ -128,6 +128,14 @@ type Finisher interface {
 	Finish(ctx context.Context, env *Env, objs []*unstructured.Unstructured) (Result, error)
 }
 
+// Preparer adds, once a chart step's release is applied and before its
+// objects are waited for, what the chart's own controller needs before
+// anything it runs can be ready (Calico's Installation, without which the
+// operator readies nothing). What it returns is part of the step.
+type Preparer interface {
+	Prepare(ctx context.Context, env *Env) (Result, error)
+}
+
 // Remover undoes, when a step is removed, what a Finisher did beyond the
 // step's inventory.
 type Remover interface {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -41,7 +42,15 @@ func (r *runner) objects(ctx context.Context, id, ns string, prev *StepRecord, p
 		ref.Adopted = r.adopted(ctx, prev, ref)
 		rec.Inventory = append(rec.Inventory, ref)
 	}
-	changed := prev == nil || prev.Hash != hash || !r.allExist(ctx, objs)
+	changed := prev == nil || prev.Hash != hash
+	if !changed {
+		// The same objects as last time: put back any deleted by hand.
+		if gone := r.missing(ctx, objs); len(gone) > 0 {
+			changed = true
+			progress("restoring what drifted: " + strings.Join(gone, "; "))
+			r.noteRepair(id, gone)
+		}
+	}
 	if changed {
 		if err := r.ensureNamespaces(ctx, objs, progress); err != nil {
 			return nil, false, err
@@ -94,7 +103,8 @@ func (r *runner) waitReady(ctx context.Context, objs []*unstructured.Unstructure
 		return nil
 	}
 	last := ""
-	return ready.Wait(ctx, r.kube, objs, timeout, func(n, total int, pending []ready.Status) {
+	return ready.Wait(ctx, r.kube, objs, timeout, func(all, pending []ready.Status) {
+		n, total := len(all)-len(pending), len(all)
 		msg := fmt.Sprintf("%d/%d objects ready", n, total)
 		if len(pending) > 0 {
 			msg += ", waiting for " + pending[0].Object
@@ -111,16 +121,25 @@ func (r *runner) waitReady(ctx context.Context, objs []*unstructured.Unstructure
 			last = msg
 			progress(msg)
 		}
+		if len(pending) == 0 {
+			for _, s := range all {
+				if s.NoStatus {
+					progress(s.Object + ": " + s.Message)
+				}
+			}
+		}
 	})
 }
 
-func (r *runner) allExist(ctx context.Context, objs []*unstructured.Unstructured) bool {
+// missing lists the objects that are not in the cluster (deleted by hand).
+func (r *runner) missing(ctx context.Context, objs []*unstructured.Unstructured) []string {
+	var out []string
 	for _, o := range objs {
 		if _, err := r.kube.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName()); err != nil {
-			return false
+			out = append(out, o.GetKind()+" "+kube.Name(o)+" was deleted")
 		}
 	}
-	return true
+	return out
 }
 
 // ensureNamespaces creates the namespaces objects live in, first waiting

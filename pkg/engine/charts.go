@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -34,6 +35,17 @@ func (r *runner) chart(ctx context.Context, s *plan.Step, mod component.Componen
 	rec.Hash = res.ChartVersion
 	if res.Recovered != "" {
 		progress("repaired release: " + res.Recovered)
+	}
+	if len(res.Repaired) > 0 {
+		progress("restored what drifted: " + strings.Join(res.Repaired, "; "))
+		r.noteRepair(s.ID, res.Repaired)
+	}
+	if p, ok := mod.(component.Preparer); ok {
+		pres, err := p.Prepare(ctx, env)
+		rec.Inventory = append(rec.Inventory, pres.Inventory...)
+		if err != nil {
+			return rec, nil, true, err
+		}
 	}
 	objs, err := kube.Decode([]byte(res.Manifest))
 	if err != nil {

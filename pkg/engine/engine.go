@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -119,6 +120,21 @@ type runner struct {
 	store  *stateStore
 	prev   *State
 	lock   *lock
+
+	repairs sync.Map // step ID → what drift the step restored
+}
+
+// noteRepair records that step id restored drift.
+func (r *runner) noteRepair(id string, what []string) {
+	if len(what) > 0 {
+		r.repairs.Store(id, strings.Join(what, "; "))
+	}
+}
+
+func (r *runner) repairedOf(id string) string {
+	v, _ := r.repairs.Load(id)
+	s, _ := v.(string)
+	return s
 }
 
 // nodes turns the plan into executor nodes, plus removal nodes for steps
@@ -127,7 +143,7 @@ func (r *runner) nodes() []*node {
 	var out []*node
 	for _, s := range r.plan.Steps {
 		s := s
-		n := &node{id: s.ID, kind: s.Kind, needs: s.Needs}
+		n := &node{id: s.ID, kind: s.Kind, needs: s.Needs, repaired: func() string { return r.repairedOf(s.ID) }}
 		if s.Kind == plan.KindCluster {
 			n.run = func(ctx context.Context, progress func(string)) (bool, error) {
 				return retryTransient(ctx, progress, func() (bool, error) { return r.cluster(ctx, progress) })

@@ -31,7 +31,17 @@ type fixture struct {
 	cache string
 }
 
+// newFixture is a simulated cluster that plays the test charts' Widget
+// controller.
 func newFixture(t *testing.T, opts ...sim.Option) *fixture {
+	t.Helper()
+	f := newBareFixture(t, opts...)
+	testbed.PlayWidgets(t, f.sim, 0)
+	return f
+}
+
+// newBareFixture is a simulated cluster that plays no custom controller.
+func newBareFixture(t *testing.T, opts ...sim.Option) *fixture {
 	t.Helper()
 	c := testbed.Sim(t, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

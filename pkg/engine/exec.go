@@ -56,6 +56,9 @@ type node struct {
 	kind  string
 	needs []string
 	run   func(ctx context.Context, progress func(string)) (changed bool, err error)
+	// repaired, if set, says after a successful run what drift the run
+	// restored ("" for none).
+	repaired func() string
 }
 
 // execute runs nodes as their needs allow, at most parallel at a time (0 is
@@ -83,9 +86,10 @@ func execute(ctx context.Context, nodes []*node, parallel int, sink event.Sink, 
 	sem := make(chan struct{}, max(parallel, 1))
 
 	type result struct {
-		id      string
-		changed bool
-		err     error
+		id       string
+		changed  bool
+		repaired bool
+		err      error
 	}
 	results := make(chan result)
 	var sum event.Summary
@@ -121,11 +125,19 @@ func execute(ctx context.Context, nodes []*node, parallel int, sink event.Sink, 
 				}
 				sink.Emit(event.Event{Time: now(), Type: event.StepFailed, Step: n.id, Kind: n.kind, Message: err.Error(), Detail: detail, Elapsed: elapsed})
 			} else {
-				msg := "unchanged"
+				msg, repaired := "unchanged", ""
 				if changed {
 					msg = "changed"
 				}
-				sink.Emit(event.Event{Time: now(), Type: event.StepSucceeded, Step: n.id, Kind: n.kind, Changed: changed, Message: msg, Elapsed: elapsed})
+				if n.repaired != nil {
+					repaired = n.repaired()
+				}
+				if repaired != "" {
+					msg = "repaired: " + repaired
+				}
+				sink.Emit(event.Event{Time: now(), Type: event.StepSucceeded, Step: n.id, Kind: n.kind, Changed: changed, Repaired: repaired != "", Message: msg, Elapsed: elapsed})
+				results <- result{id: n.id, changed: changed, repaired: repaired != ""}
+				return
 			}
 			results <- result{id: n.id, changed: changed, err: err}
 		}()
@@ -173,6 +185,9 @@ func execute(ctx context.Context, nodes []*node, parallel int, sink event.Sink, 
 				skip(d, fmt.Sprintf("needs %s, which failed", r.id))
 			}
 			continue
+		}
+		if r.repaired {
+			sum.Repaired++
 		}
 		if r.changed {
 			sum.Changed++

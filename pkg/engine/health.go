@@ -37,7 +37,30 @@ func liveHealth(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *Step
 		case st.Status != "deployed":
 			return false, "release " + rec.Release + " is " + st.Status
 		}
-		return true, fmt.Sprintf("release %s revision %d (chart %s) deployed", rec.Release, st.Revision, st.ChartVersion)
+		// The release record says what was applied; the live objects say
+		// whether it still stands.
+		objs, err := kube.Decode([]byte(st.Manifest))
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, o := range objs {
+			if o.GetNamespace() == "" {
+				if _, namespaced, err := kc.Resource(o.GroupVersionKind(), rec.Namespace); err == nil && namespaced {
+					o.SetNamespace(rec.Namespace)
+				}
+			}
+		}
+		sts, err := ready.Poll(ctx, kc, objs)
+		if err != nil {
+			return false, err.Error()
+		}
+		if msg := ready.Describe(sts); msg != "" {
+			return false, fmt.Sprintf("release %s revision %d deployed, but not ready: %s", rec.Release, st.Revision, msg)
+		}
+		if drift, err := hc.Drift(ctx, rec.Release, rec.Namespace); err == nil && len(drift) > 0 {
+			return false, fmt.Sprintf("release %s revision %d deployed, but drifted: %s (kindred up restores it)", rec.Release, st.Revision, strings.Join(drift, "; "))
+		}
+		return true, fmt.Sprintf("release %s revision %d (chart %s) deployed, %d objects ready", rec.Release, st.Revision, st.ChartVersion, len(objs))
 	}
 	var objs []*unstructured.Unstructured
 	for _, o := range rec.Inventory {

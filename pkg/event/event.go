@@ -35,6 +35,9 @@ type Event struct {
 	Message string `json:"message,omitempty"`
 	// Changed tells, for StepSucceeded, whether the step changed anything.
 	Changed bool `json:"changed,omitempty"`
+	// Repaired tells, for StepSucceeded, that the step restored drift
+	// (objects deleted or changed by hand); Message says what.
+	Repaired bool `json:"repaired,omitempty"`
 	// Elapsed is the step's (or, for Finished, the run's) duration.
 	Elapsed time.Duration `json:"elapsed,omitempty"`
 	// Levels is the plan, for PlanReady: step IDs grouped by level.
@@ -50,7 +53,9 @@ type Event struct {
 
 // Summary counts a finished run's steps.
 type Summary struct {
-	Changed   int  `json:"changed"`
+	Changed int `json:"changed"`
+	// Repaired counts the changed steps that restored drift.
+	Repaired  int  `json:"repaired,omitempty"`
 	Unchanged int  `json:"unchanged"`
 	Failed    int  `json:"failed"`
 	Skipped   int  `json:"skipped"`
@@ -96,13 +101,16 @@ func (r *Recorder) Events() []Event {
 }
 
 // Final returns each step's last terminal event type: succeeded, failed or
-// skipped, with "succeeded" split into "changed" and "unchanged".
+// skipped, with "succeeded" split into "repaired", "changed" and
+// "unchanged".
 func (r *Recorder) Final() map[string]string {
 	out := map[string]string{}
 	for _, e := range r.Events() {
 		switch e.Type {
 		case StepSucceeded:
-			if e.Changed {
+			if e.Repaired {
+				out[e.Step] = "repaired"
+			} else if e.Changed {
 				out[e.Step] = "changed"
 			} else {
 				out[e.Step] = "unchanged"

@@ -49,6 +49,10 @@ func (t *Text) Emit(e event.Event) {
 		if e.Changed {
 			word = "changed"
 		}
+		if e.Repaired {
+			fmt.Fprintf(t.w, "repaired  %s (%s): %s\n", e.Step, Duration(e.Elapsed), strings.TrimPrefix(e.Message, "repaired: "))
+			break
+		}
 		fmt.Fprintf(t.w, "%-9s %s (%s)\n", word, e.Step, Duration(e.Elapsed))
 	case event.StepFailed:
 		fmt.Fprintf(t.w, "FAILED    %s (%s): %s\n", e.Step, Duration(e.Elapsed), strings.ReplaceAll(e.Message, "\n", "\n          "))
@@ -64,7 +68,11 @@ func (t *Text) Emit(e event.Event) {
 		if s == nil {
 			s = &event.Summary{}
 		}
-		fmt.Fprintf(t.w, "done in %s: %d changed, %d unchanged, %d failed, %d skipped\n", Duration(e.Elapsed), s.Changed, s.Unchanged, s.Failed, s.Skipped)
+		repaired := ""
+		if s.Repaired > 0 {
+			repaired = fmt.Sprintf(" (%d repaired)", s.Repaired)
+		}
+		fmt.Fprintf(t.w, "done in %s: %d changed%s, %d unchanged, %d failed, %d skipped\n", Duration(e.Elapsed), s.Changed, repaired, s.Unchanged, s.Failed, s.Skipped)
 		if s.Cancelled {
 			fmt.Fprintln(t.w, "cancelled: steps not finished were left as they were; run the same command again to resume")
 		}
@@ -124,6 +132,11 @@ func (g *GitHub) Emit(e event.Event) {
 	case event.StepSkipped:
 		g.text.Emit(e)
 		fmt.Fprintf(g.w, "::warning title=kindred step %s skipped::%s\n", e.Step, escapeGitHub(e.Message))
+	case event.StepSucceeded:
+		g.text.Emit(e)
+		if e.Repaired {
+			fmt.Fprintf(g.w, "::notice title=kindred step %s repaired drift::%s\n", e.Step, escapeGitHub(strings.TrimPrefix(e.Message, "repaired: ")))
+		}
 	default:
 		g.text.Emit(e)
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -38,27 +39,24 @@ func (c *Cluster) SimulateControllers(ctx context.Context, controllers []Control
 	if err != nil {
 		return err
 	}
-	h, err := c.newHost(bins)
+	sh, err := c.sharedHost(bins)
 	if err != nil {
 		return err
 	}
+	defer sh.release()
 	controllers = append(slices.Clone(builtins), controllers...)
-	lock := flock.New(filepath.Join(c.Dir, "host.lock"))
-	defer lock.Unlock()
-	hosting := false
-	running := map[string]bool{}
+	mine := map[string]bool{}
 	done := make(chan string, len(controllers))
-	for {
-		if !hosting {
-			if ok, _ := lock.TryLock(); ok {
-				hosting = true
-				go func() {
-					if err := h.egress.serve(ctx, egressSocket(c.Dir)); err != nil {
-						c.log.Warn("simulated cluster: egress proxy", "err", err)
-					}
-				}()
-			}
+	defer func() {
+		// Wait for this call's controllers, so none outlives it.
+		for len(mine) > 0 {
+			name := <-done
+			sh.stopped(name)
+			delete(mine, name)
 		}
+	}()
+	for {
+		hosting := sh.host(c)
 		for _, ctl := range controllers {
 			if !served(dc, ctl.Kinds) {
 				continue
@@ -70,11 +68,11 @@ func (c *Cluster) SimulateControllers(ctx context.Context, controllers []Control
 					c.log.Info("simulating a controller", "controller", ctl.Name, "as", "kwok stages")
 				}
 			}
-			if ctl.Run != nil && hosting && !running[ctl.Name] {
-				running[ctl.Name] = true
+			if ctl.Run != nil && hosting && sh.start(ctl.Name) {
+				mine[ctl.Name] = true
 				c.log.Info("simulating a controller", "controller", ctl.Name, "as", "a controller in this process")
 				go func(ctl Controller) {
-					if err := ctl.Run(ctx, h); err != nil && ctx.Err() == nil {
+					if err := ctl.Run(ctx, sh.h); err != nil && ctx.Err() == nil {
 						c.log.Warn("simulated controller stopped; starting it again", "controller", ctl.Name, "err", err)
 					}
 					done <- ctl.Name
@@ -85,10 +83,104 @@ func (c *Cluster) SimulateControllers(ctx context.Context, controllers []Control
 		case <-ctx.Done():
 			return nil
 		case name := <-done:
-			running[name] = false
+			sh.stopped(name)
+			delete(mine, name)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// A process hosts a cluster's controllers played in Go once, however many
+// SimulateControllers calls it makes (a test that plays some controllers
+// beside the provider's): the calls share one Host and one egress proxy,
+// and each controller runs once. Across processes a lock in the cluster's
+// folder says who hosts.
+var (
+	hostsMu sync.Mutex
+	hosts   = map[string]*shared{}
+)
+
+type shared struct {
+	dir     string
+	h       *Host
+	lock    *flock.Flock
+	users   int
+	hosting bool
+	stop    context.CancelFunc
+	running map[string]bool
+}
+
+func (c *Cluster) sharedHost(bins binaries) (*shared, error) {
+	hostsMu.Lock()
+	defer hostsMu.Unlock()
+	if sh, ok := hosts[c.Dir]; ok {
+		sh.users++
+		return sh, nil
+	}
+	h, err := c.newHost(bins)
+	if err != nil {
+		return nil, err
+	}
+	sh := &shared{dir: c.Dir, h: h, lock: flock.New(filepath.Join(c.Dir, "host.lock")), users: 1, running: map[string]bool{}}
+	hosts[c.Dir] = sh
+	return sh, nil
+}
+
+// host reports whether this process hosts the cluster's played
+// controllers, taking the lock and starting the egress proxy if it can.
+func (sh *shared) host(c *Cluster) bool {
+	hostsMu.Lock()
+	defer hostsMu.Unlock()
+	if sh.hosting {
+		return true
+	}
+	if ok, _ := sh.lock.TryLock(); !ok {
+		return false
+	}
+	sh.hosting = true
+	ctx, stop := context.WithCancel(context.Background())
+	sh.stop = stop
+	go func() {
+		if err := sh.h.egress.serve(ctx, egressSocket(sh.dir)); err != nil {
+			c.log.Warn("simulated cluster: egress proxy", "err", err)
+		}
+	}()
+	return true
+}
+
+// start reports whether the caller should start controller name: it is
+// not running in this process yet.
+func (sh *shared) start(name string) bool {
+	hostsMu.Lock()
+	defer hostsMu.Unlock()
+	if sh.running[name] {
+		return false
+	}
+	sh.running[name] = true
+	return true
+}
+
+func (sh *shared) stopped(name string) {
+	hostsMu.Lock()
+	defer hostsMu.Unlock()
+	delete(sh.running, name)
+}
+
+// release ends a call's use; the last one stops hosting.
+func (sh *shared) release() {
+	hostsMu.Lock()
+	defer hostsMu.Unlock()
+	sh.users--
+	if sh.users > 0 {
+		return
+	}
+	if sh.stop != nil {
+		sh.stop()
+	}
+	if sh.hosting {
+		_ = sh.lock.Unlock()
+	}
+	delete(hosts, sh.dir)
 }
 
 // served reports whether the API server serves every group/version/Kind,

@@ -287,6 +287,12 @@ type Controller struct {
 // ReadyStage is a kwok stage that sets condition cond of every kind object
 // to True, as the kind's controller would once it is done.
 func ReadyStage(apiVersion, kind, cond string) string {
+	return ReadyStageAfter(apiVersion, kind, cond, 0)
+}
+
+// ReadyStageAfter is ReadyStage after delay, as a controller that takes
+// that long.
+func ReadyStageAfter(apiVersion, kind, cond string, delay time.Duration) string {
 	return fmt.Sprintf(`---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
@@ -299,9 +305,10 @@ spec:
     - key: '.status.conditions.[] | select( .type == "%[3]s" ) | .status'
       operator: NotIn
       values: ['True']
+  delay: {durationMilliseconds: %[5]d}
   next:
     statusTemplate: |
       conditions:
       - {type: %[3]s, status: "True", reason: Simulated, message: "set by the simulated cluster", lastTransitionTime: {{ Now | Quote }}}
-`, apiVersion, kind, cond, strings.ToLower(kind))
+`, apiVersion, kind, cond, strings.ToLower(kind), delay.Milliseconds())
 }

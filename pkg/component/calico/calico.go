@@ -28,10 +28,11 @@ type Calico struct{}
 // ID is "calico".
 func (Calico) ID() string { return ID }
 
-// Finish applies the Installation and waits for Calico and the nodes.
-// down removes the Installation (it is in the result's inventory), so the
-// operator tears Calico down.
-func (Calico) Finish(ctx context.Context, env *component.Env, _ []*unstructured.Unstructured) (component.Result, error) {
+// Prepare applies the Installation once the operator's chart is in: the
+// operator readies nothing (the chart's Goldmane and Whisker included)
+// until it has one. down removes it (it is in the step's inventory) before
+// the chart, so the operator tears Calico down.
+func (Calico) Prepare(ctx context.Context, env *component.Env) (component.Result, error) {
 	subnet := env.Stack.Cluster.Networking.PodSubnet
 	inst := kube.Object("operator.tigera.io/v1", "Installation", "", "default", map[string]any{"spec": map[string]any{
 		"calicoNetwork": map[string]any{"ipPools": []any{map[string]any{
@@ -46,11 +47,16 @@ func (Calico) Finish(ctx context.Context, env *component.Env, _ []*unstructured.
 	if _, err := env.Kube.Apply(ctx, inst); err != nil {
 		return component.Result{}, err
 	}
-	err := ready.RunChecks(ctx, env.Kube, []api.Check{
+	return res, nil
+}
+
+// Finish waits until the operator reports Calico Available and every node
+// is Ready (with Calico, nodes stay NotReady until the CNI runs).
+func (Calico) Finish(ctx context.Context, env *component.Env, _ []*unstructured.Unstructured) (component.Result, error) {
+	return component.Result{}, ready.RunChecks(ctx, env.Kube, []api.Check{
 		{Type: api.CheckCondition, APIVersion: "operator.tigera.io/v1", Kind: "TigeraStatus", Name: "calico", Condition: "Available", Status: "True"},
 		{Type: ready.CheckNodesReady},
 	}, env.Timeout, env.Say)
-	return res, err
 }
 
 // Simulated: on the simulated cluster the Tigera operator is played in Go

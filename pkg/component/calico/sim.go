@@ -119,8 +119,9 @@ func reconcile(ctx context.Context, dc dynamic.Interface) error {
 	}
 	allAvailable := true
 	for _, p := range parts {
+		var cr *unstructured.Unstructured
 		if p.cr != nil {
-			if _, err := dc.Resource(*p.cr).Get(ctx, "default", metav1.GetOptions{}); err != nil {
+			if cr, err = dc.Resource(*p.cr).Get(ctx, "default", metav1.GetOptions{}); err != nil {
 				continue
 			}
 		}
@@ -139,6 +140,19 @@ func reconcile(ctx context.Context, dc dynamic.Interface) error {
 		allAvailable = allAvailable && ready
 		if err := report(ctx, dc, p.status, ready, why); err != nil {
 			return err
+		}
+		if cr != nil {
+			// The operator reports on the resource that asked, too, in
+			// Ready/Progressing/Degraded conditions.
+			conds := conditions(ready, why, cr.GetGeneration())
+			conds[0].(map[string]any)["type"] = "Ready"
+			old, _, _ := unstructured.NestedSlice(cr.Object, "status", "conditions")
+			if !sameConditions(old, conds) {
+				cr.Object["status"] = map[string]any{"conditions": conds}
+				if _, err := dc.Resource(*p.cr).UpdateStatus(ctx, cr, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	conds := conditions(allAvailable, "", inst.GetGeneration())

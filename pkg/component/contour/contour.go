@@ -5,9 +5,11 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/internal/kube"
+	"kindred.dev/kindred/pkg/internal/ready"
 	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/sim"
 )
@@ -15,7 +17,12 @@ import (
 // ID is Contour's catalogue entry.
 const ID = "contour"
 
-func init() { component.Register(Contour{}) }
+func init() {
+	component.Register(Contour{})
+	// Contour writes no status on delegations, though their CRD has a
+	// status subresource.
+	ready.ReadyWhenApplied(schema.GroupKind{Group: "projectcontour.io", Kind: "TLSCertificateDelegation"}, "Contour writes no status on certificate delegations")
+}
 
 // Contour is the built-in: its own catalogue step, and every route step of
 // a stack whose ingress controller it is.

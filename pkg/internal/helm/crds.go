@@ -1,11 +1,8 @@
 package helm
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
@@ -16,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 )
@@ -42,16 +38,11 @@ func chartCRDs(ch *chart.Chart, values map[string]any) ([]*unstructured.Unstruct
 	}
 	var out []*unstructured.Unstructured
 	for _, crd := range cp.CRDObjects() {
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(crd.File.Data), 4096)
-		for {
-			var obj map[string]any
-			if err := dec.Decode(&obj); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return nil, fmt.Errorf("%s: %w", crd.Filename, err)
-			}
-			u := &unstructured.Unstructured{Object: obj}
+		objs, err := decodeObjects(crd.File.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", crd.Filename, err)
+		}
+		for _, u := range objs {
 			if u.GetKind() == "CustomResourceDefinition" {
 				out = append(out, u)
 			}
@@ -188,13 +179,11 @@ func (c *Client) Kept(ctx context.Context, name, namespace string) (Kept, error)
 			k.CRDs = append(k.CRDs, u.GetName())
 		}
 	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(last.Manifest)), 4096)
-	for {
-		var obj map[string]any
-		if err := dec.Decode(&obj); err != nil {
-			break
-		}
-		u := &unstructured.Unstructured{Object: obj}
+	objs, err := decodeObjects([]byte(last.Manifest))
+	if err != nil {
+		return k, err
+	}
+	for _, u := range objs {
 		if u.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
 			continue
 		}

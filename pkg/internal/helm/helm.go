@@ -79,6 +79,9 @@ type Result struct {
 	Manifest string
 	// ChartVersion is the version of the chart installed.
 	ChartVersion string
+	// Repaired lists the drift an unchanged release had (objects deleted
+	// or changed by hand), which Ensure restored.
+	Repaired []string
 }
 
 // Changed reports whether Ensure changed the cluster.
@@ -187,10 +190,20 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 	}
 
 	if last.Info.Status == common.StatusDeployed && last.Labels[LabelChartDigest] == labels[LabelChartDigest] && last.Labels[LabelValuesHash] == valuesHash {
-		res.Action = ActionNone
-		res.Revision = last.Version
-		res.Manifest = last.Manifest
-		return res, nil
+		// Unchanged, unless what the release made drifted: then the same
+		// chart and values are applied again, taking back fields others
+		// changed.
+		drift, err := c.drift(ctx, cfg, last)
+		if err != nil {
+			c.log().Warn("checking a release for drift", "release", rel.Name, "err", err)
+		}
+		if len(drift) == 0 {
+			res.Action = ActionNone
+			res.Revision = last.Version
+			res.Manifest = last.Manifest
+			return res, nil
+		}
+		res.Repaired = drift
 	}
 	if err := applyCRDs(); err != nil {
 		return res, fmt.Errorf("upgrading %s to %s: %w", rel.Name, fetched.From, err)
@@ -203,6 +216,10 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 	up.Labels = labels
 	up.MaxHistory = 10
 	up.ServerSideApply = "auto"
+	// A release applied server-side takes back fields others changed;
+	// one applied client-side does by its three-way merge with the live
+	// objects.
+	up.ForceConflicts = len(res.Repaired) > 0 && last.ApplyMethod != "csa"
 	out, err := up.RunWithContext(ctx, rel.Name, fetched.Chart, rel.Values)
 	if err != nil {
 		return res, fmt.Errorf("upgrading %s to %s: %w", rel.Name, fetched.From, err)
@@ -246,6 +263,9 @@ type Status struct {
 	Revision        int
 	ChartVersion    string
 	Labels          map[string]string
+	// Manifest is what the release rendered, for a health check of its
+	// live objects.
+	Manifest string `json:"-"`
 }
 
 // Get returns the latest record of a release, or nil when there is none.
@@ -258,7 +278,7 @@ func (c *Client) Get(ctx context.Context, name, namespace string) (*Status, erro
 	if err != nil || r == nil {
 		return nil, err
 	}
-	st := &Status{Name: r.Name, Namespace: r.Namespace, Status: string(r.Info.Status), Revision: r.Version, Labels: r.Labels}
+	st := &Status{Name: r.Name, Namespace: r.Namespace, Status: string(r.Info.Status), Revision: r.Version, Labels: r.Labels, Manifest: r.Manifest}
 	if r.Chart != nil && r.Chart.Metadata != nil {
 		st.ChartVersion = r.Chart.Metadata.Version
 	}

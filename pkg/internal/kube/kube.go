@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -37,6 +38,8 @@ type Client struct {
 	Typed   kubernetes.Interface
 	Dynamic dynamic.Interface
 	mapper  *restmapper.DeferredDiscoveryRESTMapper
+
+	statusKinds sync.Map // schema.GroupVersionKind → StatusKind
 }
 
 // New returns a client for cfg.
@@ -256,4 +259,51 @@ func Object(apiVersion, kind, ns, name string, fields map[string]any) *unstructu
 		u.Object[k] = v
 	}
 	return u
+}
+
+// StatusKind says what a kind's objects report about themselves.
+type StatusKind int
+
+const (
+	// BuiltIn kinds are Kubernetes' own (or served by an aggregated API).
+	BuiltIn StatusKind = iota
+	// CustomWithStatus kinds are a CRD's with a status subresource: a
+	// controller writes their status.
+	CustomWithStatus
+	// CustomWithoutStatus kinds are a CRD's without one (a status field in
+	// the schema alone is not a promise: Contour's TLSCertificateDelegation
+	// has one and no controller writes it): applied is all there is to
+	// wait for.
+	CustomWithoutStatus
+)
+
+// StatusOf says whether gvk is a custom resource and whether its CRD
+// declares a status; answers are cached.
+func (c *Client) StatusOf(ctx context.Context, gvk schema.GroupVersionKind) StatusKind {
+	if v, ok := c.statusKinds.Load(gvk); ok {
+		return v.(StatusKind)
+	}
+	sk := BuiltIn
+	if m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil && gvk.Group != "" {
+		crd, err := c.Dynamic.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}).
+			Get(ctx, m.Resource.Resource+"."+gvk.Group, metav1.GetOptions{})
+		switch {
+		case err == nil:
+			sk = CustomWithoutStatus
+			versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+			for _, v := range versions {
+				vm, _ := v.(map[string]any)
+				if vm["name"] != gvk.Version {
+					continue
+				}
+				if _, sub, _ := unstructured.NestedMap(vm, "subresources", "status"); sub {
+					sk = CustomWithStatus
+				}
+			}
+		case !apierrors.IsNotFound(err):
+			return BuiltIn // unknown for now: not cached
+		}
+	}
+	c.statusKinds.Store(gvk, sk)
+	return sk
 }

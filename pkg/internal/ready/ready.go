@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
@@ -36,7 +37,16 @@ type Status struct {
 	// must fix it: an image that cannot be pulled, a container that keeps
 	// crashing or cannot be made, a pod that no node can take.
 	Trouble string
+	// NoStatus: a custom resource whose CRD declares no status, ready once
+	// applied.
+	NoStatus bool
 }
+
+// Messages of custom resources' readiness.
+const (
+	MsgNoStatusYet = "no status yet: its controller has not reported on it"
+	MsgNoStatus    = "applied; its CRD declares no status to wait for"
+)
 
 // Object computes the readiness of obj as stored, with kstatus: Current is
 // ready, Failed is failed, anything else is in progress.
@@ -62,6 +72,63 @@ func Object(obj *unstructured.Unstructured) Status {
 		}
 	}
 	return st
+}
+
+// judgeCustom corrects kstatus where it is too kind: an APIService is
+// ready only when Available; a custom resource whose controller has
+// written no status yet is not ready (kstatus calls it Current), and one
+// whose CRD declares no status is ready once applied.
+func judgeCustom(ctx context.Context, c *kube.Client, obj *unstructured.Unstructured, st *Status) {
+	gvk := obj.GroupVersionKind()
+	if gvk.GroupKind() == (schema.GroupKind{Group: "apiregistration.k8s.io", Kind: "APIService"}) {
+		if a := condition(obj, "Available"); a != "True" {
+			st.Ready, st.Message = false, "Available="+or(a, "Unknown")+": "+conditionMessage(obj, "Available")
+		}
+		return
+	}
+	if st.Failed {
+		return
+	}
+	if why, ok := appliedOnly.Load(gvk.GroupKind()); ok {
+		st.Ready, st.NoStatus, st.Message = true, true, "applied; "+why.(string)
+		return
+	}
+	switch c.StatusOf(ctx, gvk) {
+	case kube.CustomWithoutStatus:
+		st.Ready, st.NoStatus, st.Message = true, true, MsgNoStatus
+	case kube.CustomWithStatus:
+		if s, _, _ := unstructured.NestedMap(obj.Object, "status"); len(s) == 0 {
+			st.Ready, st.Message = false, MsgNoStatusYet
+		}
+	}
+}
+
+// appliedOnly are custom kinds whose CRD has a status subresource that no
+// controller writes: ready once applied (see ReadyWhenApplied).
+var appliedOnly sync.Map // schema.GroupKind → why
+
+// ReadyWhenApplied declares, for a built-in component, a custom kind its
+// controller never reports on, and why: objects of it are ready once
+// applied, rather than waiting for a status that never comes.
+func ReadyWhenApplied(gk schema.GroupKind, why string) { appliedOnly.Store(gk, why) }
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// conditionMessage returns the message of obj's condition typ.
+func conditionMessage(obj *unstructured.Unstructured, typ string) string {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == typ {
+			s, _ := m["message"].(string)
+			return s
+		}
+	}
+	return "no condition reported"
 }
 
 // condition returns the status of obj's condition typ, or "".
@@ -96,6 +163,7 @@ func poll(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured
 			return nil, err
 		}
 		st := Object(cur)
+		judgeCustom(ctx, c, cur, &st)
 		switch {
 		case st.Ready || st.Failed:
 		case prev != nil:
@@ -216,9 +284,9 @@ func shorten(s string) string {
 }
 
 // Wait polls objs until every one is ready, one has failed, or timeout
-// passes. progress, if not nil, gets the count of ready objects after each
-// poll. The error names every object still not ready.
-func Wait(parent context.Context, c *kube.Client, objs []*unstructured.Unstructured, timeout time.Duration, progress func(ready, total int, pending []Status)) error {
+// passes. progress, if not nil, gets every object's status and those still
+// pending after each poll. The error names every object still not ready.
+func Wait(parent context.Context, c *kube.Client, objs []*unstructured.Unstructured, timeout time.Duration, progress func(all, pending []Status)) error {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -244,7 +312,7 @@ func Wait(parent context.Context, c *kube.Client, objs []*unstructured.Unstructu
 				}
 			}
 			if progress != nil {
-				progress(len(sts)-len(pending), len(sts), pending)
+				progress(sts, pending)
 			}
 			if len(pending) == 0 {
 				return nil
