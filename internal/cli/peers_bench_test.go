@@ -94,7 +94,7 @@ func BenchmarkPeers(b *testing.B) {
 				b.Fatalf("helm uninstall %s: %v\n%s", r, err, out)
 			}
 		}
-		_ = kc.CoreV1().Secrets("kindred-system").Delete(ctx, "kindred-state", metav1.DeleteOptions{})
+		_ = kc.CoreV1().Secrets("kindred-system").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "kindred.dev/stack"})
 	}
 	var peakRSS int64
 	res := map[string][]time.Duration{}

@@ -200,8 +200,11 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 			return false, err
 		}
 	}
-	r.store = &stateStore{cs: r.kube.Typed}
+	r.store = &stateStore{cs: r.kube.Typed, stack: r.st.Metadata.Name}
 	if r.prev, err = r.store.load(ctx); err != nil {
+		return false, err
+	}
+	if err := r.claimedElsewhere(ctx); err != nil {
 		return false, err
 	}
 	spec, _ := json.Marshal(r.st.Stack)
@@ -209,6 +212,34 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 		s.Stack, s.File, s.Spec = r.st.Metadata.Name, r.st.File, spec
 	})
 	return changed, err
+}
+
+// ErrClaimed is wrapped when a stack would take over what another stack
+// on the same cluster installed.
+var ErrClaimed = errors.New("claimed by another stack")
+
+// claimedElsewhere refuses a run whose releases or namespaces another
+// stack on the cluster recorded as its own: two stacks never share a step.
+func (r *runner) claimedElsewhere(ctx context.Context) error {
+	others, err := otherStates(ctx, r.kube.Typed, r.st.Metadata.Name)
+	if err != nil {
+		return err
+	}
+	for _, s := range r.plan.Steps {
+		if s.Kind != plan.KindComponent || s.Inputs.Chart == nil {
+			continue
+		}
+		rel, ns := s.Component.Name, componentNamespace(s)
+		for _, o := range others {
+			for id, rec := range o.Steps {
+				if rec.Release == rel && rec.Namespace == ns {
+					return fmt.Errorf("%w: step %s would install release %s in namespace %s, which stack %q installed (its step %s); two stacks cannot share a release: rename the component in one of them, or run `kindred down` for %q first",
+						ErrClaimed, s.ID, rel, ns, o.Stack, id, o.Stack)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // prune removes what earlier runs installed for steps the stack dropped.
@@ -284,7 +315,7 @@ func (d *Down) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) 
 	if err != nil {
 		return event.Summary{}, err
 	}
-	store := &stateStore{cs: kc.Typed}
+	store := &stateStore{cs: kc.Typed, stack: st.Metadata.Name}
 	state, err := store.load(ctx)
 	if err != nil {
 		return event.Summary{}, err
@@ -457,7 +488,7 @@ func (s *Status) Run(ctx context.Context, st *stack.Stack) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	state, err := (&stateStore{cs: kc.Typed}).load(ctx)
+	state, err := (&stateStore{cs: kc.Typed, stack: st.Metadata.Name}).load(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -24,11 +24,19 @@ import (
 // Where kindred keeps its records in a cluster.
 const (
 	SystemNamespace = "kindred-system"
-	// The record is a Secret, not a ConfigMap: the applied stack holds
-	// chart values, and values may hold credentials.
+	// Each stack's record is a Secret of its own, kindred-state-STACK, so
+	// stacks share a cluster without touching each other's steps. A
+	// Secret, not a ConfigMap: the applied stack holds chart values, and
+	// values may hold credentials. kindred-state alone is the record of
+	// versions that kept one per cluster; it is moved on first use.
 	stateSecret = "kindred-state"
 	lockLease   = "kindred-lock"
+	// LabelStack names the stack a record belongs to.
+	LabelStack = "kindred.dev/stack"
 )
+
+// stateName is the Secret holding stack's record.
+func stateName(stack string) string { return stateSecret + "-" + stack }
 
 // ErrLocked is wrapped when another run holds the cluster's lock too long.
 var ErrLocked = errors.New("another kindred run holds the cluster")
@@ -69,10 +77,12 @@ type State struct {
 	Steps map[string]*StepRecord `json:"steps"`
 }
 
-// stateStore reads and writes the State Secret; writes are serialised.
+// stateStore reads and writes one stack's State Secret; writes are
+// serialised.
 type stateStore struct {
-	cs kubernetes.Interface
-	mu sync.Mutex
+	cs    kubernetes.Interface
+	stack string
+	mu    sync.Mutex
 }
 
 func ensureSystemNamespace(ctx context.Context, cs kubernetes.Interface) error {
@@ -84,11 +94,11 @@ func ensureSystemNamespace(ctx context.Context, cs kubernetes.Interface) error {
 	return err
 }
 
-// load returns the recorded state, or an empty one.
+// load returns the stack's recorded state, or an empty one.
 func (s *stateStore) load(ctx context.Context) (*State, error) {
-	sec, err := s.cs.CoreV1().Secrets(SystemNamespace).Get(ctx, stateSecret, metav1.GetOptions{})
+	sec, err := s.secret(ctx)
 	if apierrors.IsNotFound(err) {
-		return &State{Steps: map[string]*StepRecord{}}, nil
+		return &State{Stack: s.stack, Steps: map[string]*StepRecord{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading kindred's state: %w", err)
@@ -109,19 +119,24 @@ func (s *stateStore) update(ctx context.Context, fn func(*State)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		sec, err := s.cs.CoreV1().Secrets(SystemNamespace).Get(ctx, stateSecret, metav1.GetOptions{})
+		sec, err := s.secret(ctx)
 		create := apierrors.IsNotFound(err)
 		if err != nil && !create {
 			return err
 		}
+		legacy := err == nil && sec.Name == stateSecret
 		st := &State{Steps: map[string]*StepRecord{}}
 		if !create {
 			if err := json.Unmarshal(sec.Data["state.json"], st); err != nil || st.Steps == nil {
 				st = &State{Steps: map[string]*StepRecord{}}
 			}
-		} else {
-			sec = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: stateSecret, Namespace: SystemNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "kindred"}}, Type: corev1.SecretTypeOpaque}
 		}
+		if create || legacy {
+			create = true
+			sec = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: stateName(s.stack), Namespace: SystemNamespace,
+				Labels: map[string]string{"app.kubernetes.io/managed-by": "kindred", LabelStack: s.stack}}, Type: corev1.SecretTypeOpaque}
+		}
+		st.Stack = s.stack
 		fn(st)
 		data, err := json.Marshal(st)
 		if err != nil {
@@ -139,8 +154,48 @@ func (s *stateStore) update(ctx context.Context, fn func(*State)) error {
 		if err != nil {
 			return fmt.Errorf("writing kindred's state: %w", err)
 		}
+		if legacy {
+			// Moved to the stack's own record.
+			_ = s.cs.CoreV1().Secrets(SystemNamespace).Delete(ctx, stateSecret, metav1.DeleteOptions{})
+		}
 		return nil
 	}
+}
+
+// secret reads the stack's record: its own Secret, else the one record of
+// an older kindred if it is this stack's.
+func (s *stateStore) secret(ctx context.Context) (*corev1.Secret, error) {
+	sec, err := s.cs.CoreV1().Secrets(SystemNamespace).Get(ctx, stateName(s.stack), metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		return sec, err
+	}
+	old, lerr := s.cs.CoreV1().Secrets(SystemNamespace).Get(ctx, stateSecret, metav1.GetOptions{})
+	if lerr == nil {
+		var st State
+		if json.Unmarshal(old.Data["state.json"], &st) == nil && st.Stack == s.stack {
+			return old, nil
+		}
+	}
+	return nil, err
+}
+
+// otherStates reads the records of the cluster's other stacks.
+func otherStates(ctx context.Context, cs kubernetes.Interface, stack string) ([]*State, error) {
+	list, err := cs.CoreV1().Secrets(SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: LabelStack})
+	if err != nil {
+		return nil, err
+	}
+	var out []*State
+	for _, sec := range list.Items {
+		if sec.Labels[LabelStack] == stack {
+			continue
+		}
+		st := &State{}
+		if json.Unmarshal(sec.Data["state.json"], st) == nil {
+			out = append(out, st)
+		}
+	}
+	return out, nil
 }
 
 // lock is a Lease held while a run changes the cluster.
