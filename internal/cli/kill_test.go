@@ -39,6 +39,7 @@ func buildKindred(t testing.TB) string {
 func TestIntegrationKillAndResume(t *testing.T) {
 	c := testbed.Sim(t, sim.WithReadyDelay(300*time.Millisecond,
 		sim.ReadyDelay{Image: "example.test/operator:0.3.1", Delay: 1500 * time.Millisecond}))
+	testbed.PlayWidgets(t, c, 0)
 	bin := buildKindred(t)
 	st, err := stack.Load(refStack, stack.WithEnv(func(string) (string, bool) { return "", false }))
 	if err != nil {

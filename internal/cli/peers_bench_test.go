@@ -32,8 +32,8 @@ import (
 const (
 	benchStack    = "../../testdata/bench/stack.yaml"
 	benchChange   = "../../testdata/bench/stack-change.yaml"
-	benchHelmfile = "../../testdata/bench/helmfile.yaml"
-	benchHFChange = "../../testdata/bench/helmfile-change.yaml"
+	benchHelmfile = "../../testdata/bench/helmfile.yaml.gotmpl"
+	benchHFChange = "../../testdata/bench/helmfile-change.yaml.gotmpl"
 	benchRuns     = 3
 )
 
@@ -59,6 +59,9 @@ func BenchmarkPeers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The graph's real charts come from the upstream folder, named to the
+	// stack files and helmfile's templates alike.
+	b.Setenv(testbed.UpstreamEnv, testbed.Upstream(b))
 	st, err := stack.Load(benchStack)
 	if err != nil {
 		b.Fatal(err)
@@ -88,7 +91,8 @@ func BenchmarkPeers(b *testing.B) {
 	}
 	reset := func() {
 		for _, r := range releases {
-			cmd := exec.CommandContext(ctx, helmBin, "uninstall", r, "-n", "bench", "--ignore-not-found", "--wait")
+			s, _ := p.Step(r)
+			cmd := exec.CommandContext(ctx, helmBin, "uninstall", r, "-n", s.Component.Namespace, "--ignore-not-found", "--wait")
 			cmd.Env = env
 			if out, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("helm uninstall %s: %v\n%s", r, err, out)
@@ -118,10 +122,23 @@ func BenchmarkPeers(b *testing.B) {
 		var total time.Duration
 		for _, r := range releases {
 			s, _ := p.Step(r)
-			d, _, _ := run(helmBin, "upgrade", "--install", r, s.Component.Chart.Path,
-				"-n", "bench", "--create-namespace", "--wait", "--wait-for-jobs", "--timeout", "5m")
+			args := []string{"upgrade", "--install", r, s.Component.Chart.Path,
+				"-n", s.Component.Namespace, "--create-namespace", "--wait", "--wait-for-jobs", "--timeout", "5m"}
+			if len(s.Component.Values) > 0 {
+				vals, err := json.Marshal(s.Component.Values)
+				if err != nil {
+					b.Fatal(err)
+				}
+				file := filepath.Join(b.TempDir(), r+"-values.json")
+				if err := os.WriteFile(file, vals, 0o600); err != nil {
+					b.Fatal(err)
+				}
+				args = append(args, "-f", file)
+			}
+			d, _, _ := run(helmBin, args...)
 			total += d
 		}
+
 		return total
 	}
 

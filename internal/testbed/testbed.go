@@ -130,8 +130,14 @@ func PlayWidgets(t testing.TB, c *sim.Cluster, delay time.Duration) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = c.SimulateControllers(ctx, []sim.Controller{{Name: "widgets", Kinds: []string{"test.kindred.dev/v1/Widget"},
-			Stages: sim.ReadyStageAfter("test.kindred.dev/v1", "Widget", "Ready", delay)}})
+		_ = c.SimulateControllers(ctx, []sim.Controller{WidgetController(delay)})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
+}
+
+// WidgetController plays the test charts' Widget operator: each Widget
+// turns Ready after delay.
+func WidgetController(delay time.Duration) sim.Controller {
+	return sim.Controller{Name: "widgets", Kinds: []string{"test.kindred.dev/v1/Widget"},
+		Stages: sim.ReadyStageAfter("test.kindred.dev/v1", "Widget", "Ready", delay)}
 }

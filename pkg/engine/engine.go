@@ -28,6 +28,7 @@ import (
 	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
+	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 	Log *slog.Logger
 	// ChartMirror overrides the stack's chartMirror (KINDRED_CHART_MIRROR).
 	ChartMirror string
+	// Simulated are controllers a simulated cluster plays besides the
+	// built-in components' (a test's own operator, say).
+	Simulated []sim.Controller
 	// CacheDir holds fetched charts; defaults to the user's cache folder.
 	CacheDir string
 	// CADir holds the machine's local CA; defaults to trust.DataDir()/ca.
@@ -169,7 +173,7 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 		return false, errors.New("no cluster provider configured")
 	}
 	if s, ok := r.cfg.Provider.(cluster.Simulator); ok {
-		s.Simulate(component.Simulations())
+		s.Simulate(append(component.Simulations(), r.cfg.Simulated...))
 	}
 	acc, changed, err := r.cfg.Provider.Ensure(ctx, r.st, progress)
 	if err != nil {
@@ -277,7 +281,7 @@ func (r *runner) prune(ctx context.Context, progress func(string)) (bool, error)
 // create it.
 func connect(ctx context.Context, cfg *Config, st *stack.Stack) (cluster.Access, *kube.Client, *helm.Client, error) {
 	if s, ok := cfg.Provider.(cluster.Simulator); ok {
-		s.Simulate(component.Simulations())
+		s.Simulate(append(component.Simulations(), cfg.Simulated...))
 	}
 	acc, err := cfg.Provider.Access(ctx, st)
 	if err != nil {

@@ -38,6 +38,7 @@ import (
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
+	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -60,6 +61,14 @@ type options struct {
 	env      map[string]string
 	ttl      time.Duration
 	image    string
+	played   []sim.Controller
+}
+
+// WithSimulated has a simulated cluster play these controllers too, for a
+// stack whose custom resources need an operator the cluster cannot run
+// (their readiness waits for the status the operator writes).
+func WithSimulated(controllers ...sim.Controller) Option {
+	return func(o *options) { o.played = append(o.played, controllers...) }
 }
 
 // WithProvider picks the provider; the default is Kind, or Existing when
@@ -166,7 +175,7 @@ func Up(t testing.TB, stackFile string, opts ...Option) *Env {
 			}
 			defer shared.unlock()
 		}
-		_, err := engine.NewUp(engine.Config{Provider: p, Sink: sink}).Run(ctx, st)
+		_, err := engine.NewUp(engine.Config{Provider: p, Sink: sink, Simulated: o.played}).Run(ctx, st)
 		return err
 	}()
 	if acc, err := p.Access(ctx, st); err == nil {

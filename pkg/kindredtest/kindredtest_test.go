@@ -22,7 +22,7 @@ func TestIntegrationUpSim(t *testing.T) {
 	testbed.Integration(t)
 	testbed.RequireBlackholes(t)
 	start := time.Now()
-	env := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim))
+	env := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim), kindredtest.WithSimulated(testbed.WidgetController(0)))
 	t.Logf("first Up on the simulated cluster: %.1fs", time.Since(start).Seconds())
 	ctx := context.Background()
 
@@ -61,14 +61,14 @@ func TestIntegrationUpSim(t *testing.T) {
 
 	// The same stack again: the cluster is reused, not re-created.
 	start = time.Now()
-	again := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim))
+	again := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim), kindredtest.WithSimulated(testbed.WidgetController(0)))
 	t.Logf("reused Up on the simulated cluster: %.2fs", time.Since(start).Seconds())
 	if again.Kubeconfig != env.Kubeconfig {
 		t.Errorf("a second Up made another cluster: %s, want %s", again.Kubeconfig, env.Kubeconfig)
 	}
 
 	// A changed component is upgraded in place, on the same cluster.
-	changed := kindredtest.Up(t, "../../testdata/stacks/engine/overlay-replicas.yaml", kindredtest.WithProvider(kindredtest.Sim))
+	changed := kindredtest.Up(t, "../../testdata/stacks/engine/overlay-replicas.yaml", kindredtest.WithProvider(kindredtest.Sim), kindredtest.WithSimulated(testbed.WidgetController(0)))
 	if changed.Kubeconfig != env.Kubeconfig {
 		t.Errorf("a changed component made another cluster")
 	}
@@ -85,7 +85,7 @@ func TestIntegrationFailureDiagnostics(t *testing.T) {
 	testbed.Integration(t)
 	testbed.RequireBlackholes(t)
 	if os.Getenv("KINDREDTEST_FAILING_CHILD") == "1" {
-		kindredtest.Up(t, os.Getenv("KINDREDTEST_STACK"), kindredtest.WithProvider(kindredtest.Sim))
+		kindredtest.Up(t, os.Getenv("KINDREDTEST_STACK"), kindredtest.WithProvider(kindredtest.Sim), kindredtest.WithSimulated(testbed.WidgetController(0)))
 		return
 	}
 	dir := t.TempDir()
@@ -118,7 +118,7 @@ func TestIntegrationSharedAcrossProcesses(t *testing.T) {
 	testbed.Integration(t)
 	testbed.RequireBlackholes(t)
 	if os.Getenv("KINDREDTEST_CHILD") == "1" {
-		env := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim))
+		env := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim), kindredtest.WithSimulated(testbed.WidgetController(0)))
 		t.Logf("KUBECONFIG=%s", env.Kubeconfig)
 		return
 	}
@@ -172,10 +172,10 @@ func TestIntegrationReuseAcrossTests(t *testing.T) {
 	testbed.RequireBlackholes(t)
 	var first string
 	t.Run("first", func(t *testing.T) {
-		first = kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim)).Kubeconfig
+		first = kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim), kindredtest.WithSimulated(testbed.WidgetController(0))).Kubeconfig
 	})
 	t.Run("second", func(t *testing.T) {
-		if got := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim)).Kubeconfig; got != first {
+		if got := kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim), kindredtest.WithSimulated(testbed.WidgetController(0))).Kubeconfig; got != first {
 			t.Errorf("second test got cluster %s, want the first's %s", got, first)
 		}
 	})
@@ -187,7 +187,7 @@ func TestIntegrationCleanupAfterExit(t *testing.T) {
 	testbed.Integration(t)
 	testbed.RequireBlackholes(t)
 	if os.Getenv("KINDREDTEST_CLEANUP_CHILD") == "1" {
-		kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim))
+		kindredtest.Up(t, refStack, kindredtest.WithProvider(kindredtest.Sim), kindredtest.WithSimulated(testbed.WidgetController(0)))
 		return
 	}
 	state := t.TempDir()

@@ -271,9 +271,8 @@ const (
 	// controller writes their status.
 	CustomWithStatus
 	// CustomWithoutStatus kinds are a CRD's without one (a status field in
-	// the schema alone is not a promise: Contour's TLSCertificateDelegation
-	// has one and no controller writes it): applied is all there is to
-	// wait for.
+	// the schema alone is no promise that anything writes it): applied is
+	// all there is to wait for.
 	CustomWithoutStatus
 )
 
