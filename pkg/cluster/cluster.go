@@ -52,6 +52,9 @@ type (
 	// Simulator is a provider whose cluster plays the controllers that
 	// cannot run on it, as components ask.
 	Simulator = clusterapi.Simulator
+	// SimController is a controller a simulated cluster plays (see
+	// sim.Controller).
+	SimController = sim.Controller
 )
 
 // ErrNoCluster means the provider has no cluster for the stack.

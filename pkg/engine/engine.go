@@ -28,7 +28,6 @@ import (
 	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
-	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -43,7 +42,7 @@ type Config struct {
 	ChartMirror string
 	// Simulated are controllers a simulated cluster plays besides the
 	// built-in components' (a test's own operator, say).
-	Simulated []sim.Controller
+	Simulated []cluster.SimController
 	// CacheDir holds fetched charts; defaults to the user's cache folder.
 	CacheDir string
 	// CADir holds the machine's local CA; defaults to trust.DataDir()/ca.
