@@ -64,7 +64,7 @@ func Sim(t testing.TB, opts ...sim.Option) *sim.Cluster {
 	RequireBlackholes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := Logger(t)
 	c, err := sim.Start(ctx, append([]sim.Option{sim.WithLogger(log)}, opts...)...)
 	if errors.Is(err, sim.ErrNoBinaries) {
 		Missing(t, "%v", err)
@@ -87,6 +87,11 @@ func RequireDocker(t testing.TB) {
 	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
 		Missing(t, "no Docker engine answers (%v: %s); run testbed/docker/setup.sh as root", err, strings.TrimSpace(string(out)))
 	}
+}
+
+// Logger logs to t's output, at Info.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 type testWriter struct{ t testing.TB }

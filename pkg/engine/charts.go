@@ -47,14 +47,9 @@ func (r *runner) chart(ctx context.Context, s *plan.Step, mod component.Componen
 			return rec, nil, true, err
 		}
 	}
-	objs, err := kube.Decode([]byte(res.Manifest))
+	objs, err := releaseObjects(res.Manifest, ns)
 	if err != nil {
 		return rec, nil, res.Changed(), err
-	}
-	for _, o := range objs {
-		if o.GetNamespace() == "" {
-			o.SetNamespace(ns)
-		}
 	}
 	if err := r.waitReady(ctx, objs, timeout, progress); err != nil {
 		return rec, nil, res.Changed(), err
@@ -136,4 +131,19 @@ func (r *runner) expandChecks(ctx context.Context, s *plan.Step, mod component.C
 		out[i] = c
 	}
 	return out, nil
+}
+
+// releaseObjects are the objects of a release's manifest, in the release's
+// namespace where they name none (a cluster-scoped object ignores it).
+func releaseObjects(manifest, namespace string) ([]*unstructured.Unstructured, error) {
+	objs, err := kube.Decode([]byte(manifest))
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		if o.GetNamespace() == "" {
+			o.SetNamespace(namespace)
+		}
+	}
+	return objs, nil
 }

@@ -2,10 +2,10 @@ package engine_test
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,15 +29,17 @@ type simRun struct {
 	ctx context.Context
 	p   cluster.Provider
 	cfg engine.Config
+
+	deleteOnCleanup sync.Once
 }
 
 func newSimRun(t *testing.T) *simRun {
 	t.Helper()
 	testbed.Integration(t)
 	testbed.RequireBlackholes(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := testbed.Logger(t)
 	p, err := cluster.New(cluster.Sim, cluster.Options{Root: t.TempDir(), Log: log})
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +49,14 @@ func newSimRun(t *testing.T) *simRun {
 
 func (r *simRun) up(st *stack.Stack) map[string]string {
 	r.t.Helper()
-	r.t.Cleanup(func() { _ = r.p.(cluster.Deleter).Delete(context.Background(), st) })
-	rec := &event.Recorder{}
+	return r.upWith(st, &event.Recorder{})
+}
+
+// upWith runs up, recording its events in rec, and deletes the cluster
+// when the test ends.
+func (r *simRun) upWith(st *stack.Stack, rec *event.Recorder) map[string]string {
+	r.t.Helper()
+	r.deleteOnCleanup.Do(func() { r.t.Cleanup(func() { _ = r.p.(cluster.Deleter).Delete(context.Background(), st) }) })
 	cfg := r.cfg
 	cfg.Sink = rec
 	if _, err := engine.NewUp(cfg).Run(r.ctx, st); err != nil {

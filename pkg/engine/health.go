@@ -39,16 +39,9 @@ func liveHealth(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *Step
 		}
 		// The release record says what was applied; the live objects say
 		// whether it still stands.
-		objs, err := kube.Decode([]byte(st.Manifest))
+		objs, err := releaseObjects(st.Manifest, rec.Namespace)
 		if err != nil {
 			return false, err.Error()
-		}
-		for _, o := range objs {
-			if o.GetNamespace() == "" {
-				if _, namespaced, err := kc.Resource(o.GroupVersionKind(), rec.Namespace); err == nil && namespaced {
-					o.SetNamespace(rec.Namespace)
-				}
-			}
 		}
 		sts, err := ready.Poll(ctx, kc, objs)
 		if err != nil {

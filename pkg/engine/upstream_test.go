@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sort"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/internal/trust"
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
-	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
 	"kindred.dev/kindred/pkg/internal/kube"
@@ -34,40 +32,24 @@ import (
 // route to a missing Service judged invalid by the real Contour
 // controller, and down leaving nothing but what it announces.
 func TestIntegrationDefaultStackUpstream(t *testing.T) {
-	testbed.Integration(t)
-	testbed.RequireBlackholes(t)
-	mirror := testbed.Upstream(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	p, err := cluster.New(cluster.Sim, cluster.Options{Root: t.TempDir(), Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	caDir := t.TempDir()
+	r := newSimRun(t)
+	r.cfg.ChartMirror = testbed.Upstream(t)
+	ctx, caDir := r.ctx, r.cfg.CADir
 	config := func(sink event.Sink) engine.Config {
-		return engine.Config{Provider: p, Sink: sink, Log: log, ChartMirror: mirror, CacheDir: t.TempDir(), CADir: caDir}
+		cfg := r.cfg
+		cfg.Sink = sink
+		return cfg
 	}
 	st, err := stack.Load("../../stacks/default.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if d, ok := p.(cluster.Deleter); ok {
-			if err := d.Delete(context.Background(), st); err != nil {
-				t.Errorf("deleting the simulated cluster: %v", err)
-			}
-		}
-	})
-
 	run := func(what string) map[string]string {
 		t.Helper()
 		rec := &event.Recorder{}
-		if _, err := engine.NewUp(config(rec)).Run(ctx, st); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		got := r.upWith(st, rec)
 		t.Logf("%s, per step: %s", what, timings(rec))
-		return rec.Final()
+		return got
 	}
 	cold := run("cold up")
 	for id, s := range cold {
@@ -97,18 +79,7 @@ func TestIntegrationDefaultStackUpstream(t *testing.T) {
 		}
 	}
 
-	acc, err := p.Access(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := acc.RESTConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := kube.New(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc := r.kube(st)
 	verifyWildcard(ctx, t, kc, caDir, "echo."+st.Ingress.Domain)
 
 	// cert-manager's webhook answers: what it refuses (a Certificate that
@@ -244,14 +215,6 @@ func timings(rec *event.Recorder) string {
 	return b.String()
 }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // TestIntegrationPrometheusAnyName installs the real prometheus chart as
@@ -260,16 +223,8 @@ var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Ver
 // catalogue's check finds through the release, and the server's 8Gi
 // volume is bound by the simulated cluster's local-path provisioner.
 func TestIntegrationPrometheusAnyName(t *testing.T) {
-	testbed.Integration(t)
-	testbed.RequireBlackholes(t)
-	mirror := testbed.Upstream(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	p, err := cluster.New(cluster.Sim, cluster.Options{Root: t.TempDir(), Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newSimRun(t)
+	r.cfg.ChartMirror = testbed.Upstream(t)
 	st, err := stack.Parse("stack.yaml", []byte(`apiVersion: kindred.dev/v1alpha1
 kind: Stack
 metadata: {name: metrics}
@@ -279,20 +234,9 @@ components:
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.(cluster.Deleter).Delete(context.Background(), st) })
-	cfg := engine.Config{Provider: p, Log: log, ChartMirror: mirror, CacheDir: t.TempDir(), CADir: t.TempDir()}
-	if _, err := engine.NewUp(cfg).Run(ctx, st); err != nil {
-		t.Fatal(err)
-	}
-	acc, err := p.Access(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, _ := acc.RESTConfig()
-	kc, err := kube.New(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r.up(st)
+	kc := r.kube(st)
+	ctx := r.ctx
 	if _, err := kc.Typed.AppsV1().Deployments("monitoring").Get(ctx, "monitoring-prometheus-server", metav1.GetOptions{}); err != nil {
 		t.Errorf("the chart's server: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"kindred.dev/kindred/pkg/internal/kube"
 )
 
 // helm installs a chart's crds/ folder on first install only, never on
@@ -38,7 +39,7 @@ func chartCRDs(ch *chart.Chart, values map[string]any) ([]*unstructured.Unstruct
 	}
 	var out []*unstructured.Unstructured
 	for _, crd := range cp.CRDObjects() {
-		objs, err := decodeObjects(crd.File.Data)
+		objs, err := kube.Decode(crd.File.Data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", crd.Filename, err)
 		}
@@ -57,18 +58,11 @@ func (c *Client) applyCRDs(ctx context.Context, cfg *action.Configuration, ch *c
 	if err != nil || len(crds) == 0 {
 		return 0, err
 	}
-	rc, err := cfg.RESTClientGetter.ToRESTConfig()
+	kc, err := clusterClient(cfg)
 	if err != nil {
 		return 0, err
 	}
-	// client-go's default rate (5 a second) would make a chart's 32 CRDs
-	// take 13 s of waiting on the client alone.
-	rc = rest.CopyConfig(rc)
-	rc.QPS, rc.Burst = 100, 200
-	dc, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return 0, err
-	}
+	dc := kc.Dynamic
 	for _, u := range crds {
 		if err := createOrReplace(ctx, dc, u); err != nil {
 			return 0, fmt.Errorf("applying CRD %s: %w", u.GetName(), err)
@@ -139,6 +133,19 @@ func mergeMaps(a, b map[string]string) map[string]string {
 	return out
 }
 
+// clusterClient reaches the cluster of cfg, at a rate fit for a chart's
+// objects: client-go's default (5 requests a second) made a chart's 32
+// CRDs wait 13 s on the client alone.
+func clusterClient(cfg *action.Configuration) (*kube.Client, error) {
+	rc, err := cfg.RESTClientGetter.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	rc = rest.CopyConfig(rc)
+	rc.QPS, rc.Burst = 100, 200
+	return kube.New(rc)
+}
+
 func established(u *unstructured.Unstructured) bool {
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range conds {
@@ -179,7 +186,7 @@ func (c *Client) Kept(ctx context.Context, name, namespace string) (Kept, error)
 			k.CRDs = append(k.CRDs, u.GetName())
 		}
 	}
-	objs, err := decodeObjects([]byte(last.Manifest))
+	objs, err := kube.Decode([]byte(last.Manifest))
 	if err != nil {
 		return k, err
 	}

@@ -1,12 +1,9 @@
 package helm
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,12 +12,9 @@ import (
 	helmkube "helm.sh/helm/v4/pkg/kube"
 	rspb "helm.sh/helm/v4/pkg/release/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
+	"kindred.dev/kindred/pkg/internal/kube"
 )
 
 // drift lists how the release's objects differ from what it rendered: an
@@ -30,21 +24,11 @@ import (
 // compared with the live object; what others added and the chart does not
 // set is not drift.
 func (c *Client) drift(ctx context.Context, cfg *action.Configuration, rel *rspb.Release) ([]string, error) {
-	rc, err := cfg.RESTClientGetter.ToRESTConfig()
+	kc, err := clusterClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	rc = rest.CopyConfig(rc)
-	rc.QPS, rc.Burst = 100, 200
-	dc, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return nil, err
-	}
-	mapper, err := cfg.RESTClientGetter.ToRESTMapper()
-	if err != nil {
-		return nil, err
-	}
-	objs, err := decodeObjects([]byte(rel.Manifest))
+	objs, err := kube.Decode([]byte(rel.Manifest))
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +43,7 @@ func (c *Client) drift(ctx context.Context, cfg *action.Configuration, rel *rspb
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i], errs[i] = c.driftOf(ctx, dc, mapper, rel, u)
+			results[i], errs[i] = driftOf(ctx, kc, rel, u)
 		}()
 	}
 	wg.Wait()
@@ -76,23 +60,21 @@ func (c *Client) drift(ctx context.Context, cfg *action.Configuration, rel *rspb
 }
 
 // driftOf says how one object of the release drifted, or "".
-func (c *Client) driftOf(ctx context.Context, dc dynamic.Interface, mapper meta.RESTMapper, rel *rspb.Release, u *unstructured.Unstructured) (string, error) {
+func driftOf(ctx context.Context, kc *kube.Client, rel *rspb.Release, u *unstructured.Unstructured) (string, error) {
 	gvk := u.GroupVersionKind()
-	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	ns := u.GetNamespace()
+	if ns == "" {
+		ns = rel.Namespace
+	}
+	ri, namespaced, err := kc.Resource(gvk, ns)
 	if err != nil {
 		return fmt.Sprintf("%s %s: its kind is not served (%v)", gvk.Kind, u.GetName(), err), nil
 	}
-	var ri dynamic.ResourceInterface = dc.Resource(m.Resource)
-	ns := u.GetNamespace()
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		if ns == "" {
-			ns = rel.Namespace
-		}
-		ri = dc.Resource(m.Resource).Namespace(ns)
-	}
 	name := gvk.Kind + " " + u.GetName()
-	if ns != "" {
+	if namespaced {
 		name = gvk.Kind + " " + ns + "/" + u.GetName()
+	} else {
+		ns = ""
 	}
 	live, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -154,25 +136,6 @@ func sameObject(a, b *unstructured.Unstructured) bool {
 		return string(b)
 	}
 	return strip(a) == strip(b)
-}
-
-// decodeObjects reads a stream of YAML documents into objects, skipping
-// empty ones.
-func decodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		var obj map[string]any
-		if err := dec.Decode(&obj); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, err
-		}
-		if len(obj) > 0 {
-			out = append(out, &unstructured.Unstructured{Object: obj})
-		}
-	}
 }
 
 // Drift lists how release name's objects differ from what it rendered

@@ -81,8 +81,8 @@ func Object(obj *unstructured.Unstructured) Status {
 func judgeCustom(ctx context.Context, c *kube.Client, obj *unstructured.Unstructured, st *Status) {
 	gvk := obj.GroupVersionKind()
 	if gvk.GroupKind() == (schema.GroupKind{Group: "apiregistration.k8s.io", Kind: "APIService"}) {
-		if a := condition(obj, "Available"); a != "True" {
-			st.Ready, st.Message = false, "Available="+or(a, "Unknown")+": "+conditionMessage(obj, "Available")
+		if a, msg := conditionOf(obj, "Available"); a != "True" {
+			st.Ready, st.Message = false, "Available="+or(a, "Unknown")+": "+or(msg, "no condition reported")
 		}
 		return
 	}
@@ -119,28 +119,23 @@ func or(s, def string) string {
 	return s
 }
 
-// conditionMessage returns the message of obj's condition typ.
-func conditionMessage(obj *unstructured.Unstructured, typ string) string {
-	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	for _, c := range conds {
-		if m, ok := c.(map[string]any); ok && m["type"] == typ {
-			s, _ := m["message"].(string)
-			return s
-		}
-	}
-	return "no condition reported"
-}
-
 // condition returns the status of obj's condition typ, or "".
 func condition(obj *unstructured.Unstructured, typ string) string {
+	st, _ := conditionOf(obj, typ)
+	return st
+}
+
+// conditionOf returns the status and message of obj's condition typ.
+func conditionOf(obj *unstructured.Unstructured, typ string) (status, message string) {
 	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
 	for _, c := range conds {
 		if m, ok := c.(map[string]any); ok && m["type"] == typ {
-			s, _ := m["status"].(string)
-			return s
+			status, _ = m["status"].(string)
+			message, _ = m["message"].(string)
+			return status, message
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // Poll reads each object and reports their readiness, with what troubles
