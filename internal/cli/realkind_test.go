@@ -398,7 +398,7 @@ cluster:
 	want := map[string]string{cluster + "-control-plane": "zone-a", cluster + "-worker": "zone-b"}
 	for _, n := range nodes.Items {
 		if !nodeReady(&n) {
-			t.Errorf("node %s is not Ready", n.Name)
+			t.Errorf("node %s is not Ready after up: %s", n.Name, nodeReadyCondition(&n))
 		}
 		if got := n.Labels["topology.kubernetes.io/zone"]; got != want[n.Name] {
 			t.Errorf("node %s zone = %q, want %q", n.Name, got, want[n.Name])
@@ -525,6 +525,16 @@ func nodeIP(t *testing.T, container string) string {
 		t.Fatalf("docker inspect %s: %v %s", container, err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// nodeReadyCondition says what a node's Ready condition says, for errors.
+func nodeReadyCondition(n *corev1.Node) string {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return fmt.Sprintf("%s %s: %s (since %s, heartbeat %s)", c.Status, c.Reason, c.Message, c.LastTransitionTime.Format(time.RFC3339), c.LastHeartbeatTime.Format(time.RFC3339))
+		}
+	}
+	return "no Ready condition"
 }
 
 func nodeReady(n *corev1.Node) bool {

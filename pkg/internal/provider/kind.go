@@ -404,14 +404,23 @@ func waitNodesReady(ctx context.Context, kubeconfig string, timeout time.Duratio
 	if err != nil {
 		return err
 	}
-	missing := "nodes"
+	// A node that has just joined can report Ready and drop back while its
+	// kubelet and network settle, so Ready must hold for a few polls.
+	const settled = 3
+	missing, streak := "nodes", 0
 	err = wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		notReady, err := ready.NodesNotReadySince(ctx, cs, since)
 		if err != nil {
+			streak = 0
 			return false, nil
 		}
 		missing = strings.Join(notReady, ", ")
-		return len(notReady) == 0, nil
+		if len(notReady) > 0 {
+			streak = 0
+			return false, nil
+		}
+		streak++
+		return streak >= settled, nil
 	})
 	if err != nil {
 		return fmt.Errorf("waiting for nodes to be Ready (not yet: %s): %w", missing, err)
