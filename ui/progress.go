@@ -45,6 +45,17 @@ type Progress struct {
 	finished   bool
 	summary    event.Summary
 	err        error
+	// asking is the question on screen while the run waits for an answer.
+	asking *ConfirmMsg
+}
+
+// ConfirmMsg asks the user a yes/no question while the run waits: the page
+// shows the question and its lines, and sends the answer on Answer (false
+// for anything but y).
+type ConfirmMsg struct {
+	Question string
+	Lines    []string
+	Answer   chan<- bool
 }
 
 // NewProgress returns the progress page. cancel stops the run (through its
@@ -68,9 +79,20 @@ func (m *Progress) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width = msg.Width
+	case ConfirmMsg:
+		m.asking = &msg
 	case tea.KeyPressMsg:
+		if m.asking != nil && msg.String() != "ctrl+c" {
+			m.asking.Answer <- msg.String() == "y" || msg.String() == "Y"
+			m.asking = nil
+			return m, nil
+		}
 		switch msg.String() {
 		case "ctrl+c", "q":
+			if m.asking != nil {
+				m.asking.Answer <- false
+				m.asking = nil
+			}
 			if !m.cancelling && !m.finished {
 				m.cancelling = true
 				if m.cancel != nil {
@@ -140,6 +162,9 @@ func (m *Progress) apply(e event.Event) tea.Cmd {
 		if e.Repaired {
 			s.status, s.detail = "repaired", strings.TrimPrefix(e.Message, "repaired: ")
 		}
+		if e.Removed {
+			s.status = "removed"
+		}
 		return tea.Println(m.line(s))
 	case event.StepFailed:
 		s.status, s.elapsed, s.detail = "failed", e.Elapsed, e.Message
@@ -171,6 +196,8 @@ func (m *Progress) line(s *stepState) string {
 		return m.st.unchanged.Render("= "+s.id+" unchanged") + m.st.dim.Render(" "+render.Duration(s.elapsed))
 	case "repaired":
 		return m.st.ok.Render("✓ ") + s.id + m.st.dim.Render(" "+render.Duration(s.elapsed)) + " repaired: " + s.detail
+	case "removed":
+		return m.st.ok.Render("✓ ") + s.id + " removed" + m.st.dim.Render(" "+render.Duration(s.elapsed))
 	case "failed":
 		return m.st.failed.Render("✗ "+s.id) + m.st.dim.Render(" "+render.Duration(s.elapsed)) + "\n    " + s.detail
 	}
@@ -218,6 +245,14 @@ func (m *Progress) View() tea.View {
 	if m.cancelling {
 		b.WriteString(m.st.skipped.Render("cancelling: finishing the steps in flight…") + "\n")
 	}
+	if q := m.asking; q != nil {
+		b.WriteString(m.st.failed.Render(q.Question) + "\n")
+		for _, l := range q.Lines {
+			b.WriteString("  " + l + "\n")
+		}
+		b.WriteString(m.st.help.Render("y yes · any other key no"))
+		return tea.NewView(b.String())
+	}
 	b.WriteString(m.st.help.Render("↑/↓ select · l log · ctrl+c cancel"))
 	return tea.NewView(b.String())
 }
@@ -225,8 +260,12 @@ func (m *Progress) View() tea.View {
 // final is the last block printed: the totals, and what a cancel left.
 func (m *Progress) final() string {
 	s := m.summary
-	line := fmt.Sprintf("%s in %s: %d changed, %d unchanged, %d failed, %d skipped",
-		m.title, render.Duration(m.clock().Sub(m.started)), s.Changed, s.Unchanged, s.Failed, s.Skipped)
+	removed := ""
+	if s.Removed > 0 {
+		removed = fmt.Sprintf("%d removed, ", s.Removed)
+	}
+	line := fmt.Sprintf("%s in %s: %s%d changed, %d unchanged, %d failed, %d skipped",
+		m.title, render.Duration(m.clock().Sub(m.started)), removed, s.Changed, s.Unchanged, s.Failed, s.Skipped)
 	if s.Cancelled {
 		var left []string
 		for _, id := range m.order {

@@ -92,3 +92,39 @@ func TestProgressCancel(t *testing.T) {
 		t.Error("the run's error was lost")
 	}
 }
+
+// A question put while the run waits: the page shows it with its lines,
+// y answers yes, any other key no (q included, which otherwise cancels),
+// and the page goes back to the steps.
+func TestProgressConfirm(t *testing.T) {
+	for _, c := range []struct {
+		key  tea.KeyPressMsg
+		want bool
+	}{
+		{tea.KeyPressMsg{Code: 'y', Text: "y"}, true},
+		{tea.KeyPressMsg{Code: 'n', Text: "n"}, false},
+		{tea.KeyPressMsg{Code: tea.KeyEnter}, false},
+		{tea.KeyPressMsg{Code: 'q', Text: "q"}, false},
+	} {
+		f := newFixture(t)
+		f.event(event.Event{Type: event.PlanReady, Levels: [][]string{{"cluster"}, {"api"}}})
+		f.event(event.Event{Type: event.StepStarted, Step: "cluster"})
+		answer := make(chan bool, 1)
+		f.send(ConfirmMsg{Question: "The stack dropped 1 step; remove them from the cluster?", Lines: []string{"orders: 3 objects; its data, only in its pod (no persistence), is lost"}, Answer: answer})
+		if c.key.Code == 'y' {
+			golden.Check(t, "progress-confirm.txt", []byte(f.view()))
+		}
+		f.send(c.key)
+		select {
+		case got := <-answer:
+			if got != c.want {
+				t.Errorf("key %q answered %v, want %v", c.key.String(), got, c.want)
+			}
+		default:
+			t.Fatalf("key %q gave no answer", c.key.String())
+		}
+		if strings.Contains(f.view(), "remove them") || f.cancel != 0 {
+			t.Errorf("after the answer to key %q the question stays (or the run was cancelled: %d):\n%s", c.key.String(), f.cancel, f.view())
+		}
+	}
+}

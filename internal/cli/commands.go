@@ -158,3 +158,13 @@ CNI operator's, for one) are not in the charts and so not in the list.`,
 		},
 	}
 }
+
+// note tells the user what a command did when no run's events say it:
+// a line of text, or a JSON object with the message.
+func (a *app) note(msg string) {
+	if a.json() {
+		_ = a.writeJSONLine(map[string]string{"type": "note", "message": msg})
+		return
+	}
+	fmt.Fprintln(a.stdout, msg)
+}

@@ -85,8 +85,8 @@ func (a *app) writeDiagnostics(ctx context.Context, p cluster.Provider, st *stac
 // the steps' and the cluster can be reached, and says where it is.
 func (a *app) diagnoseFailure(p cluster.Provider, st *stack.Stack, failure error) {
 	var runErr *engine.RunError
-	if !errors.As(failure, &runErr) {
-		return
+	if !errors.As(failure, &runErr) || errors.Is(failure, engine.ErrRemovalNotConfirmed) || errors.Is(failure, engine.ErrDataLoss) {
+		return // nothing went wrong in the cluster: up refused
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -130,13 +130,20 @@ func (a *app) upCmd() *cobra.Command {
 	var f clusterFlags
 	var parallel int
 	var lockTimeout time.Duration
+	var prune, deleteData bool
 	cmd := &cobra.Command{
 		Use:   "up [STACK]",
 		Short: "Create the cluster and install the stack, or bring it up to date",
 		Long: `Create the cluster and install everything in the stack, as a parallel
 dependency graph with real readiness checks. Run it again at any time: steps
 whose inputs did not change are left alone, and a run that was interrupted
-resumes where it stopped.`,
+resumes where it stopped.
+
+Steps the stack no longer has are removed only when allowed: on a terminal
+up lists them and asks; otherwise it refuses, changing nothing, unless
+--prune is given. A database whose data would go with it (data kept only
+in its pod, or its claims) also needs --delete-data. kindred diff shows
+what up would do.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := a.target(&f, args)
@@ -160,18 +167,32 @@ resumes where it stopped.`,
 				}
 				pl.Preload(refs)
 			}
-			run := func(ctx context.Context, sink event.Sink) (event.Summary, error) {
+			run := func(ctx context.Context, sink event.Sink, ask asker) (event.Summary, error) {
 				cfg := a.engineConfig(p)
 				cfg.Sink = sink
 				up := engine.NewUp(cfg)
 				up.Parallelism = parallel
 				up.LockTimeout = lockTimeout
+				up.Prune, up.DeleteData = prune, deleteData
+				if ask != nil {
+					up.Confirm = func(ctx context.Context, gone []engine.Removal) (bool, error) {
+						lines := make([]string, len(gone))
+						for i, m := range gone {
+							lines[i] = m.String()
+						}
+						return ask(ctx, fmt.Sprintf("The stack dropped %d step%s; remove %s from the cluster?", len(gone), plural(len(gone)), map[bool]string{true: "it", false: "them"}[len(gone) == 1]), lines)
+					}
+				}
 				return up.Run(ctx, st)
 			}
 			if a.useTUI() {
 				err = a.runTUI(ctx, "kindred up "+st.Metadata.Name, run)
 			} else {
-				_, err = run(ctx, a.sink())
+				var ask asker
+				if !a.json() && a.output != OutputGitHub {
+					ask = a.terminalAsker()
+				}
+				_, err = run(ctx, a.sink(), ask)
 			}
 			if err == nil && !a.json() {
 				a.printSummary(ctx, p, st)
@@ -188,6 +209,8 @@ resumes where it stopped.`,
 	cmd.Flags().StringVar(&f.nodeImage, "node-image", "", "kind node image to use instead of the pinned one")
 	cmd.Flags().IntVar(&parallel, "parallel", 0, "run at most this many steps at once (0: every step that is ready)")
 	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 2*time.Minute, "how long to wait while another run holds the cluster")
+	cmd.Flags().BoolVar(&prune, "prune", false, "remove the steps the stack dropped without asking (needed without a terminal)")
+	cmd.Flags().BoolVar(&deleteData, "delete-data", false, "let a removal destroy a database's data (its claims, or data kept only in its pod)")
 	return cmd
 }
 
@@ -217,12 +240,24 @@ gone. With --delete-cluster, a simulated cluster is stopped too.`,
 			if d, ok := p.(cluster.Deleter); ok && p.Name() == cluster.Kind && !keepCluster {
 				// Deleting the cluster removes what it runs; uninstalling
 				// first would only take longer.
-				return d.Delete(ctx, st)
+				_, err := p.Access(ctx, st)
+				exists := !errors.Is(err, cluster.ErrNoCluster)
+				if err := d.Delete(ctx, st); err != nil {
+					return err
+				}
+				if exists {
+					a.note(fmt.Sprintf("removed kind cluster %s, and everything it ran", st.Cluster.Name))
+				} else {
+					a.note(fmt.Sprintf("nothing to remove: no kind cluster %s made by kindred", st.Cluster.Name))
+				}
+				return nil
 			}
 			if f.purge {
 				return usageError{fmt.Errorf("--purge needs the kind provider, without --keep-cluster")}
 			}
-			if _, err := engine.NewDown(a.engineConfig(p)).Run(ctx, st); err != nil && !(deleteCluster && errors.Is(err, cluster.ErrNoCluster)) {
+			if _, err := engine.NewDown(a.engineConfig(p)).Run(ctx, st); errors.Is(err, cluster.ErrNoCluster) {
+				a.note("nothing to remove: " + err.Error())
+			} else if err != nil {
 				return err
 			}
 			if deleteCluster {

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"errors"
 	"os"
 	"strings"
@@ -42,16 +44,57 @@ func (a *app) useTUI() bool {
 	return ok1 && ok2 && term.IsTerminal(int(in.Fd())) && term.IsTerminal(int(out.Fd()))
 }
 
-// runTUI runs fn with the progress page: events go to the page, Ctrl-C in
-// the page cancels fn's context, and the page prints the summary.
-func (a *app) runTUI(ctx context.Context, title string, fn func(ctx context.Context, sink event.Sink) (event.Summary, error)) error {
+// terminalAsker asks on the terminal, one line of stdin for the answer;
+// nil when stdin is not a terminal, so nothing is ever assumed.
+func (a *app) terminalAsker() asker {
+	in, ok := a.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) {
+		return nil
+	}
+	return func(ctx context.Context, question string, lines []string) (bool, error) {
+		fmt.Fprintln(a.stderr, question)
+		for _, l := range lines {
+			fmt.Fprintln(a.stderr, "  "+l)
+		}
+		fmt.Fprint(a.stderr, "[y/N] ")
+		answer := make(chan string, 1)
+		go func() {
+			line, _ := bufio.NewReader(in).ReadString('\n')
+			answer <- strings.TrimSpace(line)
+		}()
+		select {
+		case s := <-answer:
+			return s == "y" || s == "Y" || strings.EqualFold(s, "yes"), nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
+// asker puts a yes/no question to the user and waits for the answer.
+type asker func(ctx context.Context, question string, lines []string) (bool, error)
+
+// runTUI runs fn with the progress page: events go to the page, questions
+// are asked on it, Ctrl-C in the page cancels fn's context, and the page
+// prints the summary.
+func (a *app) runTUI(ctx context.Context, title string, fn func(ctx context.Context, sink event.Sink, ask asker) (event.Summary, error)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	_, noColor := a.lookupEnv("NO_COLOR")
 	page := ui.NewProgress(title, cancel, nil, !noColor)
 	p := tea.NewProgram(page, tea.WithInput(a.stdin), tea.WithOutput(a.stdout))
+	ask := func(ctx context.Context, question string, lines []string) (bool, error) {
+		answer := make(chan bool, 1)
+		p.Send(ui.ConfirmMsg{Question: question, Lines: lines, Answer: answer})
+		select {
+		case ok := <-answer:
+			return ok, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
 	go func() {
-		sum, err := fn(ctx, event.SinkFunc(func(e event.Event) { p.Send(ui.EventMsg{Event: e}) }))
+		sum, err := fn(ctx, event.SinkFunc(func(e event.Event) { p.Send(ui.EventMsg{Event: e}) }), ask)
 		p.Send(ui.DoneMsg{Summary: sum, Err: err})
 	}()
 	if _, err := p.Run(); err != nil {

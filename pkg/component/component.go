@@ -106,6 +106,19 @@ type Result struct {
 	// DNSRewrite is the domain the component pointed CoreDNS at its
 	// proxy for; a Remover undoes it.
 	DNSRewrite string
+	// Data says where the step keeps data, for a step that does.
+	Data *Data
+}
+
+// Data says where a step's data lives, so that removing the step can say
+// whether the data outlives it.
+type Data struct {
+	// Where, in words: "in the pod (emptyDir)", "in claim data-pg-0".
+	Where string `json:"where"`
+	// Kept: the data outlives the step's objects (a host folder, a claim).
+	Kept bool `json:"kept,omitempty"`
+	// Claims hold the data; only an explicit request deletes them.
+	Claims []Ref `json:"claims,omitempty"`
 }
 
 // Renderer is a component whose objects kindred renders itself (a

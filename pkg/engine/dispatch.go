@@ -75,7 +75,7 @@ func (r *runner) step(ctx context.Context, s *plan.Step, progress func(string)) 
 		if err != nil {
 			return fail(err)
 		}
-		rec.Endpoint, rec.Secret, rec.DNSRewrite = res.Endpoint, res.Secret, res.DNSRewrite
+		rec.Endpoint, rec.Secret, rec.DNSRewrite, rec.Data = res.Endpoint, res.Secret, res.DNSRewrite, res.Data
 	}
 	if s.Kind == plan.KindComponent {
 		var checks []api.Check

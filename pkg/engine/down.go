@@ -11,8 +11,9 @@ import (
 	"kindred.dev/kindred/pkg/internal/kube"
 )
 
-// removeStep undoes one recorded step.
-func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *StepRecord) error {
+// removeStep undoes one recorded step; with deleteData, the claims that
+// hold a database's data go too.
+func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *StepRecord, deleteData bool) error {
 	for _, c := range component.All() {
 		if rm, ok := c.(component.Remover); ok {
 			if err := rm.Remove(ctx, kc, component.Result{DNSRewrite: rec.DNSRewrite}); err != nil {
@@ -39,6 +40,14 @@ func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *Step
 		gv, _ := schema.ParseGroupVersion(o.APIVersion)
 		if err := kc.WaitGone(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name, DefaultTimeout); err != nil {
 			return err
+		}
+	}
+	if deleteData && rec.Data != nil {
+		for _, c := range rec.Data.Claims {
+			gvk := schema.GroupVersionKind{Version: "v1", Kind: "PersistentVolumeClaim"}
+			if err := kc.Delete(ctx, gvk, c.Namespace, c.Name); err != nil {
+				return fmt.Errorf("deleting claim %s: %w", c.Name, err)
+			}
 		}
 	}
 	// The release goes last: what a component added to a chart (an

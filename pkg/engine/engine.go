@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -81,6 +80,19 @@ type Up struct {
 	Parallelism int
 	// LockTimeout is how long to wait for another run to finish.
 	LockTimeout time.Duration
+	// Prune lets up remove the steps the stack dropped. Without it, up
+	// asks Confirm, and with no Confirm it refuses before changing
+	// anything (ErrRemovalNotConfirmed).
+	Prune bool
+	// DeleteData lets a removal destroy a database's data: one kept only
+	// in its pod, or its claims. Without it such a removal is refused
+	// (ErrDataLoss).
+	DeleteData bool
+	// Confirm is asked, once, whether to remove the steps listed.
+	Confirm func(ctx context.Context, gone []Removal) (bool, error)
+	// Keep names recorded steps that stay even though the stack dropped
+	// them (another user of a shared cluster still needs them).
+	Keep []string
 }
 
 // NewUp returns an Up action with defaults.
@@ -99,7 +111,8 @@ func (u *Up) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) {
 	}
 	u.cfg.Sink.Emit(event.Event{Time: started, Type: event.PlanReady, Levels: p.Levels, Message: fmt.Sprintf("%d steps in %d levels", len(p.Steps), len(p.Levels))})
 
-	r := &runner{cfg: &u.cfg, st: st, plan: p, lockTimeout: u.LockTimeout}
+	r := &runner{cfg: &u.cfg, st: st, plan: p, lockTimeout: u.LockTimeout,
+		pruneAllowed: u.Prune, deleteData: u.DeleteData, confirm: u.Confirm, keep: u.Keep}
 	nodes := r.nodes()
 	sum, err := execute(ctx, nodes, u.Parallelism, u.cfg.Sink, u.cfg.Now)
 	if r.lock != nil {
@@ -115,6 +128,12 @@ type runner struct {
 	st          *stack.Stack
 	plan        *plan.Plan
 	lockTimeout time.Duration
+
+	// What removals are allowed; pruneAllowed turns true once confirmed.
+	pruneAllowed bool
+	deleteData   bool
+	confirm      func(context.Context, []Removal) (bool, error)
+	keep         []string
 
 	// Set by the cluster step, read by every later step.
 	access cluster.Access
@@ -160,7 +179,7 @@ func (r *runner) nodes() []*node {
 	}
 	// Removals depend on the recorded state, which the cluster step reads;
 	// they are decided then, so one node runs them all.
-	out = append(out, &node{id: "prune", kind: "prune", needs: []string{stack.StepCluster}, run: func(ctx context.Context, progress func(string)) (bool, error) {
+	out = append(out, &node{id: "prune", kind: "prune", removes: true, needs: []string{stack.StepCluster}, run: func(ctx context.Context, progress func(string)) (bool, error) {
 		return retryTransient(ctx, progress, func() (bool, error) { return r.prune(ctx, progress) })
 	}})
 	return out
@@ -210,6 +229,9 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 	if err := r.claimedElsewhere(ctx); err != nil {
 		return false, err
 	}
+	if err := r.allowRemovals(ctx); err != nil {
+		return false, err
+	}
 	spec, _ := json.Marshal(r.st.Stack)
 	err = r.store.update(ctx, func(s *State) {
 		s.Stack, s.File, s.Spec = r.st.Metadata.Name, r.st.File, spec
@@ -245,35 +267,20 @@ func (r *runner) claimedElsewhere(ctx context.Context) error {
 	return nil
 }
 
-// prune removes what earlier runs installed for steps the stack dropped.
+// prune removes what earlier runs installed for steps the stack dropped,
+// later levels first, as down does; the cluster step allowed it.
 func (r *runner) prune(ctx context.Context, progress func(string)) (bool, error) {
-	var gone []string
-	for id := range r.prev.Steps {
-		if _, ok := r.plan.Step(id); !ok {
-			gone = append(gone, id)
+	gone := r.removals()
+	for _, m := range gone {
+		progress("removing " + m.String())
+		if err := removeStep(ctx, r.kube, r.helm, r.prev.Steps[m.Step], r.deleteData); err != nil {
+			return true, fmt.Errorf("removing %s: %w", m.Step, err)
 		}
-	}
-	if len(gone) == 0 {
-		return false, nil
-	}
-	// Remove later levels first, as down does.
-	sort.Slice(gone, func(i, j int) bool {
-		a, b := r.prev.Steps[gone[i]], r.prev.Steps[gone[j]]
-		if a.Level != b.Level {
-			return a.Level > b.Level
-		}
-		return gone[i] < gone[j]
-	})
-	for _, id := range gone {
-		progress("removing " + id)
-		if err := removeStep(ctx, r.kube, r.helm, r.prev.Steps[id]); err != nil {
-			return true, fmt.Errorf("removing %s: %w", id, err)
-		}
-		if err := r.store.update(ctx, func(s *State) { delete(s.Steps, id) }); err != nil {
+		if err := r.store.update(ctx, func(s *State) { delete(s.Steps, m.Step) }); err != nil {
 			return true, err
 		}
 	}
-	return true, nil
+	return len(gone) > 0, nil
 }
 
 // connect reaches the existing cluster of st, for actions that do not
@@ -341,12 +348,18 @@ func (d *Down) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) 
 				needs = append(needs, other)
 			}
 		}
-		nodes = append(nodes, &node{id: id, kind: rec.Kind, needs: needs, run: func(ctx context.Context, progress func(string)) (bool, error) {
-			if err := removeStep(ctx, kc, hc, rec); err != nil {
+		nodes = append(nodes, &node{id: id, kind: rec.Kind, needs: needs, removes: true, run: func(ctx context.Context, progress func(string)) (bool, error) {
+			if err := removeStep(ctx, kc, hc, rec, false); err != nil {
 				return false, err
 			}
 			return true, store.update(ctx, func(s *State) { delete(s.Steps, id) })
 		}})
+	}
+	if len(nodes) == 0 {
+		sum := event.Summary{}
+		d.cfg.Sink.Emit(event.Event{Time: d.cfg.Now(), Type: event.Finished, Elapsed: d.cfg.Now().Sub(started), Summary: &sum,
+			Message: fmt.Sprintf("nothing to remove: this cluster has no record of stack %q", st.Metadata.Name)})
+		return sum, nil
 	}
 	left := leftBehind(ctx, hc, state)
 	levels := downLevels(state)

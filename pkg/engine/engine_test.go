@@ -61,8 +61,18 @@ func (f *fixture) config(rec event.Sink) engine.Config {
 // up runs Up on the stack file and returns the final state of each step.
 func (f *fixture) up(st *stack.Stack) (map[string]string, error) {
 	f.t.Helper()
+	return f.upWith(st, nil)
+}
+
+// upWith is up with the Up action's options set by opt.
+func (f *fixture) upWith(st *stack.Stack, opt func(*engine.Up)) (map[string]string, error) {
+	f.t.Helper()
 	rec := &event.Recorder{}
-	_, err := engine.NewUp(f.config(rec)).Run(f.ctx, st)
+	up := engine.NewUp(f.config(rec))
+	if opt != nil {
+		opt(up)
+	}
+	_, err := up.Run(f.ctx, st)
 	return rec.Final(), err
 }
 
@@ -129,16 +139,33 @@ func TestIntegrationUpConverges(t *testing.T) {
 		t.Errorf("the upgrade did not reach the Deployment: %v", err)
 	}
 
-	// Remove a component: it is uninstalled.
+	// Remove a component: without --prune (and no one to ask), up
+	// refuses before it changes anything, the value changed in the same
+	// edit included; with it, the component is uninstalled.
+	st = load(t, refStack, func(s *stack.Stack) {
+		s.Components[1].Values["logLevel"] = "info"
+		s.Components = append(s.Components[:3], s.Components[4:]...) // agent
+	})
+	got, err = f.up(st)
+	if !errors.Is(err, engine.ErrRemovalNotConfirmed) || !strings.Contains(err.Error(), "agent: helm release agent in agents") {
+		t.Errorf("up dropping a component without --prune: %v", err)
+	}
+	expect(t, got, map[string]string{"cluster": "failed", "op": "skipped", "prune": "skipped"})
+	if _, err := f.kube.Typed.AppsV1().DaemonSets("agents").Get(f.ctx, "agent", metav1.GetOptions{}); err != nil {
+		t.Errorf("a refused up removed the dropped component: %v", err)
+	}
+	if dep, err := f.kube.Typed.AppsV1().Deployments("ops").Get(f.ctx, "op", metav1.GetOptions{}); err != nil || !strings.Contains(strings.Join(dep.Spec.Template.Spec.Containers[0].Args, " "), "--log-level=debug") {
+		t.Errorf("a refused up changed another step: %v", err)
+	}
 	st = load(t, refStack, func(s *stack.Stack) {
 		s.Components[1].Values["logLevel"] = "debug"
 		s.Components = append(s.Components[:3], s.Components[4:]...) // agent
 	})
-	got, err = f.up(st)
+	got, err = f.upWith(st, func(u *engine.Up) { u.Prune = true })
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect(t, got, map[string]string{"prune": "changed", "op": "unchanged"})
+	expect(t, got, map[string]string{"prune": "removed", "op": "unchanged"})
 	if _, err := f.kube.Typed.AppsV1().DaemonSets("agents").Get(f.ctx, "agent", metav1.GetOptions{}); err == nil {
 		t.Error("the removed component's DaemonSet is still there")
 	}
@@ -163,8 +190,16 @@ func TestIntegrationUpConverges(t *testing.T) {
 	if _, err := engine.NewDown(f.config(rec)).Run(f.ctx, st); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(rec.Final()); n != len(refSteps)-1 {
-		t.Errorf("down removed %d steps, want %d", n, len(refSteps)-1)
+	if n := len(rec.Final()); n != len(refSteps)-1 || rec.Final()["orders"] != "removed" {
+		t.Errorf("down removed %d steps, want %d: %v", n, len(refSteps)-1, rec.Final())
+	}
+	// Down again: nothing to remove, and no error.
+	rec = &event.Recorder{}
+	if sum, err := engine.NewDown(f.config(rec)).Run(f.ctx, st); err != nil || sum != (event.Summary{}) {
+		t.Errorf("a second down: %v %+v", err, sum)
+	}
+	if ev := rec.Events(); len(ev) != 1 || !strings.HasPrefix(ev[0].Message, "nothing to remove") {
+		t.Errorf("a second down says: %+v", ev)
 	}
 	if _, err := f.kube.Typed.AppsV1().StatefulSets("default").Get(f.ctx, "orders", metav1.GetOptions{}); err == nil {
 		t.Error("down left the database")

@@ -59,6 +59,8 @@ type node struct {
 	// repaired, if set, says after a successful run what drift the run
 	// restored ("" for none).
 	repaired func() string
+	// removes: the node removes its step, and reports "removed".
+	removes bool
 }
 
 // execute runs nodes as their needs allow, at most parallel at a time (0 is
@@ -89,6 +91,7 @@ func execute(ctx context.Context, nodes []*node, parallel int, sink event.Sink, 
 		id       string
 		changed  bool
 		repaired bool
+		removed  bool
 		err      error
 	}
 	results := make(chan result)
@@ -135,8 +138,12 @@ func execute(ctx context.Context, nodes []*node, parallel int, sink event.Sink, 
 				if repaired != "" {
 					msg = "repaired: " + repaired
 				}
-				sink.Emit(event.Event{Time: now(), Type: event.StepSucceeded, Step: n.id, Kind: n.kind, Changed: changed, Repaired: repaired != "", Message: msg, Elapsed: elapsed})
-				results <- result{id: n.id, changed: changed, repaired: repaired != ""}
+				removed := n.removes && changed
+				if removed {
+					msg = "removed"
+				}
+				sink.Emit(event.Event{Time: now(), Type: event.StepSucceeded, Step: n.id, Kind: n.kind, Changed: changed, Repaired: repaired != "", Removed: removed, Message: msg, Elapsed: elapsed})
+				results <- result{id: n.id, changed: changed, repaired: repaired != "", removed: removed}
 				return
 			}
 			results <- result{id: n.id, changed: changed, err: err}
@@ -189,7 +196,9 @@ func execute(ctx context.Context, nodes []*node, parallel int, sink event.Sink, 
 		if r.repaired {
 			sum.Repaired++
 		}
-		if r.changed {
+		if r.removed {
+			sum.Removed++
+		} else if r.changed {
 			sum.Changed++
 		} else {
 			sum.Unchanged++

@@ -61,7 +61,9 @@ type StepRecord struct {
 	Secret   string `json:"secret,omitempty"`
 	// DNSRewrite is the domain an ingress step pointed CoreDNS at its proxy for.
 	DNSRewrite string `json:"dnsRewrite,omitempty"`
-	Applied    string `json:"applied,omitempty"` // RFC 3339
+	// Data is where a database keeps its data.
+	Data    *component.Data `json:"data,omitempty"`
+	Applied string          `json:"applied,omitempty"` // RFC 3339
 	// Skipped lists the checks the step skipped, and why.
 	Skipped []string `json:"skipped,omitempty"`
 	// Failed is why the step's last run failed; empty once it succeeds.

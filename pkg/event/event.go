@@ -38,6 +38,9 @@ type Event struct {
 	// Repaired tells, for StepSucceeded, that the step restored drift
 	// (objects deleted or changed by hand); Message says what.
 	Repaired bool `json:"repaired,omitempty"`
+	// Removed tells, for StepSucceeded, that the step was removed (down,
+	// or a step the stack dropped).
+	Removed bool `json:"removed,omitempty"`
 	// Elapsed is the step's (or, for Finished, the run's) duration.
 	Elapsed time.Duration `json:"elapsed,omitempty"`
 	// Levels is the plan, for PlanReady: step IDs grouped by level.
@@ -55,7 +58,9 @@ type Event struct {
 type Summary struct {
 	Changed int `json:"changed"`
 	// Repaired counts the changed steps that restored drift.
-	Repaired  int  `json:"repaired,omitempty"`
+	Repaired int `json:"repaired,omitempty"`
+	// Removed counts the steps removed.
+	Removed   int  `json:"removed,omitempty"`
 	Unchanged int  `json:"unchanged"`
 	Failed    int  `json:"failed"`
 	Skipped   int  `json:"skipped"`
@@ -101,14 +106,16 @@ func (r *Recorder) Events() []Event {
 }
 
 // Final returns each step's last terminal event type: succeeded, failed or
-// skipped, with "succeeded" split into "repaired", "changed" and
-// "unchanged".
+// skipped, with "succeeded" split into "removed", "repaired", "changed"
+// and "unchanged".
 func (r *Recorder) Final() map[string]string {
 	out := map[string]string{}
 	for _, e := range r.Events() {
 		switch e.Type {
 		case StepSucceeded:
-			if e.Repaired {
+			if e.Removed {
+				out[e.Step] = "removed"
+			} else if e.Repaired {
 				out[e.Step] = "repaired"
 			} else if e.Changed {
 				out[e.Step] = "changed"

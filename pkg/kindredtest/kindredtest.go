@@ -38,6 +38,7 @@ import (
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
+	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -169,13 +170,27 @@ func Up(t testing.TB, stackFile string, opts ...Option) *Env {
 		}
 	})
 	upErr := func() error {
+		up := engine.NewUp(engine.Config{Provider: p, Sink: sink, Simulated: o.played})
+		// A test's cluster is scratch: what its stack dropped goes, unless
+		// another live test process (or an earlier test of this one)
+		// uses it.
+		up.Prune, up.DeleteData = true, true
 		if shared != nil {
 			if err := shared.lock(); err != nil {
 				return err
 			}
 			defer shared.unlock()
+			pl, err := plan.Build(st)
+			if err != nil {
+				return err
+			}
+			var ids []string
+			for _, s := range pl.Steps {
+				ids = append(ids, s.ID)
+			}
+			up.Keep = shared.use(st.Metadata.Name, ids)
 		}
-		_, err := engine.NewUp(engine.Config{Provider: p, Sink: sink, Simulated: o.played}).Run(ctx, st)
+		_, err := up.Run(ctx, st)
 		return err
 	}()
 	if acc, err := p.Access(ctx, st); err == nil {

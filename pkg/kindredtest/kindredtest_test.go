@@ -2,6 +2,7 @@ package kindredtest_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -207,5 +208,47 @@ func TestIntegrationCleanupAfterExit(t *testing.T) {
 			t.Fatalf("the cluster is still there after its process exited: %v", entries)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestIntegrationLiveComponentsKept: two test processes share a cluster
+// (same shape) with stacks of the same name but different components.
+// The second one's Up does not remove what the first, still running,
+// uses; once the first is gone, its component may go.
+func TestIntegrationLiveComponentsKept(t *testing.T) {
+	testbed.Integration(t)
+	testbed.RequireBlackholes(t)
+	stackFor := func(dir, component string) string {
+		cm := fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\ndata: {owner: %s}\n", component, component)
+		if err := os.WriteFile(filepath.Join(dir, component+".yaml"), []byte(cm), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, component+"-stack.yaml")
+		st := fmt.Sprintf("apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: live-share}\ncomponents:\n  - {name: %s, namespace: live-share, manifests: [%s.yaml]}\n", component, component)
+		if err := os.WriteFile(file, []byte(st), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	if dir := os.Getenv("KINDREDTEST_LIVE_DIR"); dir != "" {
+		kindredtest.Up(t, stackFor(dir, "beta"), kindredtest.WithProvider(kindredtest.Sim))
+		return
+	}
+	dir := t.TempDir()
+	env := kindredtest.Up(t, stackFor(dir, "alpha"), kindredtest.WithProvider(kindredtest.Sim))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIntegrationLiveComponentsKept$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "KINDREDTEST_LIVE_DIR="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the other process: %v\n%s", err, out)
+	}
+	for _, name := range []string{"alpha", "beta"} {
+		if _, err := env.Client.CoreV1().ConfigMaps("live-share").Get(context.Background(), name, metav1.GetOptions{}); err != nil {
+			t.Errorf("after the other process's Up, ConfigMap %s: %v", name, err)
+		}
+	}
+	// The other process has exited, so nothing needs beta any more.
+	kindredtest.Up(t, stackFor(dir, "alpha"), kindredtest.WithProvider(kindredtest.Sim))
+	if _, err := env.Client.CoreV1().ConfigMaps("live-share").Get(context.Background(), "beta", metav1.GetOptions{}); err == nil {
+		t.Error("beta stayed after the process that used it exited")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +38,7 @@ func join(root, hash string, ttl time.Duration, rc reapedCluster) (*sharedCluste
 		return nil, err
 	}
 	s := &sharedCluster{dir: dir, lease: filepath.Join(dir, fmt.Sprintf("%d.lease", os.Getpid()))}
-	if err := os.WriteFile(s.lease, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+	if err := os.WriteFile(s.lease, []byte("{}"), 0o600); err != nil {
 		return nil, err
 	}
 	reapers.Lock()
@@ -68,6 +69,37 @@ func (s *sharedCluster) unlock() {
 		_ = s.lk.Unlock()
 		s.lk = nil
 	}
+}
+
+// leaseUses is what a lease file holds: the steps this process's stacks
+// use, by stack name.
+type leaseUses map[string][]string
+
+// use records that this process uses steps of stack, and returns the steps
+// of that stack every other live process (and this one, earlier) uses, so
+// that this process's up removes none of them. The caller holds the lock.
+func (s *sharedCluster) use(stackName string, steps []string) []string {
+	var keep []string
+	for _, f := range liveLeases(s.dir) {
+		var u leaseUses
+		b, _ := os.ReadFile(f)
+		if json.Unmarshal(b, &u) == nil {
+			keep = append(keep, u[stackName]...)
+		}
+	}
+	var mine leaseUses
+	if b, err := os.ReadFile(s.lease); err != nil || json.Unmarshal(b, &mine) != nil || mine == nil {
+		mine = leaseUses{}
+	}
+	for _, id := range steps {
+		if !slices.Contains(mine[stackName], id) {
+			mine[stackName] = append(mine[stackName], id)
+		}
+	}
+	if b, err := json.Marshal(mine); err == nil {
+		_ = os.WriteFile(s.lease, b, 0o600)
+	}
+	return keep
 }
 
 // liveLeases lists the lease files of processes still running.

@@ -49,6 +49,9 @@ func (t *Text) Emit(e event.Event) {
 		if e.Changed {
 			word = "changed"
 		}
+		if e.Removed {
+			word = "removed"
+		}
 		if e.Repaired {
 			fmt.Fprintf(t.w, "repaired  %s (%s): %s\n", e.Step, Duration(e.Elapsed), strings.TrimPrefix(e.Message, "repaired: "))
 			break
@@ -72,7 +75,21 @@ func (t *Text) Emit(e event.Event) {
 		if s.Repaired > 0 {
 			repaired = fmt.Sprintf(" (%d repaired)", s.Repaired)
 		}
-		fmt.Fprintf(t.w, "done in %s: %d changed%s, %d unchanged, %d failed, %d skipped\n", Duration(e.Elapsed), s.Changed, repaired, s.Unchanged, s.Failed, s.Skipped)
+		if e.Message != "" {
+			fmt.Fprintln(t.w, e.Message)
+			if *s == (event.Summary{}) {
+				break
+			}
+		}
+		if s.Removed > 0 && s.Changed == 0 && s.Unchanged == 0 {
+			fmt.Fprintf(t.w, "done in %s: %d removed, %d failed, %d skipped\n", Duration(e.Elapsed), s.Removed, s.Failed, s.Skipped)
+		} else {
+			removed := ""
+			if s.Removed > 0 {
+				removed = fmt.Sprintf("%d removed, ", s.Removed)
+			}
+			fmt.Fprintf(t.w, "done in %s: %s%d changed%s, %d unchanged, %d failed, %d skipped\n", Duration(e.Elapsed), removed, s.Changed, repaired, s.Unchanged, s.Failed, s.Skipped)
+		}
 		if s.Cancelled {
 			fmt.Fprintln(t.w, "cancelled: steps not finished were left as they were; run the same command again to resume")
 		}

@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/plan"
 )
@@ -39,8 +40,24 @@ func (Databases) Finish(ctx context.Context, env *component.Env, _ []*unstructur
 	res := component.Result{
 		Endpoint: fmt.Sprintf("%s.%s.svc.cluster.local:%d", db.Name, db.Namespace, e.Port),
 		Secret:   SecretName(db.Name),
+		Data:     dataOf(env, db),
 	}
 	return res, pingDatabase(ctx, env, db)
+}
+
+// dataOf says where a database keeps its data: in the cluster's data
+// folder on the host, in a claim, or only in its pod.
+func dataOf(env *component.Env, db *api.Database) *component.Data {
+	switch {
+	case db.Persistence != nil && db.Persistence.Enabled && env.Access.HostData:
+		return &component.Data{Where: "in the cluster's data folder on the host (cluster.dataDir)", Kept: true}
+	case db.Persistence != nil && db.Persistence.Enabled:
+		claim := "data-" + db.Name + "-0"
+		return &component.Data{Where: "in PersistentVolumeClaim " + db.Namespace + "/" + claim, Kept: true,
+			Claims: []component.Ref{{APIVersion: "v1", Kind: "PersistentVolumeClaim", Namespace: db.Namespace, Name: claim}}}
+	default:
+		return &component.Data{Where: "only in its pod (no persistence)"}
+	}
 }
 
 // Images is the server's image, at the database's version.
