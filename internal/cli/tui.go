@@ -3,8 +3,8 @@ package cli
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"time"
