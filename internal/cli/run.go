@@ -29,6 +29,7 @@ type clusterFlags struct {
 	recreate   bool
 	dryRun     bool
 	purge      bool
+	adopt      []string
 	stack      string // for commands whose argument is not the stack
 }
 
@@ -173,7 +174,7 @@ what up would do.`,
 				up := engine.NewUp(cfg)
 				up.Parallelism = parallel
 				up.LockTimeout = lockTimeout
-				up.Prune, up.DeleteData = prune, deleteData
+				up.Prune, up.DeleteData, up.Adopt = prune, deleteData, f.adopt
 				if ask != nil {
 					up.Confirm = func(ctx context.Context, gone []engine.Removal) (bool, error) {
 						lines := make([]string, len(gone))
@@ -210,6 +211,7 @@ what up would do.`,
 	cmd.Flags().IntVar(&parallel, "parallel", 0, "run at most this many steps at once (0: every step that is ready)")
 	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 2*time.Minute, "how long to wait while another run holds the cluster")
 	cmd.Flags().BoolVar(&prune, "prune", false, "remove the steps the stack dropped without asking (needed without a terminal)")
+	cmd.Flags().StringSliceVar(&f.adopt, "adopt", nil, "take over these helm releases, which kindred did not install, upgrading them with the stack's chart and values")
 	cmd.Flags().BoolVar(&deleteData, "delete-data", false, "let a removal destroy a database's data (its claims, or data kept only in its pod)")
 	return cmd
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -82,7 +83,7 @@ func (r *runner) chartRelease(s *plan.Step, mod component.Component, env *compon
 		mergeValues(values, v)
 	}
 	mergeValues(values, c.Values)
-	return helm.Release{Name: c.Name, Namespace: ns, Chart: ref, Values: values, Timeout: timeout}, nil
+	return helm.Release{Name: c.Name, Namespace: ns, Chart: ref, Values: values, Timeout: timeout, Adopt: slices.Contains(r.adopt, c.Name)}, nil
 }
 
 // mergeValues deep-merges src into dst; src wins.

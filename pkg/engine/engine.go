@@ -93,6 +93,10 @@ type Up struct {
 	// Keep names recorded steps that stay even though the stack dropped
 	// them (another user of a shared cluster still needs them).
 	Keep []string
+	// Adopt names helm releases kindred did not install that it may take
+	// over (upgrade with the stack's chart and values); any other such
+	// release is refused.
+	Adopt []string
 }
 
 // NewUp returns an Up action with defaults.
@@ -112,7 +116,7 @@ func (u *Up) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) {
 	u.cfg.Sink.Emit(event.Event{Time: started, Type: event.PlanReady, Levels: p.Levels, Message: fmt.Sprintf("%d steps in %d levels", len(p.Steps), len(p.Levels))})
 
 	r := &runner{cfg: &u.cfg, st: st, plan: p, lockTimeout: u.LockTimeout,
-		pruneAllowed: u.Prune, deleteData: u.DeleteData, confirm: u.Confirm, keep: u.Keep}
+		pruneAllowed: u.Prune, deleteData: u.DeleteData, confirm: u.Confirm, keep: u.Keep, adopt: u.Adopt}
 	nodes := r.nodes()
 	sum, err := execute(ctx, nodes, u.Parallelism, u.cfg.Sink, u.cfg.Now)
 	if r.lock != nil {
@@ -134,6 +138,7 @@ type runner struct {
 	deleteData   bool
 	confirm      func(context.Context, []Removal) (bool, error)
 	keep         []string
+	adopt        []string
 
 	// Set by the cluster step, read by every later step.
 	access cluster.Access

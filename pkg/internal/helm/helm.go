@@ -57,6 +57,9 @@ type Release struct {
 	// the release is deployed), for callers that check readiness themselves
 	// and should not wait twice.
 	Wait bool
+	// Adopt lets Ensure upgrade a release of this name that kindred did
+	// not install; without it such a release is refused (ErrForeign).
+	Adopt bool
 }
 
 // strategy is the explicit helm wait strategy for rel; the zero value is an
@@ -132,6 +135,9 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{ChartVersion: fetched.Chart.Metadata.Version}
+	if err := refuseForeign(rel, last); err != nil {
+		return res, err
+	}
 
 	if last != nil {
 		switch last.Info.Status {
@@ -216,6 +222,9 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 	up.Labels = labels
 	up.MaxHistory = 10
 	up.ServerSideApply = "auto"
+	// The stack's values are the whole truth: helm would otherwise reuse
+	// the last release's values whenever none are given.
+	up.ResetValues = true
 	// A release applied server-side takes back fields others changed;
 	// one applied client-side does by its three-way merge with the live
 	// objects.

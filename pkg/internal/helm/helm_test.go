@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"helm.sh/helm/v4/pkg/action"
+	helmkube "helm.sh/helm/v4/pkg/kube"
 	"helm.sh/helm/v4/pkg/release/common"
 	rspb "helm.sh/helm/v4/pkg/release/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -140,9 +142,11 @@ func TestIntegrationRecoverPending(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// As kindred's own run left it: with its labels.
 		rel := &rspb.Release{
 			Name: name, Namespace: ns, Version: version, Chart: fetched.Chart,
-			Info: &rspb.Info{Status: status, FirstDeployed: time.Now(), LastDeployed: time.Now()},
+			Info:   &rspb.Info{Status: status, FirstDeployed: time.Now(), LastDeployed: time.Now()},
+			Labels: map[string]string{LabelChartDigest: fetched.Digest[:32]},
 		}
 		if err := cfg.Releases.Create(rel); err != nil {
 			t.Fatal(err)
@@ -271,4 +275,49 @@ func TestIntegrationRegistryAndRepoMirrors(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestIntegrationForeignRelease: a release of the same name that kindred
+// did not install (helm install by hand) is refused by Ensure and Plan,
+// with the flag that adopts it; adopted, it is upgraded and kindred's from
+// then on.
+func TestIntegrationForeignRelease(t *testing.T) {
+	f := newFixture(t)
+	ref := ChartRef{Path: charts + "/operator"}
+	fetched, err := f.client.Fetcher.Fetch(f.ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.client.config("theirs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := action.NewInstall(cfg)
+	in.ReleaseName, in.Namespace, in.CreateNamespace = "op", "theirs", true
+	in.WaitStrategy = helmkube.HookOnlyStrategy
+	if _, err := in.RunWithContext(f.ctx, fetched.Chart, map[string]any{"logLevel": "warn"}); err != nil {
+		t.Fatal(err)
+	}
+	rel := Release{Name: "op", Namespace: "theirs", Chart: ref, Timeout: time.Minute}
+	if _, err := f.client.Ensure(f.ctx, rel); !errors.Is(err, ErrForeign) || !strings.Contains(err.Error(), "--adopt op") {
+		t.Fatalf("Ensure over a release kindred did not install: %v", err)
+	}
+	if _, err := f.client.Plan(f.ctx, rel); !errors.Is(err, ErrForeign) {
+		t.Errorf("Plan over a release kindred did not install: %v", err)
+	}
+	if st, err := f.client.Get(f.ctx, "op", "theirs"); err != nil || st.Revision != 1 {
+		t.Fatalf("the refused release changed: %+v %v", st, err)
+	}
+	rel.Adopt = true
+	if p, err := f.client.Plan(f.ctx, rel); err != nil || p.Action != ActionUpgrade || !strings.Contains(p.Current, "--log-level=warn") || strings.Contains(p.Desired, "--log-level=warn") {
+		t.Errorf("Plan adopting: %+v %v", p.Action, err)
+	}
+	f.ensure(rel, ActionUpgrade)
+	// The stack gave no values: the chart's defaults, not the last
+	// release's values (helm's upgrade would reuse those).
+	if dep, err := f.kube.Typed.AppsV1().Deployments("theirs").Get(f.ctx, "op", metav1.GetOptions{}); err != nil || dep.Spec.Template.Spec.Containers[0].Args[0] != "--log-level=info" {
+		t.Errorf("after adopting with no values: %v %v", err, dep.Spec.Template.Spec.Containers[0].Args)
+	}
+	rel.Adopt = false
+	f.ensure(rel, ActionNone)
 }

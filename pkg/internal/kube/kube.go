@@ -121,6 +121,16 @@ func (c *Client) Resource(gvk schema.GroupVersionKind, namespace string) (dynami
 // Apply applies obj server-side, taking ownership of conflicting fields, and
 // returns the object as stored.
 func (c *Client) Apply(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	return c.apply(ctx, obj, nil)
+}
+
+// ApplyDryRun is Apply as a server-side dry run: the object as it would be
+// stored, with nothing changed.
+func (c *Client) ApplyDryRun(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	return c.apply(ctx, obj, []string{metav1.DryRunAll})
+}
+
+func (c *Client) apply(ctx context.Context, obj *unstructured.Unstructured, dryRun []string) (*unstructured.Unstructured, error) {
 	ri, namespaced, err := c.Resource(obj.GroupVersionKind(), obj.GetNamespace())
 	if err != nil {
 		return nil, err
@@ -133,7 +143,7 @@ func (c *Client) Apply(ctx context.Context, obj *unstructured.Unstructured) (*un
 		return nil, err
 	}
 	force := true
-	out, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+	out, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force, DryRun: dryRun})
 	if err != nil {
 		return nil, fmt.Errorf("applying %s %s: %w", obj.GetKind(), Name(obj), err)
 	}

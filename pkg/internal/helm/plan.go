@@ -1,0 +1,103 @@
+package helm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/kube"
+	"helm.sh/helm/v4/pkg/release/common"
+	rspb "helm.sh/helm/v4/pkg/release/v1"
+)
+
+// ErrForeign is wrapped when a release of the same name exists in the
+// namespace and kindred did not install it.
+var ErrForeign = errors.New("a helm release kindred did not install")
+
+// foreign reports whether kindred did not install release r: every
+// release it installs or upgrades carries its chart-digest label.
+func foreign(r *rspb.Release) bool { return r != nil && r.Labels[LabelChartDigest] == "" }
+
+// refuseForeign is the error for a release kindred did not install, unless
+// rel adopts it.
+func refuseForeign(rel Release, last *rspb.Release) error {
+	if !foreign(last) || rel.Adopt {
+		return nil
+	}
+	chart := "?"
+	if last.Chart != nil && last.Chart.Metadata != nil {
+		chart = last.Chart.Metadata.Name + " " + last.Chart.Metadata.Version
+	}
+	return fmt.Errorf("%w: release %s in namespace %s (chart %s, revision %d) was installed by someone else, and kindred will not overwrite it; to let kindred take it over (its next upgrade replaces that chart and values with the stack's), run up with --adopt %s, or rename the component",
+		ErrForeign, rel.Name, rel.Namespace, chart, last.Version, rel.Name)
+}
+
+// Planned is what Ensure would do to a release, found without changing
+// anything: its action, and the release's manifest now and after.
+type Planned struct {
+	Action           string
+	Current, Desired string
+}
+
+// Plan says what Ensure would do to rel: install (the desired manifest
+// rendered as a server-side dry run), upgrade (the same, against the live
+// release), or nothing (the chart and values are the ones deployed).
+func (c *Client) Plan(ctx context.Context, rel Release) (Planned, error) {
+	fetched, err := c.Fetcher.Fetch(ctx, rel.Chart)
+	if err != nil {
+		return Planned{}, err
+	}
+	valuesHash, err := hashValues(rel.Values)
+	if err != nil {
+		return Planned{}, err
+	}
+	cfg, err := c.config(rel.Namespace)
+	if err != nil {
+		return Planned{}, err
+	}
+	last, err := lastRelease(cfg, rel.Name)
+	if err != nil {
+		return Planned{}, err
+	}
+	if err := refuseForeign(rel, last); err != nil {
+		return Planned{}, err
+	}
+	if last != nil && last.Info.Status == common.StatusDeployed && last.Labels[LabelChartDigest] == fetched.Digest[:32] && last.Labels[LabelValuesHash] == valuesHash {
+		return Planned{Action: ActionNone, Current: last.Manifest, Desired: last.Manifest}, nil
+	}
+	if last == nil || last.Info.Status != common.StatusDeployed && !hasDeployed(cfg, rel.Name) {
+		in := action.NewInstall(cfg)
+		in.ReleaseName, in.Namespace = rel.Name, rel.Namespace
+		in.DryRunStrategy = action.DryRunServer
+		in.SkipCRDs = true
+		in.WaitStrategy = kube.HookOnlyStrategy
+		out, err := in.RunWithContext(ctx, fetched.Chart, rel.Values)
+		if err != nil {
+			return Planned{}, fmt.Errorf("rendering %s from %s: %w", rel.Name, fetched.From, err)
+		}
+		r, err := toV1(out)
+		if err != nil {
+			return Planned{}, err
+		}
+		p := Planned{Action: ActionInstall, Desired: r.Manifest}
+		if last != nil {
+			p.Current = last.Manifest
+		}
+		return p, nil
+	}
+	up := action.NewUpgrade(cfg)
+	up.Namespace = rel.Namespace
+	up.DryRunStrategy = action.DryRunServer
+	up.WaitStrategy = kube.HookOnlyStrategy
+	up.ResetValues = true // as Ensure
+	out, err := up.RunWithContext(ctx, rel.Name, fetched.Chart, rel.Values)
+	if err != nil {
+		return Planned{}, fmt.Errorf("rendering the upgrade of %s from %s: %w", rel.Name, fetched.From, err)
+	}
+	r, err := toV1(out)
+	if err != nil {
+		return Planned{}, err
+	}
+	return Planned{Action: ActionUpgrade, Current: last.Manifest, Desired: r.Manifest}, nil
+}
