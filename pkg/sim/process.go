@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"kindred.dev/kindred/pkg/internal/proc"
@@ -19,12 +20,26 @@ const ownerFile = "owner"
 
 // group is the process group of one simulated cluster.
 type group struct {
-	dir   string
-	pgid  int
-	keep  bool
+	dir  string
+	pgid int
+	keep bool
+
+	mu    sync.Mutex
 	procs map[string]*exec.Cmd
 	args  map[string][]string
+	// respawns counts, per process, the times it was started again after
+	// it died on its own; stopping is set once the group is being stopped.
+	respawns map[string]int
+	stopping bool
 }
+
+// respawned are the processes started again when they die on their own,
+// as a node's supervisor restarts its kubelet: kwok, which plays every
+// node's kubelet, has panicked under load.
+var respawned = map[string]bool{"kwok": true}
+
+// maxRespawns bounds how often one process is started again.
+const maxRespawns = 5
 
 // start runs bin with args in the group, logging to logs/NAME.log.
 func (g *group) start(name, bin string, args ...string) error {
@@ -56,19 +71,47 @@ func (g *group) start(name, bin string, args ...string) error {
 			}
 		}
 	}
+	g.mu.Lock()
 	if g.procs == nil {
-		g.procs, g.args = map[string]*exec.Cmd{}, map[string][]string{}
+		g.procs, g.args, g.respawns = map[string]*exec.Cmd{}, map[string][]string{}, map[string]int{}
 	}
 	g.procs[name] = cmd
 	g.args[name] = append([]string{bin}, args...)
-	go func() { _ = cmd.Wait() }()
+	g.mu.Unlock()
+	go g.watch(name, cmd)
 	return nil
+}
+
+// watch waits for a process to exit, and starts a respawned one again
+// when it died on its own (not stopped, restarted or replaced).
+func (g *group) watch(name string, cmd *exec.Cmd) {
+	err := cmd.Wait()
+	g.mu.Lock()
+	again := respawned[name] && !g.stopping && g.procs[name] == cmd && g.respawns[name] < maxRespawns
+	if again {
+		g.respawns[name]++
+	}
+	a := g.args[name]
+	g.mu.Unlock()
+	if !again {
+		return
+	}
+	if logf, lerr := os.OpenFile(filepath.Join(g.dir, "logs", name+".log"), os.O_WRONLY|os.O_APPEND, 0o600); lerr == nil {
+		fmt.Fprintf(logf, "kindred: %s exited (%v); starting it again\n", name, err)
+		_ = logf.Close()
+	}
+	time.Sleep(200 * time.Millisecond)
+	_ = g.start(name, a[0], a[1:]...)
 }
 
 // restart kills one process of the group and starts it again with the
 // same arguments.
 func (g *group) restart(name string) error {
+	g.mu.Lock()
 	cmd, ok := g.procs[name]
+	delete(g.procs, name) // not the watcher's to start again
+	a := g.args[name]
+	g.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("no process %s in this cluster", name)
 	}
@@ -88,7 +131,6 @@ func (g *group) restart(name string) error {
 	if !gone {
 		return fmt.Errorf("%s (pid %d) did not exit a minute after SIGKILL", name, pid)
 	}
-	a := g.args[name]
 	return g.start(name, a[0], a[1:]...)
 }
 
@@ -107,6 +149,9 @@ func (g *group) stop(grace time.Duration) error {
 	if g.pgid == 0 {
 		return nil
 	}
+	g.mu.Lock()
+	g.stopping = true
+	g.mu.Unlock()
 	_ = proc.SignalGroup(g.pgid, proc.Terminate)
 	deadline := time.Now().Add(grace)
 	for groupAlive(g.pgid) && time.Now().Before(deadline) {

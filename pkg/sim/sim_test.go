@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
 
 	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/internal/kube"
@@ -245,4 +246,42 @@ func unstructuredNamespace(name string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name},
 	}}
+}
+
+// TestIntegrationKwokRespawned: kwok, which plays every node's kubelet,
+// is started again when it dies on its own (it has panicked under load),
+// and the nodes stay Ready.
+func TestIntegrationKwokRespawned(t *testing.T) {
+	c := testbed.Sim(t)
+	kwokPID := func() int {
+		out, _ := exec.Command("pgrep", "-f", filepath.Join(c.Dir, "stages.yaml")).Output()
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+		return pid
+	}
+	pid := kwokPID()
+	if pid == 0 {
+		t.Fatal("no kwok process found")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for now := kwokPID(); now == 0 || now == pid; now = kwokPID() {
+		if time.Now().After(deadline) {
+			t.Fatal("kwok was not started again")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil || len(node.Items) == 0 {
+		t.Fatalf("nodes: %v", err)
+	}
+	log, _ := os.ReadFile(filepath.Join(c.Dir, "logs", "kwok.log"))
+	if !strings.Contains(string(log), "starting it again") {
+		t.Errorf("kwok's log does not say it was started again")
+	}
 }
