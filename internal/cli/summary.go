@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"kindred.dev/kindred/pkg/cluster"
+	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/component/database"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -21,9 +22,24 @@ func (a *app) printSummary(ctx context.Context, p cluster.Provider, st *stack.St
 	for _, r := range st.Routes {
 		fmt.Fprintf(w, "route     %s\n", st.RouteURL(r))
 	}
+	if in, ok := ingressOf(st); ok && acc.Existing && len(st.Routes) > 0 {
+		// No host ports on a cluster kindred did not create: the proxy
+		// is reached through its Service.
+		ns, svc := in.ProxyService()
+		fmt.Fprintf(w, "          (this cluster is not kindred's: no host ports; reach the routes through Service %s/%s, by its load balancer or kubectl -n %s port-forward svc/%s %d:80, with the routes' names resolving to it)\n",
+			ns, svc, ns, svc, max(st.Ingress.HostPorts.HTTP, 8080))
+	}
 	for _, c := range database.Masked(st) {
 		fmt.Fprintf(w, "database  %s  (password: secret %s)\n", c.URL, c.Secret)
 	}
 	fmt.Fprintf(w, "kubeconfig %s\n", acc.Kubeconfig)
 	fmt.Fprintf(w, "next      kindred status --provider %s   ·   kubectl --kubeconfig %s get pods -A   ·   kindred down --provider %s\n", p.Name(), acc.Kubeconfig, p.Name())
+}
+
+// ingressOf is the stack's ingress controller component, if it has one.
+func ingressOf(st *stack.Stack) (component.Ingress, bool) {
+	if st.Ingress == nil {
+		return nil, false
+	}
+	return component.IngressFor(st.Ingress.Controller)
 }

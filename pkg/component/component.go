@@ -270,6 +270,9 @@ type Ingress interface {
 	// ProxyNamespace is where its proxy runs, which tenants' network
 	// policies let in.
 	ProxyNamespace() string
+	// ProxyService is the proxy's Service: on a cluster kindred did not
+	// create, routes are reached through it (or its load balancer).
+	ProxyService() (namespace, name string)
 }
 
 // IngressFor returns the ingress controller component called id.

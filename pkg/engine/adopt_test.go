@@ -57,8 +57,23 @@ components:
 	if _, err := engine.NewDown(f.config(&event.Recorder{})).Run(f.ctx, st); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.CoreV1().Namespaces().Get(f.ctx, "payments", metav1.GetOptions{}); err != nil {
-		t.Errorf("down deleted the payments namespace, which existed before up: %v", err)
+	ns, err := cs.CoreV1().Namespaces().Get(f.ctx, "payments", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("down deleted the payments namespace, which existed before up: %v", err)
+	}
+	if _, ok := ns.Labels["kindred.dev/tenant"]; ok {
+		t.Errorf("the payments namespace keeps kindred's labels: %v", ns.Labels)
+	}
+	shared, _ := cs.CoreV1().ConfigMaps("default").Get(f.ctx, "shared", metav1.GetOptions{})
+	for _, o := range []metav1.Object{ns, shared} {
+		for _, m := range o.GetManagedFields() {
+			if m.Manager == "kindred" {
+				t.Errorf("%s keeps kindred's field ownership: %+v", o.GetName(), m)
+			}
+		}
+	}
+	if shared.Data["owner"] != "someone else" {
+		t.Errorf("giving back the shared ConfigMap changed it: %v", shared.Data)
 	}
 	if cm, err := cs.CoreV1().ConfigMaps("payments").Get(f.ctx, "ledger", metav1.GetOptions{}); err != nil || cm.Data["balance"] != "42" {
 		t.Errorf("down took the ledger with the namespace: %v", err)

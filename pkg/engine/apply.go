@@ -39,6 +39,10 @@ func (r *runner) objects(ctx context.Context, id, ns string, prev *StepRecord, p
 	rec := &StepRecord{Hash: hash}
 	for _, o := range objs {
 		ref := ObjectRef{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName()}
+		if owner, ok := r.claims[ref]; ok {
+			return nil, false, fmt.Errorf("%w: step %s would apply %s %s, which %s created; two stacks cannot share an object: rename it in one of them, or run `kindred down` for that stack first",
+				ErrClaimed, id, ref.Kind, kube.Name(o), owner)
+		}
 		ref.Adopted = r.adopted(ctx, prev, ref)
 		rec.Inventory = append(rec.Inventory, ref)
 	}
@@ -66,12 +70,15 @@ func (r *runner) objects(ctx context.Context, id, ns string, prev *StepRecord, p
 		if prev != nil {
 			for _, old := range prev.Inventory {
 				if !containsRef(rec.Inventory, old) {
+					gv, _ := schema.ParseGroupVersion(old.APIVersion)
 					if old.Adopted {
 						progress("leaving " + old.Kind + " " + old.Name + ": it was there before kindred")
+						if err := r.kube.Relinquish(ctx, gv.WithKind(old.Kind), old.Namespace, old.Name); err != nil {
+							return withPrevious(rec, prev), true, err
+						}
 						continue
 					}
 					progress("pruning " + old.Kind + " " + old.Name)
-					gv, _ := schema.ParseGroupVersion(old.APIVersion)
 					if err := r.kube.Delete(ctx, gv.WithKind(old.Kind), old.Namespace, old.Name); err != nil {
 						return withPrevious(rec, prev), true, fmt.Errorf("pruning %s %s: %w", old.Kind, old.Name, err)
 					}

@@ -24,8 +24,11 @@ const routesStack = `apiVersion: kindred.dev/v1alpha1
 kind: Stack
 metadata: {name: shop}
 cluster:
+  # Written for an existing cluster (the test's simulated one), so the CNI
+  # it names goes in, and it asks for the CoreDNS rewrite.
+  provider: existing
   networking: {cni: calico, podSubnet: 192.168.0.0/16}
-ingress: {}
+ingress: {clusterDNS: true}
 tls: {issuer: local-ca}
 components:
   - {name: api, namespace: apps, chart: {path: CHARTS/operator}}

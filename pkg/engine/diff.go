@@ -91,7 +91,7 @@ func NewDiff(cfg Config) *Diff {
 // dry-run render against the live release; for objects, a server-side
 // dry-run apply against the live objects.
 func (d *Diff) Run(ctx context.Context, st *stack.Stack) (*DiffReport, error) {
-	p, err := plan.Build(st)
+	p, err := plan.Build(st, d.cfg.forProvider()...)
 	if err != nil {
 		return nil, err
 	}

@@ -23,10 +23,15 @@ func removeStep(ctx context.Context, kc *kube.Client, hc *helm.Client, rec *Step
 	}
 	for i := len(rec.Inventory) - 1; i >= 0; i-- {
 		o := rec.Inventory[i]
-		if o.Adopted {
-			continue // it was there before kindred: it stays
-		}
 		gv, _ := schema.ParseGroupVersion(o.APIVersion)
+		if o.Adopted {
+			// It was there before kindred: it stays, without kindred's
+			// labels and field ownership.
+			if err := kc.Relinquish(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := kc.Delete(ctx, gv.WithKind(o.Kind), o.Namespace, o.Name); err != nil {
 			return fmt.Errorf("deleting %s %s: %w", o.Kind, o.Name, err)
 		}

@@ -6,6 +6,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,6 +73,14 @@ func (c *Config) defaults() {
 	}
 }
 
+// forProvider are the plan options for the configured provider.
+func (c *Config) forProvider() []plan.Option {
+	if c.Provider == nil {
+		return nil
+	}
+	return []plan.Option{plan.ForProvider(c.Provider.Name())}
+}
+
 // Up installs a stack.
 type Up struct {
 	cfg Config
@@ -109,7 +118,7 @@ func NewUp(cfg Config) *Up {
 // dependants are skipped; the error is then a *RunError.
 func (u *Up) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) {
 	started := u.cfg.Now()
-	p, err := plan.Build(st)
+	p, err := plan.Build(st, u.cfg.forProvider()...)
 	if err != nil {
 		return event.Summary{}, err
 	}
@@ -149,6 +158,9 @@ type runner struct {
 	lock   *lock
 
 	repairs sync.Map // step ID → what drift the step restored
+	// claims are the objects other stacks on the cluster created, and
+	// which stack and step did.
+	claims map[ObjectRef]string
 }
 
 // noteRepair records that step id restored drift.
@@ -216,6 +228,19 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 	}
 	r.helm = &helm.Client{Kubeconfig: acc.Kubeconfig, Context: acc.Context, Log: r.cfg.Log,
 		Fetcher: &helm.Fetcher{CacheDir: r.cfg.CacheDir, Mirror: mirror}}
+	if acc.Existing && r.lock == nil {
+		// Someone else's cluster: before the first write, make sure the
+		// user may do what the plan needs, unless this very stack ran
+		// here cleanly before.
+		prev, err := (&stateStore{cs: r.kube.Typed, stack: r.st.Metadata.Name}).load(ctx)
+		spec, _ := json.Marshal(r.st.Stack)
+		if err != nil || !bytes.Equal(prev.Spec, spec) || prev.hasFailed() {
+			progress("checking what you may do on this cluster")
+			if err := r.checkPermissions(ctx); err != nil {
+				return false, err
+			}
+		}
+	}
 	if err := ensureSystemNamespace(ctx, r.kube.Typed); err != nil {
 		return false, fmt.Errorf("creating %s: %w", SystemNamespace, err)
 	}
@@ -254,6 +279,18 @@ func (r *runner) claimedElsewhere(ctx context.Context) error {
 	others, err := otherStates(ctx, r.kube.Typed, r.st.Metadata.Name)
 	if err != nil {
 		return err
+	}
+	// What the other stacks created (not what they found): applying any
+	// of it is refused when a step gets to it (see objects).
+	r.claims = map[ObjectRef]string{}
+	for _, o := range others {
+		for id, rec := range o.Steps {
+			for _, ref := range rec.Inventory {
+				if !ref.Adopted {
+					r.claims[ref] = fmt.Sprintf("stack %q (its step %s)", o.Stack, id)
+				}
+			}
+		}
 	}
 	for _, s := range r.plan.Steps {
 		if s.Kind != plan.KindComponent || s.Inputs.Chart == nil {

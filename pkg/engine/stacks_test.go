@@ -20,7 +20,7 @@ func TestIntegrationStacksShareACluster(t *testing.T) {
 	stackOf := func(name, components string) string {
 		return writeStack(t, map[string]string{"stack.yaml": "apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: " + name + "}\ncomponents:\n" + components})
 	}
-	a := load(t, stackOf("team-a", "  - {name: agent, namespace: a, chart: {path: "+charts+"/agent}}\n"), nil)
+	a := load(t, stackOf("team-a", "  - {name: agent, namespace: a, chart: {path: "+charts+"/agent}}\ntenants: [{name: crew}]\n"), nil)
 	b := load(t, stackOf("team-b", "  - {name: op, namespace: b, chart: {path: "+charts+"/operator}}\n"), nil)
 	if _, err := f.up(a); err != nil {
 		t.Fatal(err)
@@ -31,13 +31,17 @@ func TestIntegrationStacksShareACluster(t *testing.T) {
 	for _, c := range []struct {
 		stack string
 		want  string
-	}{{"team-a", "agent"}, {"team-b", "op"}} {
+	}{{"team-a", "agent tenant/crew"}, {"team-b", "op"}} {
 		st := a
 		if c.stack == "team-b" {
 			st = b
 		}
 		rep, err := engine.NewStatus(f.config(nil)).Run(f.ctx, st)
-		if err != nil || len(rep.Steps) != 1 || rep.Steps[0].ID != c.want {
+		var ids []string
+		for _, s := range rep.Steps {
+			ids = append(ids, s.ID)
+		}
+		if err != nil || strings.Join(ids, " ") != c.want {
 			t.Errorf("status of %s: %v %+v", c.stack, err, rep)
 		}
 	}
@@ -46,6 +50,18 @@ func TestIntegrationStacksShareACluster(t *testing.T) {
 	c := load(t, stackOf("team-c", "  - {name: agent, namespace: a, chart: {path: "+charts+"/agent}, values: {image: example.test/other:1}}\n"), nil)
 	if _, err := f.up(c); !errors.Is(err, engine.ErrClaimed) || !strings.Contains(err.Error(), `stack "team-a"`) {
 		t.Errorf("a stack taking over another's release: %v", err)
+	}
+
+	// So is one whose tenant is the namespace A created for its own.
+	d := load(t, stackOf("team-d", "  - {name: dee, namespace: d, chart: {path: "+charts+"/operator}}\ntenants: [{name: crew}]\n"), nil)
+	if _, err := f.up(d); !errors.Is(err, engine.ErrClaimed) || !strings.Contains(err.Error(), `Namespace crew, which stack "team-a" (its step tenant/crew) created`) {
+		t.Errorf("a stack taking over another's tenant namespace: %v", err)
+	}
+	if _, err := engine.NewDown(f.config(nil)).Run(f.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.kube.Typed.CoreV1().Namespaces().Get(f.ctx, "crew", metav1.GetOptions{}); err != nil {
+		t.Errorf("down of the refused stack D took A's namespace: %v", err)
 	}
 
 	if _, err := engine.NewDown(f.config(nil)).Run(f.ctx, a); err != nil {

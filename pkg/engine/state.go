@@ -79,6 +79,16 @@ type State struct {
 	Steps map[string]*StepRecord `json:"steps"`
 }
 
+// hasFailed reports whether a recorded step failed.
+func (s *State) hasFailed() bool {
+	for _, rec := range s.Steps {
+		if rec.Failed != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // stateStore reads and writes one stack's State Secret; writes are
 // serialised.
 type stateStore struct {
@@ -88,6 +98,10 @@ type stateStore struct {
 }
 
 func ensureSystemNamespace(ctx context.Context, cs kubernetes.Interface) error {
+	// Read first: a user who may not create namespaces may still use it.
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, SystemNamespace, metav1.GetOptions{}); err == nil {
+		return nil
+	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "kindred"}}}
 	_, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {

@@ -128,17 +128,33 @@ type builder struct {
 	// needPath is where an explicit need was written, for messages.
 	needPath map[[2]string]string
 	ps       stack.Problems
+	// provider is where the cluster really comes from, if known.
+	onProvider string
 }
+
+// Option changes how Build plans.
+type Option func(*builder)
+
+// ForProvider plans for the provider the cluster really comes from (kind,
+// sim or existing), which may not be the one the stack names.
+func ForProvider(name string) Option { return func(b *builder) { b.onProvider = name } }
 
 // Build makes the plan for a loaded stack. A need that names no step and a
 // cycle are problems, reported with their positions.
-func Build(st *stack.Stack) (*Plan, error) {
+func Build(st *stack.Stack, opts ...Option) (*Plan, error) {
 	b := &builder{st: st, steps: map[string]*Step{}, needPath: map[[2]string]string{}}
+	for _, o := range opts {
+		o(b)
+	}
 	s := &st.Stack
 
 	b.add(&Step{ID: stack.StepCluster, Kind: KindCluster})
 	pods := []string{stack.StepCluster}
-	if cni := s.Cluster.Networking.CNI; cni != "" && cni != api.CNIKindnet {
+	// An existing cluster has its network already: a CNI goes in only when
+	// the stack itself is written for an existing cluster and names one,
+	// not when a stack for kind is pointed at one.
+	existingOnly := b.onProvider == api.ProviderExisting && s.Cluster.Provider != api.ProviderExisting
+	if cni := s.Cluster.Networking.CNI; cni != "" && cni != api.CNIKindnet && !existingOnly {
 		// kind's own CNI comes with the cluster; another is a step of its
 		// own, its catalogue entry named like the stack's cni.
 		b.builtin(catalog.RoleCNI, cni, pods)

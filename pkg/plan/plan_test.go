@@ -91,3 +91,35 @@ components:
 		t.Errorf("planning with a values file that is a list: %v", err)
 	}
 }
+
+// On an existing cluster the network is already there: a stack written
+// for kind that names a CNI does not install it there; one written for an
+// existing cluster does, since it asks for it there.
+func TestExistingClusterGetsNoCNIUnlessAsked(t *testing.T) {
+	for _, c := range []struct {
+		stackProvider, runOn string
+		want                 bool
+	}{
+		{"", "kind", true},
+		{"", "sim", true},
+		{"", "existing", false},
+		{"kind", "existing", false},
+		{"existing", "existing", true},
+	} {
+		provider := ""
+		if c.stackProvider != "" {
+			provider = "\n  provider: " + c.stackProvider
+		}
+		st, err := stack.Parse("s.yaml", []byte("apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: shop}\ncluster:"+provider+"\n  networking: {cni: calico, podSubnet: 192.168.0.0/16}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := plan.Build(st, plan.ForProvider(c.runOn))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got := p.Step("calico"); got != c.want {
+			t.Errorf("stack provider %q, run on %s: calico step %v, want %v", c.stackProvider, c.runOn, got, c.want)
+		}
+	}
+}

@@ -194,8 +194,14 @@ func (v *validator) cidr(path, s string) netip.Prefix {
 
 func (v *validator) ingress(in *api.Ingress) {
 	v.oneOf("ingress.controller", in.Controller, api.Enums["Ingress.controller"]...)
-	if !dnsName.MatchString(in.Domain) {
+	switch {
+	case !dnsName.MatchString(in.Domain):
 		v.addf("ingress.domain", "invalid domain %q", in.Domain)
+	case !strings.Contains(in.Domain, ".") && !api.IsLocalName(in.Domain):
+		v.addf("ingress.domain", "%q is a top-level domain: routes would be NAME.%s; choose a domain like %s.localhost", in.Domain, in.Domain, v.st.Metadata.Name)
+	case !api.IsLocalName(in.Domain) && !in.PublicDomain:
+		v.addf("ingress.domain", "%q is not under .%s: inside the cluster its names would lead to the ingress instead of the real site; choose a domain under them (like %s.localhost), or set ingress.publicDomain: true if you mean it",
+			in.Domain, strings.Join(api.LocalDomains, ", ."), v.st.Metadata.Name)
 	}
 	v.port("ingress.hostPorts.http", in.HostPorts.HTTP)
 	v.port("ingress.hostPorts.https", in.HostPorts.HTTPS)

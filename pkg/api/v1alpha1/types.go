@@ -155,6 +155,15 @@ type Ingress struct {
 	// loopback without DNS.
 	Domain    string    `json:"domain,omitempty"`
 	HostPorts HostPorts `json:"hostPorts,omitzero"`
+	// PublicDomain allows a domain outside the reserved local names
+	// (.localhost, .test, .internal, .example). Inside the cluster such a
+	// domain's names then lead to the ingress, not to the real site.
+	PublicDomain bool `json:"publicDomain,omitempty"`
+	// ClusterDNS points *.domain at the ingress proxy for every pod of the
+	// cluster, by a rewrite in CoreDNS. Defaults to true on clusters
+	// kindred creates, false on existing ones (a shared cluster's DNS is
+	// not kindred's to change).
+	ClusterDNS *bool `json:"clusterDNS,omitempty"`
 }
 
 // HostPorts are the host ports of the ingress, bound to 127.0.0.1.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -35,12 +37,17 @@ func (Contour) ID() string { return ID }
 // Secret, delegated to every route's namespace.
 func (Contour) CertificateSecret() (namespace, name string) { return CertNamespace, CertSecret }
 
+// ProxyService is Envoy's Service.
+func (Contour) ProxyService() (namespace, name string) { return Namespace, "envoy" }
+
 // ProxyNamespace is where Envoy runs.
 func (Contour) ProxyNamespace() string { return Namespace }
 
-// Patch pins Envoy to the ingress-ready node (see placeIngress).
+// Patch pins Envoy to the ingress-ready node (see placeIngress), on the
+// clusters kindred creates; an existing cluster has no such node, and
+// Envoy is reached through its Service there.
 func (Contour) Patch(env *component.Env, objs []*unstructured.Unstructured) error {
-	if env.Step.Kind != plan.KindComponent {
+	if env.Step.Kind != plan.KindComponent || env.Access.Existing {
 		return nil
 	}
 	return placeIngress(objs)
@@ -70,6 +77,19 @@ func (Contour) Finish(ctx context.Context, env *component.Env, objs []*unstructu
 		return component.Result{}, nil
 	}
 	domain := env.Stack.Ingress.Domain
+	if want := env.Stack.Ingress.ClusterDNS; want != nil && !*want || want == nil && env.Access.Existing {
+		env.Say("CoreDNS left alone: *." + domain + " resolves inside the cluster only with ingress.clusterDNS: true (off by default on an existing cluster, whose DNS serves every pod)")
+		// A rewrite an earlier run made goes; one that was never made
+		// leaves nothing to do (and a user who may not read kube-system
+		// is not asked to).
+		if err := removeDNSRewrite(ctx, env.Kube); err != nil && !apierrors.IsForbidden(err) {
+			return component.Result{}, err
+		}
+		return component.Result{}, nil
+	}
+	if env.Stack.Ingress.PublicDomain {
+		env.Say("ingress.publicDomain: inside the cluster, names under " + domain + " now lead to Envoy, not to the real site")
+	}
 	ok, err := ensureDNSRewrite(ctx, env.Kube, domain)
 	if err != nil || !ok {
 		return component.Result{}, err

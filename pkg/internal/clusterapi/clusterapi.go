@@ -30,6 +30,10 @@ type Access struct {
 	// Simulated means the nodes run no containers (the simulated
 	// cluster): there is no server to log in to behind a Ready pod.
 	Simulated bool
+	// Existing means kindred did not create the cluster (the existing
+	// provider): it has no ingress-ready node or host ports, and its DNS
+	// and network are not kindred's to change unless the stack asks.
+	Existing bool
 }
 
 // RESTConfig reads the kubeconfig into a client configuration.

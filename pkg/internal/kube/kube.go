@@ -101,21 +101,30 @@ func Decode(data []byte) ([]*unstructured.Unstructured, error) {
 // Resource maps an object's kind to its resource, refreshing discovery once
 // when the kind is new (a CRD just installed).
 func (c *Client) Resource(gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, bool, error) {
+	gvr, namespaced, err := c.Mapping(gvk)
+	if err != nil {
+		return nil, false, err
+	}
+	if namespaced {
+		if namespace == "" {
+			namespace = metav1.NamespaceDefault
+		}
+		return c.Dynamic.Resource(gvr).Namespace(namespace), true, nil
+	}
+	return c.Dynamic.Resource(gvr), false, nil
+}
+
+// Mapping is the resource that serves gvk, and whether it is namespaced.
+func (c *Client) Mapping(gvk schema.GroupVersionKind) (schema.GroupVersionResource, bool, error) {
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
 		c.mapper.Reset()
 		m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("mapping %s: %w", gvk, err)
+		return schema.GroupVersionResource{}, false, fmt.Errorf("mapping %s: %w", gvk, err)
 	}
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		if namespace == "" {
-			namespace = metav1.NamespaceDefault
-		}
-		return c.Dynamic.Resource(m.Resource).Namespace(namespace), true, nil
-	}
-	return c.Dynamic.Resource(m.Resource), false, nil
+	return m.Resource, m.Scope.Name() == meta.RESTScopeNameNamespace, nil
 }
 
 // Apply applies obj server-side, taking ownership of conflicting fields, and

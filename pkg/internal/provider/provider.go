@@ -193,5 +193,5 @@ func (p *Existing) Access(ctx context.Context, st *stack.Stack) (clusterapi.Acce
 	if ctxName == "" {
 		ctxName = st.Cluster.Context
 	}
-	return clusterapi.Access{Kubeconfig: kc, Context: ctxName, Simulated: p.Simulated}, nil
+	return clusterapi.Access{Kubeconfig: kc, Context: ctxName, Simulated: p.Simulated, Existing: true}, nil
 }

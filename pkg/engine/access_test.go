@@ -1,0 +1,92 @@
+package engine_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"kindred.dev/kindred/pkg/cluster"
+	"kindred.dev/kindred/pkg/engine"
+)
+
+// A user who may only edit one namespace of an existing cluster: up says
+// what the stack needs that the user may not do, all of it at once, and
+// changes nothing.
+func TestIntegrationLimitedUserOnExistingCluster(t *testing.T) {
+	f := newBareFixture(t)
+	cs := f.kube.Typed
+	if _, err := cs.CoreV1().Namespaces().Create(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().ServiceAccounts("team").Create(f.ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "dev"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "dev-edit", Namespace: "team"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "edit"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "dev", Namespace: "team"}}}
+	if _, err := cs.RbacV1().RoleBindings("team").Create(f.ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cs.CoreV1().ServiceAccounts("team").CreateToken(f.ctx, "dev", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := f.sim.RESTConfig()
+	kcfg := clientcmdapi.NewConfig()
+	kcfg.Clusters["sim"] = &clientcmdapi.Cluster{Server: rc.Host, CertificateAuthorityData: rc.CAData}
+	kcfg.AuthInfos["dev"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	kcfg.Contexts["dev"] = &clientcmdapi.Context{Cluster: "sim", AuthInfo: "dev", Namespace: "team"}
+	kcfg.CurrentContext = "dev"
+	kubeconfig := filepath.Join(t.TempDir(), "dev.kubeconfig")
+	if err := clientcmd.WriteToFile(*kcfg, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rbac.yaml"), []byte("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: team-reader}\nrules: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := load(t, writeStack(t, map[string]string{
+		"stack.yaml": "apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: limited}\ncomponents:\n" +
+			"  - {name: web, namespace: team, manifests: [web.yaml]}\n" +
+			"  - {name: cluster-wide, manifests: [" + filepath.Join(dir, "rbac.yaml") + "]}\n" +
+			"databases:\n  - {name: cache, engine: redis, namespace: elsewhere}\n",
+		"web.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {a: b}\n",
+	}), nil)
+
+	p, _ := cluster.New(cluster.Existing, cluster.Options{Kubeconfig: kubeconfig})
+	_, err = engine.NewUp(engine.Config{Provider: p, CacheDir: f.cache}).Run(f.ctx, st)
+	if !errors.Is(err, engine.ErrForbidden) {
+		t.Fatalf("up as a user limited to one namespace: %v", err)
+	}
+	for _, want := range []string{
+		"nothing was changed",
+		"create namespaces (cluster-wide)",
+		"create secrets in namespace kindred-system",
+		"create leases.coordination.k8s.io in namespace kindred-system",
+		"patch clusterroles.rbac.authorization.k8s.io (cluster-wide)",
+		"get secrets in namespace elsewhere",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal does not name %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "in namespace team") {
+		t.Errorf("the refusal names what the user may do:\n%v", err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(f.ctx, engine.SystemNamespace, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("kindred-system after the refusal: %v", err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps("team").Get(f.ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the team's ConfigMap after the refusal: %v", err)
+	}
+}
