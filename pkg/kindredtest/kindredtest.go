@@ -171,10 +171,10 @@ func Up(t testing.TB, stackFile string, opts ...Option) *Env {
 	})
 	upErr := func() error {
 		up := engine.NewUp(engine.Config{Provider: p, Sink: sink, Simulated: o.played})
-		// A test's cluster is scratch: what its stack dropped goes, unless
-		// another live test process (or an earlier test of this one)
-		// uses it.
-		up.Prune, up.DeleteData = true, true
+		// A test's own cluster is scratch: what its stack dropped goes,
+		// unless another live test process (or an earlier test of this
+		// one) uses it. On an existing cluster, data goes only by hand.
+		up.Prune, up.DeleteData = true, o.provider != Existing
 		if shared != nil {
 			if err := shared.lock(); err != nil {
 				return err

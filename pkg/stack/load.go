@@ -30,7 +30,8 @@ type Stack struct {
 	// Catalog is the catalogue the stack was checked against.
 	Catalog *catalog.Catalog
 
-	pos map[string]Pos
+	pos  map[string]Pos
+	vars map[string]string // variables' values, kept out of messages
 }
 
 // Pos returns the position of the field at path (like components[1].needs[0]),
@@ -50,7 +51,7 @@ func (s *Stack) Pos(path string) Pos {
 
 // Problemf returns a problem with the field at path.
 func (s *Stack) Problemf(path, format string, args ...any) Problem {
-	return Problem{Pos: s.Pos(path), Path: path, Msg: fmt.Sprintf(format, args...)}
+	return Problem{Pos: s.Pos(path), Path: path, Msg: redact(fmt.Sprintf(format, args...), s.vars)}
 }
 
 // ReadFile reads a file the stack names, such as a values file.
@@ -138,14 +139,14 @@ func load(name string, data []byte, o *options) (*Stack, error) {
 	src := newSource(o)
 	root := src.load(name, data, nil)
 	if root == nil {
-		return nil, src.problems.err()
+		return nil, src.problems.redacted(src.vars).err()
 	}
 	d := &decoder{src: src, pos: map[string]Pos{}}
 	plain, ok := d.value(root, reflect.TypeFor[api.Stack](), "")
 	if !ok || len(src.problems) > 0 {
-		return nil, src.problems.err()
+		return nil, src.problems.redacted(src.vars).err()
 	}
-	st := &Stack{File: name, FS: o.fsys, Catalog: o.catalog, pos: d.pos}
+	st := &Stack{File: name, FS: o.fsys, Catalog: o.catalog, pos: d.pos, vars: src.vars}
 	if err := fromPlain(plain, &st.Stack); err != nil {
 		// The decoder has checked every field, so this is a bug in kindred.
 		return nil, fmt.Errorf("decoding %s: %w", name, err)

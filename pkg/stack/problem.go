@@ -84,3 +84,13 @@ func (ps Problems) err() error {
 	}
 	return ps.sorted()
 }
+
+// redacted is ps with every variable's value kept out of the messages.
+func (ps Problems) redacted(vars map[string]string) Problems {
+	out := make(Problems, len(ps))
+	for i, p := range ps {
+		p.Msg = redact(p.Msg, vars)
+		out[i] = p
+	}
+	return out
+}

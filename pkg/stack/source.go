@@ -20,10 +20,26 @@ type source struct {
 	opts     *options
 	origin   map[*yaml.Node]string
 	problems Problems
+	// vars are the values variables expanded to, and their names: a
+	// message never shows them (see redact).
+	vars map[string]string
 }
 
 func newSource(o *options) *source {
-	return &source{opts: o, origin: map[*yaml.Node]string{}}
+	return &source{opts: o, origin: map[*yaml.Node]string{}, vars: map[string]string{}}
+}
+
+// redact replaces in msg every value a variable expanded to, and the
+// prefix of it that Quote shows, by the variable's name: a variable may
+// hold a token, and messages reach CI logs.
+func redact(msg string, vars map[string]string) string {
+	for v, name := range vars {
+		msg = strings.ReplaceAll(msg, v, "${"+name+"}")
+		if r := []rune(v); len(r) > quoteMax {
+			msg = strings.ReplaceAll(msg, string(r[:quoteMax]), "${"+name+"}")
+		}
+	}
+	return msg
 }
 
 func (s *source) addf(n *yaml.Node, format string, args ...any) {
@@ -131,7 +147,13 @@ func (s *source) expand(n *yaml.Node) {
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
-		v, err := expandString(n.Value, s.opts.lookupEnv)
+		v, err := expandString(n.Value, func(name string) (string, bool) {
+			v, ok := s.opts.lookupEnv(name)
+			if ok && len(v) >= minRedacted {
+				s.vars[v] = name
+			}
+			return v, ok
+		})
 		if err != nil {
 			s.addf(n, "%v", err)
 			return
@@ -144,6 +166,11 @@ func (s *source) expand(n *yaml.Node) {
 		n.Value = v
 	}
 }
+
+// minRedacted is the length from which a variable's value is kept out of
+// messages: shorter ones (a port, "true") are no secret, and replacing
+// them everywhere would garble messages.
+const minRedacted = 6
 
 // expandString expands ${NAME} and ${NAME:-default} with lookup.
 func expandString(in string, lookup func(string) (string, bool)) (string, error) {

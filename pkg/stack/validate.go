@@ -260,8 +260,11 @@ func (v *validator) components(cs []api.Component) {
 		if len(c.Manifests) > 0 {
 			sources++
 			for j, m := range c.Manifests {
-				if !isURL(m) {
+				switch {
+				case !isURL(m):
 					v.file(fmt.Sprintf("%s.manifests[%d]", p, j), m, "manifest file")
+				case strings.HasPrefix(m, "http://") && !api.SecureURL(m):
+					v.addf(fmt.Sprintf("%s.manifests[%d]", p, j), "%q is plain http: manifests are fetched over https only (http only from this machine)", m)
 				}
 			}
 		}
@@ -287,8 +290,11 @@ func (v *validator) chart(p string, c *api.Chart) {
 	kinds := 0
 	if c.Repo != "" {
 		kinds++
-		if !strings.HasPrefix(c.Repo, "https://") && !strings.HasPrefix(c.Repo, "http://") {
+		switch {
+		case !strings.HasPrefix(c.Repo, "https://") && !strings.HasPrefix(c.Repo, "http://"):
 			v.addf(p+".repo", "invalid repository %q: want an https:// URL", c.Repo)
+		case !api.SecureURL(c.Repo):
+			v.addf(p+".repo", "%q is plain http: charts are fetched over https only (http only from this machine)", c.Repo)
 		}
 		if c.Name == "" {
 			v.addf(p+".name", "a chart from a repository needs a name")

@@ -1,6 +1,10 @@
 package v1alpha1
 
-import "strings"
+import (
+	"net"
+	"net/url"
+	"strings"
+)
 
 // Enums are the allowed values of the stack's enum fields, by Go type and
 // JSON field name ("Networking.cni"): the one table that the JSON Schema
@@ -45,4 +49,25 @@ func IsLocalName(name string) bool {
 		}
 	}
 	return false
+}
+
+// SecureURL reports whether kindred may fetch from raw: https, or plain
+// http to this machine only (127.0.0.0/8, ::1, localhost).
+func SecureURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	if u.Scheme == "https" {
+		return true
+	}
+	if u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
 )
 
 // ErrDigestMismatch means fetched content is not what its pin says.
@@ -74,14 +75,7 @@ func Verify(data []byte, pin, from string) error {
 
 // secureURL allows https, and http to this machine only.
 func secureURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && loopbackHost(u.Host):
+	if api.SecureURL(raw) {
 		return nil
 	}
 	return fmt.Errorf("%w: %s (use https)", ErrInsecureURL, raw)
@@ -99,6 +93,9 @@ func (f *Fetcher) getSecure(ctx context.Context, u string) ([]byte, error) {
 			return errors.New("stopped after 10 redirects")
 		}
 		return secureURL(req.URL.String())
+	}
+	if err := secureURL(u); err != nil {
+		return nil, err
 	}
 	g := &Fetcher{HTTP: &client}
 	return g.get(ctx, u)

@@ -61,3 +61,22 @@ func TestFetchFile(t *testing.T) {
 		t.Errorf("an unpinned mirror file: %q %v", data, err)
 	}
 }
+
+// Chart repositories, and mirrors of them, are held to the same rule:
+// https, or http to this machine; an https repository that redirects to
+// plain http is refused.
+func TestChartRepositoryOverPlainHTTP(t *testing.T) {
+	srv := httptest.NewTLSServer(http.RedirectHandler("http://example.test/index.yaml", http.StatusFound))
+	defer srv.Close()
+	ctx := context.Background()
+	f := &Fetcher{CacheDir: t.TempDir(), HTTP: srv.Client()}
+	for _, repo := range []string{"http://charts.example.test", srv.URL} {
+		if _, err := f.Fetch(ctx, ChartRef{Repo: repo, Name: "api", Version: "1.0.0"}); !errors.Is(err, ErrInsecureURL) {
+			t.Errorf("repository %s: %v", repo, err)
+		}
+	}
+	m := &Fetcher{CacheDir: t.TempDir(), Mirror: "http://mirror.example.test/charts"}
+	if _, err := m.Fetch(ctx, ChartRef{Repo: "https://charts.example.test", Name: "api", Version: "1.0.0"}); !errors.Is(err, ErrInsecureURL) {
+		t.Errorf("a plain-http mirror: %v", err)
+	}
+}

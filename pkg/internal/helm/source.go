@@ -228,7 +228,7 @@ func hashPath(p string) (string, error) {
 
 func (f *Fetcher) fetchRepo(ctx context.Context, ref ChartRef) (*Fetched, error) {
 	refKey := "repo\x00" + ref.Repo + "\x00" + ref.Name + "\x00" + ref.Version
-	index, err := f.get(ctx, strings.TrimSuffix(ref.Repo, "/")+"/index.yaml")
+	index, err := f.getSecure(ctx, strings.TrimSuffix(ref.Repo, "/")+"/index.yaml")
 	if err != nil {
 		// Offline: the last resolution of this exact reference still holds.
 		if cached, cerr := f.fromCachedRef(refKey); cerr == nil {
@@ -258,7 +258,7 @@ func (f *Fetcher) fetchRepo(ctx context.Context, ref ChartRef) (*Fetched, error)
 	if err != nil {
 		return nil, err
 	}
-	data, err := f.get(ctx, u)
+	data, err := f.getSecure(ctx, u)
 	if err != nil {
 		return nil, fmt.Errorf("downloading chart %q %s: %w", ref.Name, cv.Version, err)
 	}
