@@ -121,6 +121,13 @@ type Data struct {
 	Claims []Ref `json:"claims,omitempty"`
 }
 
+// Checker is a component that checks, before a run changes anything,
+// that its step can run on the cluster at hand (say, that the cluster is
+// one the step may put a key into).
+type Checker interface {
+	Check(env *Env) error
+}
+
 // Renderer is a component whose objects kindred renders itself (a
 // database, a tenant, a route). The engine applies them server-side with
 // an inventory and waits for them.

@@ -92,7 +92,7 @@ func (r *runner) checkPermissions(ctx context.Context) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("step %s: %w", s.ID, err)
+			continue // the step fails on its own, and says why, when it runs
 		}
 		for _, o := range objs {
 			gvr, namespaced, err := r.kube.Mapping(o.GroupVersionKind())

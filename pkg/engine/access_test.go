@@ -31,8 +31,16 @@ func TestIntegrationLimitedUserOnExistingCluster(t *testing.T) {
 	if _, err := cs.CoreV1().ServiceAccounts("team").Create(f.ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "dev"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "dev-edit", Namespace: "team"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "edit"},
+	// Everything in the team's namespace, nothing elsewhere. (A Role of
+	// its own: the aggregated ClusterRole edit fills in only once the
+	// controller manager gets to it.)
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "dev", Namespace: "team"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}}}
+	if _, err := cs.RbacV1().Roles("team").Create(f.ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "dev", Namespace: "team"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "dev"},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "dev", Namespace: "team"}}}
 	if _, err := cs.RbacV1().RoleBindings("team").Create(f.ctx, rb, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

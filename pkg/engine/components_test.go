@@ -29,7 +29,7 @@ cluster:
   provider: existing
   networking: {cni: calico, podSubnet: 192.168.0.0/16}
 ingress: {clusterDNS: true}
-tls: {issuer: local-ca}
+tls: {issuer: local-ca, localCAOnExisting: true}
 components:
   - {name: api, namespace: apps, chart: {path: CHARTS/operator}}
 routes:

@@ -228,6 +228,13 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 	}
 	r.helm = &helm.Client{Kubeconfig: acc.Kubeconfig, Context: acc.Context, Log: r.cfg.Log,
 		Fetcher: &helm.Fetcher{CacheDir: r.cfg.CacheDir, Mirror: mirror}}
+	for _, s := range r.plan.Steps {
+		if c, ok := component.For(r.st, s).(component.Checker); ok {
+			if err := c.Check(r.env(s, progress)); err != nil {
+				return false, fmt.Errorf("step %s: %w", s.ID, err)
+			}
+		}
+	}
 	if acc.Existing && r.lock == nil {
 		// Someone else's cluster: before the first write, make sure the
 		// user may do what the plan needs, unless this very stack ran

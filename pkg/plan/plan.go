@@ -409,7 +409,8 @@ func (b *builder) resolveComponent(s *Step, path string) {
 	}
 	for i, f := range c.Manifests {
 		if strings.HasPrefix(f, "https://") || strings.HasPrefix(f, "http://") {
-			s.Inputs.Manifests = append(s.Inputs.Manifests, Manifest{URL: f})
+			u, pin := api.SplitPin(f)
+			s.Inputs.Manifests = append(s.Inputs.Manifests, Manifest{URL: u, SHA256: pin})
 			continue
 		}
 		data, err := b.st.ReadFile(f)

@@ -123,3 +123,22 @@ func TestExistingClusterGetsNoCNIUnlessAsked(t *testing.T) {
 		}
 	}
 }
+
+// A stack pins its own manifest URLs as URL#sha256:HEX; the plan fetches
+// the URL and checks the pin.
+func TestStackPinsManifestURLs(t *testing.T) {
+	pin := "sha256:" + strings.Repeat("ab", 32)
+	st, err := stack.Parse("s.yaml", []byte("apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: shop}\ncomponents:\n  - {name: app, manifests: [\"https://example.test/app.yaml#"+pin+"\", https://example.test/other.yaml]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := p.Step("app")
+	got := s.Inputs.Manifests
+	if len(got) != 2 || got[0].URL != "https://example.test/app.yaml" || got[0].SHA256 != pin || got[1].SHA256 != "" {
+		t.Errorf("manifests: %+v", got)
+	}
+}

@@ -265,6 +265,10 @@ func (v *validator) components(cs []api.Component) {
 					v.file(fmt.Sprintf("%s.manifests[%d]", p, j), m, "manifest file")
 				case strings.HasPrefix(m, "http://") && !api.SecureURL(m):
 					v.addf(fmt.Sprintf("%s.manifests[%d]", p, j), "%q is plain http: manifests are fetched over https only (http only from this machine)", m)
+				case strings.Contains(m, "#"):
+					if _, pin := api.SplitPin(m); !api.ValidPin(pin) {
+						v.addf(fmt.Sprintf("%s.manifests[%d]", p, j), "invalid pin in %s: want URL#sha256: and the file's 64 hexadecimal digits (sha256sum prints them)", Quote(m))
+					}
 				}
 			}
 		}

@@ -71,3 +71,27 @@ func SecureURL(raw string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// SplitPin splits a manifest URL pinned as URL#sha256:HEX into the URL and
+// the pin ("" when it has none).
+func SplitPin(ref string) (url, pin string) {
+	u, frag, ok := strings.Cut(ref, "#")
+	if !ok || !strings.HasPrefix(frag, "sha256:") {
+		return ref, ""
+	}
+	return u, frag
+}
+
+// ValidPin reports whether pin is sha256: and 64 hexadecimal digits.
+func ValidPin(pin string) bool {
+	hex, ok := strings.CutPrefix(pin, "sha256:")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range hex {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -184,6 +184,12 @@ type TLS struct {
 	// Issuer is local-ca (default; one CA per machine that the host can
 	// trust) or self-signed.
 	Issuer string `json:"issuer,omitempty"`
+	// LocalCAOnExisting lets local-ca run on a cluster kindred did not
+	// create. The cluster then holds an intermediate CA signed by the root
+	// this machine may trust (limited to the stack's local names, 90 days),
+	// and anyone who may read Secrets in cert-manager's namespace there can
+	// issue certificates this machine trusts for those names.
+	LocalCAOnExisting bool `json:"localCAOnExisting,omitempty"`
 }
 
 // Database engines.

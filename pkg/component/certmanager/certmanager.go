@@ -2,6 +2,7 @@ package certmanager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,6 +36,20 @@ func (CertManager) ID() string { return ID }
 
 // StepKinds: cert-manager handles the issuer step.
 func (CertManager) StepKinds() []string { return []string{plan.KindIssuer} }
+
+// ErrLocalCAOnExisting is wrapped when local-ca would put its
+// intermediate CA into a cluster kindred did not create without the
+// stack's consent.
+var ErrLocalCAOnExisting = errors.New("the local CA on a cluster kindred did not create")
+
+// Check refuses local-ca on an existing cluster unless the stack opts in:
+// the cluster would hold a CA this machine trusts.
+func (CertManager) Check(env *component.Env) error {
+	if env.Step.Kind != plan.KindIssuer || !env.Access.Existing || env.Stack.TLS.Issuer != api.IssuerLocalCA || env.Stack.TLS.LocalCAOnExisting {
+		return nil
+	}
+	return fmt.Errorf("%w: tls.issuer local-ca would put a CA signed by this machine's trusted root (for the stack's local names) into a cluster others may read; set tls.localCAOnExisting: true to accept that, or use tls.issuer: self-signed; nothing was changed", ErrLocalCAOnExisting)
+}
 
 // Render renders the issuer step.
 func (CertManager) Render(ctx context.Context, env *component.Env) ([]*unstructured.Unstructured, error) {
