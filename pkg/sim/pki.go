@@ -28,6 +28,10 @@ type pki struct {
 	ServerKey  string
 	SAPub      string // service-account signing key pair
 	SAKey      string
+	// etcd serves (and its one member peers) over TLS with client
+	// certificates; the API server is its only client.
+	EtcdCert, EtcdKey    string
+	EtcdClient, EtcdCKey string
 }
 
 // clientCert is a client certificate and its key, in PEM.
@@ -64,7 +68,7 @@ func newPKI(dir string) (*pki, error) {
 		return nil, err
 	}
 
-	server, err := p.issue(pkix.Name{CommonName: "kube-apiserver"}, x509.ExtKeyUsageServerAuth,
+	server, err := p.issue(pkix.Name{CommonName: "kube-apiserver"}, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 		[]net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 96, 0, 1)})
 	if err != nil {
@@ -74,6 +78,28 @@ func newPKI(dir string) (*pki, error) {
 		return nil, err
 	}
 	if p.ServerKey, err = p.write("apiserver.key", server.Key); err != nil {
+		return nil, err
+	}
+
+	etcd, err := p.issue(pkix.Name{CommonName: "etcd"}, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		[]string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
+	}
+	if p.EtcdCert, err = p.write("etcd.crt", etcd.Cert); err != nil {
+		return nil, err
+	}
+	if p.EtcdKey, err = p.write("etcd.key", etcd.Key); err != nil {
+		return nil, err
+	}
+	etcdClient, err := p.client("kube-apiserver-etcd-client")
+	if err != nil {
+		return nil, err
+	}
+	if p.EtcdClient, err = p.write("apiserver-etcd-client.crt", etcdClient.Cert); err != nil {
+		return nil, err
+	}
+	if p.EtcdCKey, err = p.write("apiserver-etcd-client.key", etcdClient.Key); err != nil {
 		return nil, err
 	}
 
@@ -93,10 +119,10 @@ func newPKI(dir string) (*pki, error) {
 
 // client issues a client certificate for user in groups.
 func (p *pki) client(user string, groups ...string) (clientCert, error) {
-	return p.issue(pkix.Name{CommonName: user, Organization: groups}, x509.ExtKeyUsageClientAuth, nil, nil)
+	return p.issue(pkix.Name{CommonName: user, Organization: groups}, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil, nil)
 }
 
-func (p *pki) issue(subject pkix.Name, usage x509.ExtKeyUsage, dns []string, ips []net.IP) (clientCert, error) {
+func (p *pki) issue(subject pkix.Name, usage []x509.ExtKeyUsage, dns []string, ips []net.IP) (clientCert, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return clientCert{}, err
@@ -107,7 +133,7 @@ func (p *pki) issue(subject pkix.Name, usage x509.ExtKeyUsage, dns []string, ips
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(7 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		ExtKeyUsage:  usage,
 		DNSNames:     dns,
 		IPAddresses:  ips,
 	}

@@ -4,6 +4,9 @@ package sim_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -283,5 +286,43 @@ func TestIntegrationKwokRespawned(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(c.Dir, "logs", "kwok.log"))
 	if !strings.Contains(string(log), "starting it again") {
 		t.Errorf("kwok's log does not say it was started again")
+	}
+}
+
+// TestIntegrationEtcdNeedsACertificate: the simulated cluster's etcd
+// serves only TLS on loopback and asks for a client certificate, so
+// another local user cannot read the cluster's Secrets from it.
+func TestIntegrationEtcdNeedsACertificate(t *testing.T) {
+	c := testbed.Sim(t)
+	out, err := exec.Command("pgrep", "-a", "-f", filepath.Join(c.Dir, "etcd")+" ").Output()
+	if err != nil {
+		out, _ = exec.Command("pgrep", "-a", "etcd").Output()
+	}
+	var url string
+	for _, f := range strings.Fields(string(out)) {
+		if u, ok := strings.CutPrefix(f, "--listen-client-urls="); ok {
+			url = u
+		}
+	}
+	if !strings.HasPrefix(url, "https://127.0.0.1:") {
+		t.Fatalf("etcd listens on %q, want https on loopback (pgrep: %s)", url, out)
+	}
+	plain := &http.Client{Timeout: 5 * time.Second}
+	if resp, err := plain.Get(strings.Replace(url, "https://", "http://", 1) + "/v3/kv/range"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("etcd answered plain http")
+		}
+	}
+	ca := x509.NewCertPool()
+	pemCA, err := os.ReadFile(filepath.Join(c.Dir, "ca.crt"))
+	if err != nil || !ca.AppendCertsFromPEM(pemCA) {
+		t.Fatalf("the cluster's CA: %v", err)
+	}
+	noCert := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca}}}
+	resp, err := noCert.Post(url+"/v3/kv/range", "application/json", strings.NewReader(`{"key":"L3JlZ2lzdHJ5"}`))
+	if err == nil {
+		resp.Body.Close()
+		t.Errorf("etcd answered a client without a certificate: %s", resp.Status)
 	}
 }

@@ -156,16 +156,22 @@ func writeCredentials(_ context.Context, s *starting) error {
 	return nil
 }
 
-func (s *starting) etcdURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.etcdClient) }
+func (s *starting) etcdURL() string { return fmt.Sprintf("https://127.0.0.1:%d", s.etcdClient) }
 
+// startEtcd runs etcd on loopback over TLS, asking every client (and
+// peer) for a certificate of the cluster's CA: another local user cannot
+// read the cluster's Secrets from it.
 func startEtcd(_ context.Context, s *starting) error {
 	s.started = time.Now()
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", s.etcdPeer)
+	p := s.pki
+	peerURL := fmt.Sprintf("https://127.0.0.1:%d", s.etcdPeer)
 	return s.c.group.start("etcd", s.bins.path("etcd"),
 		"--name=default",
 		"--data-dir="+filepath.Join(s.c.Dir, "etcd"),
 		"--listen-client-urls="+s.etcdURL(), "--advertise-client-urls="+s.etcdURL(),
+		"--cert-file="+p.EtcdCert, "--key-file="+p.EtcdKey, "--client-cert-auth=true", "--trusted-ca-file="+p.CACert,
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--peer-cert-file="+p.EtcdCert, "--peer-key-file="+p.EtcdKey, "--peer-client-cert-auth=true", "--peer-trusted-ca-file="+p.CACert,
 		"--initial-cluster=default="+peerURL,
 		fmt.Sprintf("--listen-metrics-urls=http://127.0.0.1:%d", s.etcdMetrics),
 		"--unsafe-no-fsync=true", "--log-level=warn",
@@ -180,6 +186,7 @@ func startAPIServer(ctx context.Context, s *starting) error {
 	}
 	if err := s.c.group.start("kube-apiserver", s.bins.path("kube-apiserver"),
 		"--etcd-servers="+s.etcdURL(),
+		"--etcd-cafile="+p.CACert, "--etcd-certfile="+p.EtcdClient, "--etcd-keyfile="+p.EtcdCKey,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(s.api),
 		"--tls-cert-file="+p.ServerCert, "--tls-private-key-file="+p.ServerKey,
