@@ -231,12 +231,11 @@ func (a *app) loadStack(args []string) (*stack.Stack, error) {
 		}
 		return st, err
 	}
-	if info, err := os.Stat(name); err != nil {
-		return nil, usageError{fmt.Errorf("reading stack: %w", err)}
-	} else if !info.Mode().IsRegular() {
-		return nil, usageError{fmt.Errorf("reading stack: %s is not a regular file", name)}
+	st, err := stack.Load(name, opts...)
+	if errors.Is(err, stack.ErrUnreadable) {
+		return nil, usageError{err}
 	}
-	return stack.Load(name, opts...)
+	return st, err
 }
 
 // builtinStacks names the embedded stacks, as builtin:NAME.

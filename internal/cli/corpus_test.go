@@ -24,8 +24,8 @@ func TestBadInputCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cases) < 30 {
-		t.Fatalf("the corpus has %d cases, want at least 30", len(cases))
+	if len(cases) < 100 {
+		t.Fatalf("the corpus has %d cases, want at least 100", len(cases))
 	}
 	noEnv := func(string) (string, bool) { return "", false }
 	for _, file := range cases {

@@ -134,6 +134,29 @@ func (g *group) restart(name string) error {
 	return g.start(name, a[0], a[1:]...)
 }
 
+// alive reports whether the group's process name runs.
+func (g *group) alive(name string) bool {
+	g.mu.Lock()
+	cmd, ok := g.procs[name]
+	g.mu.Unlock()
+	if !ok {
+		return false
+	}
+	in, ok := proc.Stat(cmd.Process.Pid)
+	return ok && !in.Zombie
+}
+
+// again starts process name once more with its arguments, after it exited.
+func (g *group) again(name string) error {
+	g.mu.Lock()
+	a, ok := g.args[name]
+	g.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no process %s in this cluster", name)
+	}
+	return g.start(name, a[0], a[1:]...)
+}
+
 func (g *group) writeOwner() error {
 	pid := os.Getpid()
 	keep := 0

@@ -181,7 +181,22 @@ func (c *Cluster) RestartAPIServer(ctx context.Context) error {
 	if err := c.group.restart("kube-apiserver"); err != nil {
 		return err
 	}
-	return c.waitReadyz(ctx, time.Minute)
+	// The new process can find its port still held, by connections of
+	// the old one that its clients have not closed yet, and exit: then it
+	// is started again, until the port is free.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := c.waitReadyz(ctx, 5*time.Second)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		if !c.group.alive("kube-apiserver") {
+			c.log.Info("the restarted API server exited; starting it again")
+			if err := c.group.again("kube-apiserver"); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // RSS returns the resident memory of each process of the cluster, in bytes.

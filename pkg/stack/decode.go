@@ -113,6 +113,10 @@ func (d *decoder) value(n *yaml.Node, t reflect.Type, path string) (v any, ok bo
 		}
 		return n.Value, true
 	case reflect.Int:
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!int" && len(n.Value) > 1 && n.Value[0] == '0' && strings.Trim(n.Value, "0123456789") == "" {
+			d.addf(n, path, "%s has a leading zero, which YAML reads as an octal number; write %s", n.Value, strings.TrimLeft(n.Value, "0"))
+			return nil, false
+		}
 		if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
 			if i, err := strconv.ParseInt(n.Value, 0, 32); err == nil {
 				return i, true
@@ -142,6 +146,9 @@ func (d *decoder) object(n *yaml.Node, t reflect.Type, path string) (any, bool) 
 	good := true
 	d.eachKey(n, path, func(k string, kn, vn *yaml.Node) {
 		f, known := fields[k]
+		if !known && path == "" && strings.HasPrefix(k, "x-") {
+			return // a place for anchors (x-base: &base …), as in Compose files
+		}
 		if !known {
 			msg := fmt.Sprintf("unknown field %q", k)
 			if s := suggest(k, fields); s != "" {
@@ -162,10 +169,15 @@ func (d *decoder) object(n *yaml.Node, t reflect.Type, path string) (any, bool) 
 // duplicate keys.
 func (d *decoder) eachKey(n *yaml.Node, path string, fn func(k string, kn, vn *yaml.Node)) {
 	seen := map[string]*yaml.Node{}
+	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		kn, vn := n.Content[i], n.Content[i+1]
 		if kn.Kind != yaml.ScalarNode {
 			d.addf(kn, path, "want a string key, got %s", describe(kn))
+			continue
+		}
+		if kn.Tag == "!!merge" {
+			merges = append(merges, vn)
 			continue
 		}
 		if first, dup := seen[kn.Value]; dup {
@@ -174,6 +186,35 @@ func (d *decoder) eachKey(n *yaml.Node, path string, fn func(k string, kn, vn *y
 		}
 		seen[kn.Value] = kn
 		fn(kn.Value, kn, vn)
+	}
+	// YAML merge keys (<<: *base, or a list of them): their keys count
+	// where the mapping does not set them itself; the first merged wins.
+	for _, m := range merges {
+		for m.Kind == yaml.AliasNode {
+			m = m.Alias
+		}
+		sources := []*yaml.Node{m}
+		if m.Kind == yaml.SequenceNode {
+			sources = m.Content
+		}
+		for _, src := range sources {
+			for src.Kind == yaml.AliasNode {
+				src = src.Alias
+			}
+			if src.Kind != yaml.MappingNode {
+				d.addf(src, path, "<< merges a mapping, got %s", describe(src))
+				continue
+			}
+			if !d.spend(src, path) {
+				return
+			}
+			d.eachKey(src, path, func(k string, kn, vn *yaml.Node) {
+				if _, set := seen[k]; !set {
+					seen[k] = kn
+					fn(k, kn, vn)
+				}
+			})
+		}
 	}
 }
 

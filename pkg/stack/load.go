@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"reflect"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/catalog"
 	"kindred.dev/kindred/stacks"
@@ -55,11 +57,9 @@ func (s *Stack) Problemf(path, format string, args ...any) Problem {
 }
 
 // ReadFile reads a file the stack names, such as a values file.
+// Like the stack file, it must be a regular file of at most MaxFileSize.
 func (s *Stack) ReadFile(name string) ([]byte, error) {
-	if s.FS != nil {
-		return fs.ReadFile(s.FS, name)
-	}
-	return os.ReadFile(name)
+	return readBounded(s.FS, name)
 }
 
 // Option changes how a stack is loaded.
@@ -84,11 +84,62 @@ func WithFS(fsys fs.FS) Option { return func(o *options) { o.fsys = fsys } }
 // WithCatalog checks components against c instead of the built-in catalogue.
 func WithCatalog(c *catalog.Catalog) Option { return func(o *options) { o.catalog = c } }
 
-func (o *options) readFile(name string) ([]byte, error) {
-	if o.fsys != nil {
-		return fs.ReadFile(o.fsys, name)
+// MaxFileSize bounds a stack file, an include and a values file: they are
+// written by hand, and reading stops there instead of running on.
+const MaxFileSize = 4 << 20
+
+// readFile reads a file the stack names: a regular file only (not a
+// device, a FIFO or a folder), at most MaxFileSize bytes.
+func (o *options) readFile(name string) ([]byte, error) { return readBounded(o.fsys, name) }
+
+// readBounded reads name from fsys (nil: the host's files) if it is a
+// regular file of at most MaxFileSize bytes.
+func readBounded(fsys fs.FS, name string) ([]byte, error) {
+	var info fs.FileInfo
+	var err error
+	if fsys != nil {
+		info, err = fs.Stat(fsys, name)
+	} else {
+		info, err = os.Stat(name)
 	}
-	return os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", name, fileKind(info.Mode()))
+	}
+	var f io.ReadCloser
+	if fsys != nil {
+		f, err = fsys.Open(name)
+	} else {
+		f, err = os.Open(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d MiB; a stack file is written by hand", name, MaxFileSize>>20)
+	}
+	return data, nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeDevice != 0 || m&fs.ModeCharDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a plain file"
 }
 
 func (o *options) stat(name string) (fs.FileInfo, error) {
@@ -98,13 +149,17 @@ func (o *options) stat(name string) (fs.FileInfo, error) {
 	return os.Stat(name)
 }
 
+// ErrUnreadable is wrapped when the stack file cannot be read: missing, not
+// a regular file, or too large. It is bad input, as a Problem is.
+var ErrUnreadable = errors.New("cannot read the stack file")
+
 // Load reads, defaults and validates the stack file at path. Bad input comes
 // back as Problems, every one of them at once.
 func Load(path string, opts ...Option) (*Stack, error) {
 	o := newOptions(opts)
 	data, err := o.readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading stack: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
 	return load(path, data, o)
 }
@@ -141,6 +196,9 @@ func load(name string, data []byte, o *options) (*Stack, error) {
 	if root == nil {
 		return nil, src.problems.redacted(src.vars).err()
 	}
+	if p, foreign := foreignDocument(src, root); foreign {
+		return nil, Problems{p}.redacted(src.vars).err()
+	}
 	d := &decoder{src: src, pos: map[string]Pos{}}
 	plain, ok := d.value(root, reflect.TypeFor[api.Stack](), "")
 	if !ok || len(src.problems) > 0 {
@@ -152,8 +210,18 @@ func load(name string, data []byte, o *options) (*Stack, error) {
 		return nil, fmt.Errorf("decoding %s: %w", name, err)
 	}
 	resolvePaths(st, o)
+	// What defaults would hide: a count of 0 written out becomes 1.
+	var early Problems
+	for i, n := range st.Cluster.Nodes {
+		if p := fmt.Sprintf("cluster.nodes[%d].count", i); n.Count == 0 && st.written(p) {
+			early = append(early, st.Problemf(p, "count 0: a node group has at least one node; remove the group instead"))
+		}
+	}
+	if st.Ingress == nil && st.written("ingress") {
+		early = append(early, st.Problemf("ingress", "ingress: is empty; write ingress: {} for the defaults (Contour, the domain %s.localhost)", st.Metadata.Name))
+	}
 	Default(&st.Stack)
-	ps := validate(st, o)
+	ps := append(early, validate(st, o)...)
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
@@ -227,4 +295,37 @@ func (s *Stack) RouteURL(r api.Route) string {
 		url = fmt.Sprintf("%s:%d", url, port)
 	}
 	return url + r.PathPrefix
+}
+
+// written reports whether the field at path is written in the stack's
+// files (not only an ancestor of it).
+func (s *Stack) written(path string) bool {
+	_, ok := s.pos[path]
+	return ok
+}
+
+// foreignDocument recognises a file that is not a kindred stack at all (a
+// Kubernetes object, a kind config) and says what it is, instead of a
+// list of unknown fields.
+func foreignDocument(src *source, root *yaml.Node) (Problem, bool) {
+	var apiVersion, kind *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch root.Content[i].Value {
+		case "apiVersion":
+			apiVersion = root.Content[i+1]
+		case "kind":
+			kind = root.Content[i+1]
+		}
+	}
+	if apiVersion == nil || kind == nil || kind.Kind != yaml.ScalarNode || kind.Value == api.Kind || strings.HasPrefix(apiVersion.Value, "kindred.dev/") {
+		return Problem{}, false
+	}
+	what := fmt.Sprintf("a Kubernetes %s (%s)", kind.Value, apiVersion.Value)
+	how := "to install it, list its file under a component's manifests:"
+	if strings.HasPrefix(apiVersion.Value, "kind.x-k8s.io/") {
+		what = "a kind " + kind.Value + " config"
+		how = "kindred writes kind's config from the stack's cluster: section (nodes, networking, portMappings)"
+	}
+	return Problem{Pos: src.pos(apiVersion), Path: "apiVersion",
+		Msg: fmt.Sprintf("this is %s, not a kindred stack (apiVersion %s, kind Stack); %s", what, api.APIVersion, how)}, true
 }

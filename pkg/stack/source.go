@@ -1,8 +1,10 @@
 package stack
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"strconv"
@@ -105,9 +107,21 @@ func (s *source) load(name string, data []byte, chain []string) *yaml.Node {
 
 // parse reads one YAML document into a mapping node.
 func (s *source) parse(name string, data []byte) (*yaml.Node, bool) {
+	if line, deep := tooDeep(data); deep {
+		s.problems = append(s.problems, Problem{Pos: Pos{File: name, Line: line, Column: 1},
+			Msg: fmt.Sprintf("nested more than %d levels deep; a stack is not", maxDepth)})
+		return nil, false
+	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		s.problems = append(s.problems, yamlProblem(name, data, err))
+		return nil, false
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil && len(next.Content) > 0 {
+		s.problems = append(s.problems, Problem{Pos: Pos{File: name, Line: next.Content[0].Line, Column: next.Content[0].Column},
+			Msg: "a second YAML document: a stack file holds one stack; put another in a file of its own (and include: it, to share parts)"})
 		return nil, false
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -395,7 +409,48 @@ func plainTag(v string) string {
 // that builds the tree reports only the line where the broken construct
 // began, so the error is located again with a parser that knows the exact
 // token; when that parser sees no error, the first report stands.
-func yamlProblem(name string, data []byte, err error) Problem {
+// maxDepth bounds how deeply a stack file nests flow collections.
+const maxDepth = 64
+
+// tooDeep reports whether data nests flow collections ([ and {) more than
+// maxDepth deep, and the line where it does. It is a cheap scan that runs
+// before the parser, so a hostile file fails fast instead of costing the
+// parser (and the error-locating second parse) its memory.
+func tooDeep(data []byte) (int, bool) {
+	depth, line := 0, 1
+	var quote byte
+	comment := false
+	for _, c := range data {
+		switch {
+		case c == '\n':
+			line++
+			comment = false
+			if quote == '\'' || quote == '"' {
+				continue
+			}
+		case comment:
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '#':
+			comment = true
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '[' || c == '{':
+			depth++
+			if depth > maxDepth {
+				return line, true
+			}
+		case c == ']' || c == '}':
+			depth = max(depth-1, 0)
+		}
+	}
+	return 0, false
+}
+
+func yamlProblem(file string, data []byte, err error) Problem {
+	name := file
 	var located interface {
 		GetToken() *token.Token
 		GetMessage() string
@@ -405,6 +460,15 @@ func yamlProblem(name string, data []byte, err error) Problem {
 		return Problem{Pos: Pos{File: name, Line: tk.Position.Line, Column: tk.Position.Column}, Msg: "invalid YAML: " + strings.ReplaceAll(located.GetMessage(), "\t", `\t`)}
 	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if name, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
+		// The parser gives no position; the alias's first use is it.
+		name, _, _ = strings.Cut(name, "'")
+		if i := bytes.Index(data, []byte("*"+name)); i >= 0 {
+			line := 1 + bytes.Count(data[:i], []byte("\n"))
+			col := i - bytes.LastIndexByte(data[:i], '\n')
+			return Problem{Pos: Pos{File: file, Line: line, Column: col}, Msg: "invalid YAML: " + msg + " (no &" + name + " is defined before it)"}
+		}
+	}
 	line := 1
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if num, tail, ok := strings.Cut(rest, ": "); ok {

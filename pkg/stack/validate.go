@@ -60,9 +60,15 @@ func validate(st *Stack, o *options) Problems {
 				s.Ingress.Domain, strings.Join(api.LocalDomains, ", ."), s.Metadata.Name)
 		}
 	}
+	if m := s.ChartMirror; m != "" && !strings.Contains(m, "://") {
+		if info, err := v.o.stat(m); err != nil || !info.IsDir() {
+			v.addf("chartMirror", "chart mirror %s is not a folder here: name a folder that holds the charts, or an oci:// or https:// mirror", Quote(m))
+		}
+	}
 	v.databases(s.Databases)
 	v.components(s.Components)
 	v.routes(s)
+	v.hostPorts(s)
 	v.tenants(s.Tenants)
 	v.jobs(s.Jobs)
 	v.uniqueSteps(s)
@@ -147,7 +153,9 @@ func (v *validator) cluster(c *api.Cluster) {
 	v.oneOf("cluster.networking.cni", n.CNI, api.Enums["Networking.cni"]...)
 	pod := v.cidr("cluster.networking.podSubnet", n.PodSubnet)
 	svc := v.cidr("cluster.networking.serviceSubnet", n.ServiceSubnet)
-	if pod.IsValid() && svc.IsValid() && pod.Overlaps(svc) {
+	if pod.IsValid() && svc.IsValid() && pod.Addr().Is4() != svc.Addr().Is4() {
+		v.addf("cluster.networking.serviceSubnet", "service subnet %s and pod subnet %s are of different IP families; kind needs both IPv4 or both IPv6", svc, pod)
+	} else if pod.IsValid() && svc.IsValid() && pod.Overlaps(svc) {
 		v.addf("cluster.networking.serviceSubnet", "service subnet %s overlaps pod subnet %s", svc, pod)
 	}
 	if _, err := netip.ParseAddr(n.APIServerAddress); err != nil {
@@ -166,7 +174,9 @@ func (v *validator) cluster(c *api.Cluster) {
 		v.port("cluster.registry.hostPort", r.HostPort)
 		for i, m := range r.Mirrors {
 			host, port, hasPort := strings.Cut(m, ":")
-			if !dnsName.MatchString(host) {
+			if strings.Contains(m, "://") {
+				v.addf(fmt.Sprintf("cluster.registry.mirrors[%d]", i), "a registry mirror is a host like docker.io, without a scheme: got %s", Quote(m))
+			} else if !dnsName.MatchString(host) {
 				v.addf(fmt.Sprintf("cluster.registry.mirrors[%d]", i), "invalid registry host %q: want a host like docker.io", m)
 			} else if hasPort {
 				if p, err := strconv.Atoi(port); err != nil {
@@ -245,8 +255,10 @@ func (v *validator) components(cs []api.Component) {
 		sources := 0
 		if c.Use != "" {
 			sources++
-			if _, ok := v.st.Catalog.Get(c.Use); !ok {
+			if e, ok := v.st.Catalog.Get(c.Use); !ok {
 				v.addf(p+".use", "unknown catalogue entry %q: want one of %s", c.Use, strings.Join(v.st.Catalog.Names(), ", "))
+			} else if where := roleSection(e.Role); where != "" {
+				v.addf(p+".use", "%s is not a plain component: %s", c.Use, where)
 			}
 		}
 		if c.Chart != nil {
@@ -255,7 +267,11 @@ func (v *validator) components(cs []api.Component) {
 		}
 		if c.Kustomize != "" {
 			sources++
-			v.file(p+".kustomize", c.Kustomize, "kustomize folder")
+			if info, err := v.o.stat(c.Kustomize); err == nil && !info.IsDir() {
+				v.addf(p+".kustomize", "kustomize %q is a file: name the folder that holds its kustomization.yaml (a plain file of manifests goes under manifests:)", c.Kustomize)
+			} else {
+				v.file(p+".kustomize", c.Kustomize, "kustomize folder")
+			}
 		}
 		if len(c.Manifests) > 0 {
 			sources++
@@ -354,11 +370,13 @@ func (v *validator) routes(s *api.Stack) {
 	hosts := map[string]int{}
 	for i, r := range s.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
-		if s.Ingress == nil {
+		if s.Ingress == nil && !v.st.written("ingress") { // an empty one is reported as such
 			v.addf(p, "routes need an ingress section")
 		}
 		if !dnsName.MatchString(r.Host) {
 			v.addf(p+".host", "invalid host %q", r.Host)
+		} else if s.Ingress != nil && s.Ingress.Domain != "" && r.Host != s.Ingress.Domain && !strings.HasSuffix(r.Host, "."+s.Ingress.Domain) {
+			v.addf(p+".host", "route host %q is not under the ingress domain %s: neither its DNS nor its certificate would cover it; use NAME.%s, or change ingress.domain", r.Host, s.Ingress.Domain, s.Ingress.Domain)
 		}
 		if j, dup := hosts[r.Host]; dup {
 			v.addf(p+".host", "duplicate route host %q (also routes[%d])", r.Host, j)
@@ -510,7 +528,11 @@ func ReservedStepNames(s *api.Stack, c *catalog.Catalog) []string {
 func (v *validator) file(path, name, what string) {
 	if _, err := v.o.stat(name); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			v.addf(path, "%s %q: no such file", what, name)
+			hint := ""
+			if bareVar.MatchString(name) {
+				hint = " (kindred expands ${NAME}, not $NAME)"
+			}
+			v.addf(path, "%s %q: no such file%s", what, name, hint)
 		} else {
 			v.addf(path, "%s %q: %v", what, name, err)
 		}
@@ -528,7 +550,21 @@ func checkCron(s string) error {
 		return fmt.Errorf("want 5 fields (minute hour day month weekday), got %d", len(fields))
 	}
 	limits := [5][2]int{{0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}}
+	// Months and weekdays may be named, as Kubernetes' CronJob allows.
+	names := map[int][]string{
+		3: {"", "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"},
+		4: {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"},
+	}
 	for i, f := range fields {
+		if list, ok := names[i]; ok {
+			upper := strings.ToUpper(f)
+			for n, name := range list {
+				if name != "" {
+					upper = strings.ReplaceAll(upper, name, strconv.Itoa(n))
+				}
+			}
+			f = upper
+		}
 		for _, part := range strings.Split(f, ",") {
 			rng, step, hasStep := strings.Cut(part, "/")
 			if hasStep {
@@ -571,4 +607,55 @@ func (v *validator) systemNamespace(ns string) string {
 		}
 	}
 	return ""
+}
+
+// bareVar finds a $NAME, which kindred does not expand (it expands ${NAME}).
+var bareVar = regexp.MustCompile(`\$[A-Za-z_]`)
+
+// roleSection says where a catalogue entry of role goes in a stack, when
+// it is not a plain component.
+func roleSection(role string) string {
+	switch role {
+	case catalog.RoleDatabase:
+		return "it is a database engine; list it under databases: (with engine: and a name)"
+	case catalog.RoleCNI:
+		return "it is a CNI; set cluster.networking.cni"
+	case catalog.RoleIngress:
+		return "it is the ingress controller; add an ingress: section"
+	case catalog.RoleCertificates:
+		return "it installs with the tls: section; add one"
+	}
+	return ""
+}
+
+// hostPorts checks that no two things bind the same host port: the
+// ingress, the port mappings, the local registry and the API server.
+func (v *validator) hostPorts(s *api.Stack) {
+	if s.Cluster.Provider != api.ProviderKind {
+		return
+	}
+	seen := map[int]string{}
+	take := func(path string, port int) {
+		if port == 0 {
+			return
+		}
+		if other, ok := seen[port]; ok {
+			v.addf(path, "host port %d is taken by %s too; each needs its own", port, other)
+			return
+		}
+		seen[port] = path
+	}
+	if s.Ingress != nil {
+		take("ingress.hostPorts.http", s.Ingress.HostPorts.HTTP)
+		if s.Ingress.HostPorts.HTTPS != s.Ingress.HostPorts.HTTP { // reported by ingress
+			take("ingress.hostPorts.https", s.Ingress.HostPorts.HTTPS)
+		}
+	}
+	for i, m := range s.Cluster.PortMappings {
+		take(fmt.Sprintf("cluster.portMappings[%d].hostPort", i), m.HostPort)
+	}
+	if r := s.Cluster.Registry; r != nil {
+		take("cluster.registry.hostPort", r.HostPort)
+	}
+	take("cluster.networking.apiServerPort", s.Cluster.Networking.APIServerPort)
 }
