@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"kindred.dev/kindred/internal/schema"
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/plan"
 )
@@ -27,6 +28,15 @@ func (a *app) validateCmd() *cobra.Command {
 			p, err := plan.Build(st)
 			if err != nil {
 				return err
+			}
+			// What the stack's provider can run: the Kubernetes versions
+			// it has nodes for.
+			if prov, err := cluster.New(st.Cluster.Provider, cluster.Options{}); err == nil {
+				if c, ok := prov.(cluster.Checker); ok {
+					if ps := c.Check(st); len(ps) > 0 {
+						return ps
+					}
+				}
 			}
 			if a.json() {
 				return a.writeJSON(map[string]any{"file": st.File, "stack": st.Metadata.Name, "valid": true, "steps": len(p.Steps)})

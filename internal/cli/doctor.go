@@ -66,22 +66,29 @@ func (a *app) printDoctor(rep doctor.Report) {
 // dryRun plans the stack and, for kind, renders its config and runs
 // doctor, creating nothing.
 func (a *app) dryRun(ctx context.Context, st *stack.Stack, p cluster.Provider) error {
-	pl, err := plan.Build(st)
+	pl, err := plan.Build(st, plan.ForProvider(p.Name()))
 	if err != nil {
 		return err
+	}
+	if c, ok := p.(cluster.Checker); ok {
+		if ps := c.Check(st); len(ps) > 0 {
+			return ps
+		}
+	}
+	doctor := "nothing to check before creating"
+	if pf, ok := p.(cluster.Preflighter); ok {
+		if err := pf.Preflight(ctx, st); err != nil {
+			return err
+		}
+		doctor = "ok"
+	}
+	if a.json() {
+		return a.writeJSON(map[string]any{"stack": st.Metadata.Name, "provider": p.Name(), "levels": pl.Levels, "doctor": doctor, "created": false})
 	}
 	fmt.Fprintf(a.stdout, "plan: %d steps in %d levels\n", len(pl.Steps), len(pl.Levels))
 	for i, lv := range pl.Levels {
 		fmt.Fprintf(a.stdout, "  level %d: %v\n", i, lv)
 	}
-	pf, ok := p.(cluster.Preflighter)
-	if !ok {
-		fmt.Fprintf(a.stdout, "provider %s: nothing to check before creating\n", p.Name())
-		return nil
-	}
-	if err := pf.Preflight(ctx, st); err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stdout, "doctor: ok; dry run, nothing was created")
+	fmt.Fprintf(a.stdout, "provider %s, doctor: %s; dry run, nothing was created\n", p.Name(), doctor)
 	return nil
 }

@@ -49,6 +49,9 @@ type (
 	// Preloader is a provider that can warm image caches while the
 	// cluster boots.
 	Preloader = clusterapi.Preloader
+	// Checker is a provider that reports, as bad input, what of a stack
+	// it cannot run.
+	Checker = clusterapi.Checker
 	// Simulator is a provider whose cluster plays the controllers that
 	// cannot run on it, as components ask.
 	Simulator = clusterapi.Simulator

@@ -118,6 +118,11 @@ func NewUp(cfg Config) *Up {
 // dependants are skipped; the error is then a *RunError.
 func (u *Up) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) {
 	started := u.cfg.Now()
+	if c, ok := u.cfg.Provider.(cluster.Checker); ok {
+		if ps := c.Check(st); len(ps) > 0 {
+			return event.Summary{}, ps
+		}
+	}
 	p, err := plan.Build(st, u.cfg.forProvider()...)
 	if err != nil {
 		return event.Summary{}, err

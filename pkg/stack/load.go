@@ -218,7 +218,7 @@ func load(name string, data []byte, o *options) (*Stack, error) {
 		}
 	}
 	if st.Ingress == nil && st.written("ingress") {
-		early = append(early, st.Problemf("ingress", "ingress: is empty; write ingress: {} for the defaults (Contour, the domain %s.localhost)", st.Metadata.Name))
+		early = append(early, st.Problemf("ingress", "ingress: is empty; write ingress: {} for the defaults (the built-in controller, the domain %s.localhost)", st.Metadata.Name))
 	}
 	Default(&st.Stack)
 	ps := append(early, validate(st, o)...)

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -72,7 +73,51 @@ func validate(st *Stack, o *options) Problems {
 	v.tenants(s.Tenants)
 	v.jobs(s.Jobs)
 	v.uniqueSteps(s)
+	v.needs(s)
 	return v.ps
+}
+
+// needs checks that every need names a step of the stack, so a typo shows
+// with the other problems rather than after they are fixed (the plan
+// checks the rest: disabled steps and cycles).
+func (v *validator) needs(s *api.Stack) {
+	ids := ReservedStepNames(s, v.st.Catalog)
+	for _, d := range s.Databases {
+		ids = append(ids, d.Name)
+	}
+	for _, c := range s.Components {
+		ids = append(ids, c.Name)
+	}
+	for _, j := range s.Jobs {
+		ids = append(ids, j.Name)
+	}
+	for _, t := range s.Tenants {
+		ids = append(ids, "tenant/"+t.Name)
+	}
+	for _, r := range s.Routes {
+		ids = append(ids, "route/"+r.Host)
+	}
+	check := func(path, owner string, needs []string) {
+		for i, n := range needs {
+			if slices.Contains(ids, n) {
+				continue
+			}
+			msg := fmt.Sprintf("%q needs %q, which is no step of this stack", owner, n)
+			if c := Closest(n, ids); c != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", c)
+			}
+			v.addf(fmt.Sprintf("%s.needs[%d]", path, i), "%s", msg)
+		}
+	}
+	for i, d := range s.Databases {
+		check(fmt.Sprintf("databases[%d]", i), d.Name, d.Needs)
+	}
+	for i, c := range s.Components {
+		check(fmt.Sprintf("components[%d]", i), c.Name, c.Needs)
+	}
+	for i, j := range s.Jobs {
+		check(fmt.Sprintf("jobs[%d]", i), j.Name, j.Needs)
+	}
 }
 
 func (v *validator) name(path, n string) {

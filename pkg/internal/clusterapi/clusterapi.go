@@ -82,6 +82,13 @@ type Preflighter interface {
 	Preflight(ctx context.Context, st *stack.Stack) error
 }
 
+// Checker is a provider that knows what stacks it can run (the
+// Kubernetes versions it has nodes for, say): its problems are bad input,
+// found before anything is created.
+type Checker interface {
+	Check(st *stack.Stack) stack.Problems
+}
+
 // Preloader is a provider that can pull images into caches while the
 // cluster boots, so the nodes find them there.
 type Preloader interface {

@@ -70,6 +70,28 @@ func (p *Kind) Preload(images []string) { p.Preloaded = append(p.Preloaded, imag
 
 // Preflight renders the stack's kind configuration (given to Config) and
 // runs doctor, creating nothing.
+// Check: kind has node images for some Kubernetes versions only (unless
+// a node image is given), and kind warns about node names past 63
+// characters.
+func (p *Kind) Check(st *stack.Stack) stack.Problems {
+	var ps stack.Problems
+	if p.NodeImage == "" {
+		if _, err := kind.NodeImage(st.Cluster.KubernetesVersion); err != nil {
+			ps = append(ps, st.Problemf("cluster.kubernetesVersion", "%v (or give one with --node-image)", err))
+		}
+	}
+	workers := 0
+	for _, g := range st.Cluster.Nodes {
+		if g.Role == api.RoleWorker {
+			workers += g.Count
+		}
+	}
+	if name := api.NodeName(st.Cluster.Name, api.RoleWorker, max(workers, 1)); len(name) > 63 {
+		ps = append(ps, st.Problemf("cluster.name", "node names like %s would be longer than 63 characters; shorten the cluster's name", name))
+	}
+	return ps
+}
+
 func (p *Kind) Preflight(ctx context.Context, st *stack.Stack) error {
 	_, err := p.preflight(ctx, st, func(string) {})
 	return err

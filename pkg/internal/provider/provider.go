@@ -45,6 +45,23 @@ func (p *Sim) Simulate(controllers []sim.Controller) { p.Controllers = controlle
 // Name is "sim".
 func (p *Sim) Name() string { return api.ProviderSim }
 
+// Check: the simulated cluster runs one Kubernetes version.
+func (p *Sim) Check(st *stack.Stack) stack.Problems {
+	if minor(st.Cluster.KubernetesVersion) != minor(sim.KubernetesVersion) {
+		return stack.Problems{st.Problemf("cluster.kubernetesVersion", "the simulated cluster runs Kubernetes %s only: set %s (or any %s patch), or use the kind provider", sim.KubernetesVersion, sim.KubernetesVersion, minor(sim.KubernetesVersion))}
+	}
+	return nil
+}
+
+// minor is v1.35 of v1.35.4.
+func minor(version string) string {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return version
+	}
+	return parts[0] + "." + parts[1]
+}
+
 // Folder is the folder of the stack's simulated cluster.
 func (p *Sim) Folder(st *stack.Stack) string { return p.root(st) }
 
