@@ -98,8 +98,8 @@ func TestEveryCommandEveryOutput(t *testing.T) {
 		{[]string{"validate"}, ExitOK},
 		{[]string{"plan"}, ExitOK},
 		{[]string{"images"}, ExitOK},
-		{[]string{"diff"}, ExitOK},       // no cluster yet: everything would be created
-		{[]string{"down"}, ExitOK},       // nothing to remove
+		{[]string{"diff"}, ExitOK},        // no cluster yet: everything would be created
+		{[]string{"down"}, ExitOK},        // nothing to remove
 		{[]string{"status"}, ExitFailure}, // no cluster
 		{[]string{"env"}, ExitFailure},
 		{[]string{"diagnose"}, ExitFailure},
