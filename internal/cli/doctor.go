@@ -30,7 +30,7 @@ checks before it creates anything.`,
 				return err
 			}
 			if runtime == "" {
-				runtime, _ = a.lookupEnv("KINDRED_RUNTIME")
+				runtime = a.runtimeFromEnv()
 			}
 			rt, _ := cluster.DetectRuntime(cmd.Context(), runtime)
 			rep := doctor.Run(cmd.Context(), st, doctor.Env{Runtime: rt}, nil)
@@ -91,4 +91,14 @@ func (a *app) dryRun(ctx context.Context, st *stack.Stack, p cluster.Provider) e
 	}
 	fmt.Fprintf(a.stdout, "provider %s, doctor: %s; dry run, nothing was created\n", p.Name(), doctor)
 	return nil
+}
+
+// runtimeFromEnv is the runtime the environment asks for: KINDRED_RUNTIME,
+// else KIND_EXPERIMENTAL_PROVIDER as kind itself reads it ("" detects).
+func (a *app) runtimeFromEnv() string {
+	if rt, ok := a.lookupEnv("KINDRED_RUNTIME"); ok && rt != "" {
+		return rt
+	}
+	rt, _ := a.lookupEnv("KIND_EXPERIMENTAL_PROVIDER")
+	return rt
 }

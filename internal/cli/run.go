@@ -45,7 +45,7 @@ func (f *clusterFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.provider, "provider", "", "where the cluster comes from: kind, sim or existing (default: the stack's cluster.provider)")
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for --provider existing (default $KUBECONFIG or ~/.kube/config)")
 	cmd.Flags().StringVar(&f.context, "context", "", "kubeconfig context for --provider existing")
-	cmd.Flags().StringVar(&f.runtime, "runtime", "", "container runtime for kind: docker, podman or nerdctl (default $KINDRED_RUNTIME, else detected)")
+	cmd.Flags().StringVar(&f.runtime, "runtime", "", "container runtime for kind: docker, podman or nerdctl (default $KINDRED_RUNTIME, then $KIND_EXPERIMENTAL_PROVIDER as kind reads it, else detected)")
 }
 
 // provider picks the cluster provider for st.
@@ -60,7 +60,7 @@ func (a *app) provider(f *clusterFlags, st *stack.Stack) (cluster.Provider, erro
 		o.Kubeconfig, _ = a.lookupEnv("KUBECONFIG")
 	}
 	if o.Runtime = f.runtime; o.Runtime == "" {
-		o.Runtime, _ = a.lookupEnv("KINDRED_RUNTIME")
+		o.Runtime = a.runtimeFromEnv()
 	}
 	if a.verbose > 0 {
 		out := a.stderr

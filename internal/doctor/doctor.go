@@ -70,11 +70,16 @@ type Env struct {
 	Listen func(network, addr string) (net.Listener, error)
 	// RuntimeInfo runs `RUNTIME info --format FORMAT`.
 	RuntimeInfo func(ctx context.Context, format string) (string, error)
+	// Getenv reads the environment (DOCKER_HOST, CONTAINER_HOST).
+	Getenv func(string) string
 }
 
 func (e *Env) defaults() {
 	if e.ReadFile == nil {
 		e.ReadFile = os.ReadFile
+	}
+	if e.Getenv == nil {
+		e.Getenv = os.Getenv
 	}
 	if e.Listen == nil {
 		e.Listen = net.Listen
@@ -102,6 +107,9 @@ func Run(ctx context.Context, st *stack.Stack, env Env, skipPorts map[int]bool) 
 		add(Check{Name: "runtime", Status: Fail, Detail: fmt.Sprintf("%s does not answer: %s", env.Runtime, firstLine(v)), Fix: "start the " + env.Runtime + " engine"})
 	} else {
 		add(Check{Name: "runtime", Status: OK, Detail: env.Runtime + " " + v})
+		for _, c := range runtimeChecks(ctx, st, env) {
+			add(c)
+		}
 		if out, err := env.RuntimeInfo(ctx, "{{.NCPU}} {{.MemTotal}}"); err == nil {
 			var cpus int
 			var mem int64
@@ -255,4 +263,36 @@ func minor(version string) int {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+// runtimeChecks are what the runtime itself means for the stack: a
+// rootless podman cannot publish host ports below 1024, and a runtime on
+// another host (DOCKER_HOST or CONTAINER_HOST over tcp or ssh) publishes
+// the API server and the ingress there, not on this machine's loopback.
+func runtimeChecks(ctx context.Context, st *stack.Stack, env Env) []Check {
+	var out []Check
+	if env.Runtime == "podman" {
+		if rootless, err := env.RuntimeInfo(ctx, "{{.Host.Security.Rootless}}"); err == nil && strings.TrimSpace(rootless) == "true" {
+			c := Check{Name: "rootless podman", Status: OK, Detail: "rootless: no host port below 1024 can be published"}
+			for _, p := range hostPorts(st) {
+				if p.port < 1024 {
+					c.Status = Fail
+					c.Detail = fmt.Sprintf("rootless podman cannot publish host port %d (%s)", p.port, p.what)
+					c.Fix = "set " + p.field + " to a port from 1024 up (8080 and 8443 for the ingress), or run podman as root"
+					break
+				}
+			}
+			out = append(out, c)
+		}
+	}
+	for _, k := range []string{"DOCKER_HOST", "CONTAINER_HOST"} {
+		host := env.Getenv(k)
+		if host == "" || strings.HasPrefix(host, "unix://") || strings.HasPrefix(host, "npipe://") {
+			continue
+		}
+		out = append(out, Check{Name: "runtime host", Status: Warn,
+			Detail: fmt.Sprintf("%s=%s: the nodes run on another machine, and publish the API server and the ingress on its loopback, which this machine cannot reach", k, host),
+			Fix:    "run kindred on that machine, or use a local engine (Docker Desktop, Colima, OrbStack or podman machine forward their sockets to this one)"})
+	}
+	return out
 }

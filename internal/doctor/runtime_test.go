@@ -1,0 +1,93 @@
+//go:build unix
+
+package doctor_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"kindred.dev/kindred/internal/doctor"
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/cluster"
+	"kindred.dev/kindred/pkg/stack"
+)
+
+// fakeRuntime puts a fake CLI called name on PATH that answers `info
+// --format F` as the real one would, from answers (format → output).
+func fakeRuntime(t *testing.T, dir, name string, answers map[string]string) {
+	t.Helper()
+	var cases strings.Builder
+	for format, out := range answers {
+		fmt.Fprintf(&cases, "  %q) echo %q ;;\n", format, out)
+	}
+	script := "#!/bin/sh\n[ \"$1\" = info ] || exit 1\n[ \"$2\" = --format ] || exit 1\ncase \"$3\" in\n" + cases.String() + "  *) echo unknown format >&2; exit 1 ;;\nesac\n"
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Doctor on each runtime kind supports, through fakes of their CLIs:
+// each is detected (kind's order, or the one asked for) with its version;
+// rootless podman cannot publish the ingress's ports 80 and 443; a remote
+// DOCKER_HOST is named with what it means.
+func TestRuntimes(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir)
+	common := map[string]string{"{{.NCPU}} {{.MemTotal}}": "4 8589934592"}
+	with := func(m map[string]string) map[string]string {
+		for k, v := range common {
+			m[k] = v
+		}
+		return m
+	}
+	fakeRuntime(t, dir, "docker", with(map[string]string{"{{.ServerVersion}}": "28.2.2"}))
+	fakeRuntime(t, dir, "podman", with(map[string]string{"{{.ServerVersion}}": "5.4.2", "{{.Host.Security.Rootless}}": "true"}))
+	fakeRuntime(t, dir, "nerdctl", with(map[string]string{"{{.ServerVersion}}": "v2.1.2"}))
+	ctx := context.Background()
+	for _, c := range []struct {
+		want, detected, dockerHost, check, detail string
+		status                                    string
+	}{
+		{"", "docker", "", "runtime", "docker 28.2.2", doctor.OK},
+		{"podman", "podman", "", "rootless podman", "cannot publish host port 80", doctor.Fail},
+		{"nerdctl", "nerdctl", "", "runtime", "nerdctl v2.1.2", doctor.OK},
+		{"", "docker", "tcp://build-box.example.test:2376", "runtime host", "DOCKER_HOST=tcp://build-box.example.test:2376: the nodes run on another machine", doctor.Warn},
+	} {
+		rt, err := cluster.DetectRuntime(ctx, c.want)
+		if err != nil || rt != c.detected {
+			t.Errorf("detecting %q: %q %v, want %s", c.want, rt, err, c.detected)
+			continue
+		}
+		env := doctor.Env{Runtime: rt, Getenv: func(k string) string {
+			if k == "DOCKER_HOST" {
+				return c.dockerHost
+			}
+			return ""
+		}}
+		st := &stack.Stack{}
+		st.Metadata.Name = "doc"
+		st.Ingress = &api.Ingress{}
+		stack.Default(&st.Stack)
+		rep := doctor.Run(ctx, st, env, map[int]bool{80: true, 443: true})
+		var lines []string
+		for _, ch := range rep.Checks {
+			if strings.HasPrefix(ch.Name, "runtime") || strings.HasPrefix(ch.Name, "rootless") || ch.Name == "resources" {
+				lines = append(lines, fmt.Sprintf("%s  %s  %s  %s", ch.Status, ch.Name, ch.Detail, ch.Fix))
+			}
+		}
+		t.Logf("doctor with %s (DOCKER_HOST=%q):\n  %s", rt, c.dockerHost, strings.Join(lines, "\n  "))
+		var got doctor.Check
+		for _, ch := range rep.Checks {
+			if ch.Name == c.check {
+				got = ch
+			}
+		}
+		if got.Status != c.status || !strings.Contains(got.Detail, c.detail) {
+			t.Errorf("%s: %s = %+v, want %s with %q", rt, c.check, got, c.status, c.detail)
+		}
+	}
+}
