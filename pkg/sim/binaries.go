@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -42,6 +43,28 @@ func BinariesDir() string {
 		fmt.Sprintf("k8s-%s_etcd-%s_kwok-%s", KubernetesVersion, EtcdVersion, KwokVersion))
 }
 
+// EnsureBinaries makes sure the control plane's binaries are there: in
+// dir, or $KINDRED_TESTBED_DIR, as they are; otherwise in BinariesDir,
+// built there on first use (see Build), say reporting each step.
+// The controllers' own binaries are built with them.
+func EnsureBinaries(ctx context.Context, dir string, say func(string), controllers ...Controller) error {
+	var extra []GoBinary
+	for _, c := range controllers {
+		extra = append(extra, c.Binaries...)
+	}
+	_, err := ensureBinaries(ctx, dir, say, extra...)
+	return err
+}
+
+func ensureBinaries(ctx context.Context, dir string, say func(string), extra ...GoBinary) (binaries, error) {
+	if dir == "" && os.Getenv(BinariesEnv) == "" {
+		if err := Build(ctx, BinariesDir(), append(coreBinaries(), extra...), say); err != nil {
+			return binaries{}, err
+		}
+	}
+	return findBinaries(dir)
+}
+
 // findBinaries checks that every binary is in dir, or in $KINDRED_TESTBED_DIR,
 // or in BinariesDir, in that order.
 func findBinaries(dir string) (binaries, error) {
@@ -59,8 +82,8 @@ func findBinaries(dir string) (binaries, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return binaries{}, fmt.Errorf("%w in %s (missing %s): build them with `make testbed` in a kindred checkout "+
-			"(15-30 minutes the first time, cached after), or point %s at a folder that has them",
+		return binaries{}, fmt.Errorf("%w in %s (missing %s): unset %s to have kindred build them into its cache "+
+			"(15-30 minutes the first time, with Go installed), or point it at a folder that has them",
 			ErrNoBinaries, dir, strings.Join(missing, ", "), BinariesEnv)
 	}
 	return binaries{dir: dir, Kubernetes: KubernetesVersion}, nil

@@ -282,6 +282,9 @@ type Controller struct {
 	Run func(ctx context.Context, h *Host) error
 	// How says, for -v, whether the controller is real or played, and how.
 	How string
+	// Binaries are programs Run starts (a real controller), built on
+	// first use with the control plane's (see EnsureBinaries).
+	Binaries []GoBinary
 }
 
 // ReadyStage is a kwok stage that sets condition cond of every kind object

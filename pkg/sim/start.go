@@ -38,7 +38,7 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 	if len(o.nodes) == 0 {
 		o.nodes = []Node{{Name: o.name + "-control-plane", Count: 1, ControlPlane: true, Labels: map[string]string{api.IngressReadyLabel: "true"}}}
 	}
-	bins, err := findBinaries(o.binDir)
+	bins, err := ensureBinaries(ctx, o.binDir, logSay(o.log))
 	if err != nil {
 		return nil, err
 	}

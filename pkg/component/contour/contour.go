@@ -121,6 +121,6 @@ func (Contour) Detail(u *unstructured.Unstructured) (string, bool) {
 // Simulated: on the simulated cluster the real Contour controller judges
 // HTTPProxies while Contour's pod runs (see sim.go).
 func (Contour) Simulated() []sim.Controller {
-	return []sim.Controller{{Name: ID, Kinds: []string{"projectcontour.io/v1/HTTPProxy"}, Run: playContour,
+	return []sim.Controller{{Name: ID, Kinds: []string{"projectcontour.io/v1/HTTPProxy"}, Run: playContour, Binaries: []sim.GoBinary{controllerBinary},
 		How: "real: the Contour controller judges HTTPProxies; Envoy cannot run here, so no traffic is proxied"}}
 }

@@ -24,9 +24,14 @@ import (
 
 const process = "contour"
 
-// ControllerVersion is the Contour controller `make testbed` builds into
-// the test bed (testbed/contour/go.mod pins it).
+// ControllerVersion is the Contour controller the simulated cluster runs:
+// built on first use from its Go module (and by `make testbed`, whose
+// testbed/contour/go.mod pins the same).
 const ControllerVersion = "v1.33.8"
+
+// controllerBinary is how the controller is built.
+var controllerBinary = sim.GoBinary{Name: process, Module: "github.com/projectcontour/contour", Version: ControllerVersion,
+	Package: "github.com/projectcontour/contour/cmd/contour", LDFlags: "-s -w"}
 
 // playContour keeps the contour process in step with Contour's pod.
 func playContour(ctx context.Context, h *sim.Host) error {
@@ -73,7 +78,7 @@ func runContour(ctx context.Context, h *sim.Host) error {
 		args = append(args, "--config-path="+cfg)
 	}
 	h.Log.Info("simulated cluster: running the Contour controller", "namespace", pod.Namespace)
-	return h.Start(process, "contour", args...)
+	return h.Start(process, controllerBinary.Name, args...)
 }
 
 // contourPod is a running pod of Contour's controller Deployment (its

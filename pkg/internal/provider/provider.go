@@ -92,6 +92,11 @@ func (p *Sim) Ensure(ctx context.Context, st *stack.Stack, progress func(string)
 	if p.Log != nil {
 		opts = append(opts, sim.WithLogger(p.Log))
 	}
+	// The binaries first, outside the start's deadline: on first use they
+	// are built, which takes minutes.
+	if err := sim.EnsureBinaries(ctx, p.Binaries, progress, p.Controllers...); err != nil {
+		return clusterapi.Access{}, false, err
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	c, err = sim.Start(startCtx, opts...)
