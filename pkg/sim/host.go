@@ -62,7 +62,7 @@ func (h *Host) Start(name, binary string, args ...string) error {
 		return nil
 	}
 	if info, err := os.Stat(h.bins.path(binary)); err != nil || info.Mode()&0o111 == 0 {
-		return fmt.Errorf("%w: %s is not in %s; build it with `make testbed`", ErrNoBinaries, binary, h.bins.dir)
+		return fmt.Errorf("%w: %s is not in %s; it is built on first use unless %s is set (then build it there, with make testbed)", ErrNoBinaries, binary, h.bins.dir, BinariesEnv)
 	}
 	if err := h.c.group.start(name, h.bins.path(binary), args...); err != nil {
 		return err

@@ -35,7 +35,7 @@ func (d *decoder) spend(n *yaml.Node, path string) bool {
 	}
 	if !d.exceeded {
 		d.exceeded = true
-		d.addf(n, path, "the stack expands to more than %d values; are aliases nested too deep?", maxNodes)
+		d.addf(n, path, "the stack holds more than %d values (counting what its aliases repeat); a stack file is written by hand, and this is not one", maxNodes)
 	}
 	return false
 }
