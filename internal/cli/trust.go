@@ -128,7 +128,8 @@ It can only sign names under .%s
 and loopback addresses (X.509 name constraints). Its key stays in that folder (mode 0600) and never
 leaves this machine: each cluster gets a CA of its own, signed by this one,
 limited the same way and valid for 90 days, and only that CA's key enters
-the cluster. The clusters' CAs are intermediates, whose constraints every
+the cluster (on a cluster kindred did not create, only when the stack sets
+tls.localCAOnExisting). The clusters' CAs are intermediates, whose constraints every
 common verifier enforces, so a cluster cannot vouch for a real site.
 'kindred trust uninstall' removes every kindred CA.
 `
