@@ -37,7 +37,10 @@ func (t *Text) Emit(e event.Event) {
 	case event.StepStarted:
 		fmt.Fprintf(t.w, "start     %s\n", e.Step)
 	case event.StepProgress:
-		if t.verbose || e.Step == "" {
+		// The cluster's own progress always shows: its lines are few, and
+		// its steps (creating a cluster, building binaries on first use)
+		// take minutes.
+		if t.verbose || e.Step == "" || e.Kind == "cluster" {
 			name := e.Step
 			if name == "" {
 				name = "kindred"
