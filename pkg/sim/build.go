@@ -1,18 +1,29 @@
 package sim
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
+
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
 
 	"github.com/gofrs/flock"
 )
@@ -29,7 +40,25 @@ type GoBinary struct {
 	// Staging: the module pins its own staging modules at v0.0.0, as
 	// k8s.io/kubernetes does; each is replaced by its release.
 	Staging bool
+	// Published says where the project publishes this binary for a
+	// platform, if it does; it is downloaded from there, and checked
+	// against the published checksum, before building is tried.
+	Published func(goos, goarch string) (Published, bool)
 }
+
+// Published is a released binary: its URL (or that of a .tar.gz holding it
+// at Member), and the URL of its checksum (a file whose lines are "HEX" or
+// "HEX  NAME").
+type Published struct {
+	URL, SumURL, Member string
+}
+
+// ErrChecksum is wrapped when a download does not match its published
+// checksum; it is never installed.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// releaseBase are the hosts releases come from; tests serve them.
+var releaseBase = struct{ kubernetes, github string }{"https://dl.k8s.io/release", "https://github.com"}
 
 // ErrNoGo is wrapped when a binary must be built and no Go toolchain is
 // on PATH.
@@ -46,11 +75,26 @@ func coreBinaries() []GoBinary {
 		" -X k8s.io/client-go/pkg/version.gitVersion=" + KubernetesVersion +
 		" -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=" + minor
 	out := []GoBinary{
-		{Name: "etcd", Module: "go.etcd.io/etcd/server/v3", Version: EtcdVersion, Package: "go.etcd.io/etcd/server/v3", LDFlags: "-s -w"},
+		{Name: "etcd", Module: "go.etcd.io/etcd/server/v3", Version: EtcdVersion, Package: "go.etcd.io/etcd/server/v3", LDFlags: "-s -w",
+			Published: func(goos, goarch string) (Published, bool) {
+				if goos != "linux" {
+					return Published{}, false // a zip elsewhere
+				}
+				base := fmt.Sprintf("%s/etcd-io/etcd/releases/download/%s/", releaseBase.github, EtcdVersion)
+				name := fmt.Sprintf("etcd-%s-%s-%s", EtcdVersion, goos, goarch)
+				return Published{URL: base + name + ".tar.gz", SumURL: base + "SHA256SUMS", Member: name + "/etcd"}, true
+			}},
 		{Name: "kwok", Module: "sigs.k8s.io/kwok", Version: KwokVersion, Package: "sigs.k8s.io/kwok/cmd/kwok", LDFlags: "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=" + KwokVersion},
 	}
 	for _, cmd := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
-		out = append(out, GoBinary{Name: cmd, Module: "k8s.io/kubernetes", Version: KubernetesVersion, Package: "k8s.io/kubernetes/cmd/" + cmd, LDFlags: kube, Staging: true})
+		out = append(out, GoBinary{Name: cmd, Module: "k8s.io/kubernetes", Version: KubernetesVersion, Package: "k8s.io/kubernetes/cmd/" + cmd, LDFlags: kube, Staging: true,
+			Published: func(goos, goarch string) (Published, bool) {
+				if goos != "linux" {
+					return Published{}, false // server binaries are released for Linux only
+				}
+				u := fmt.Sprintf("%s/%s/bin/%s/%s/%s", releaseBase.kubernetes, KubernetesVersion, goos, goarch, cmd)
+				return Published{URL: u, SumURL: u + ".sha256"}, true
+			}})
 	}
 	return out
 }
@@ -73,14 +117,6 @@ func Build(ctx context.Context, dir string, bins []GoBinary, say func(string)) e
 	if len(todo) == 0 {
 		return nil
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		var names []string
-		for _, b := range todo {
-			names = append(names, b.Name)
-		}
-		return fmt.Errorf("%w: %s missing in %s; install Go (https://go.dev/dl), or point %s at a folder that has them", ErrNoGo, strings.Join(names, ", "), dir, BinariesEnv)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -93,14 +129,130 @@ func Build(ctx context.Context, dir string, bins []GoBinary, say func(string)) e
 		if executable(filepath.Join(dir, b.Name)) { // another process built it meanwhile
 			continue
 		}
-		say(fmt.Sprintf("building %s %s from its Go module (%d of %d; cached in %s)", b.Name, b.Version, i+1, len(todo), dir))
 		started := time.Now()
+		if b.Published != nil {
+			if pub, ok := b.Published(runtime.GOOS, runtime.GOARCH); ok {
+				say(fmt.Sprintf("downloading %s %s (%d of %d; cached in %s)", b.Name, b.Version, i+1, len(todo), dir))
+				err := download(ctx, dir, b.Name, pub)
+				if err == nil {
+					say(fmt.Sprintf("downloaded and checked %s in %s", b.Name, time.Since(started).Round(time.Second)))
+					continue
+				}
+				if errors.Is(err, ErrChecksum) {
+					return fmt.Errorf("downloading %s %s: %w", b.Name, b.Version, err)
+				}
+				say(fmt.Sprintf("could not download %s (%v); building it instead", b.Name, err))
+			}
+		}
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			return fmt.Errorf("%w: %s %s could not be downloaded for %s/%s; install Go (https://go.dev/dl), or point %s at a folder that has it",
+				ErrNoGo, b.Name, b.Version, runtime.GOOS, runtime.GOARCH, BinariesEnv)
+		}
+		say(fmt.Sprintf("building %s %s from its Go module (%d of %d; cached in %s)", b.Name, b.Version, i+1, len(todo), dir))
 		if err := buildOne(ctx, goBin, dir, b); err != nil {
 			return fmt.Errorf("building %s %s: %w", b.Name, b.Version, err)
 		}
 		say(fmt.Sprintf("built %s in %s", b.Name, time.Since(started).Round(time.Second)))
 	}
 	return nil
+}
+
+// maxDownload bounds a downloaded release file.
+const maxDownload = 512 << 20
+
+// download fetches pub over https (http to loopback only, redirects held
+// to the same), checks it against its published checksum and installs
+// the binary as dir/name. A mismatch is ErrChecksum, and nothing is
+// installed.
+func download(ctx context.Context, dir, name string, pub Published) error {
+	sums, err := fetch(ctx, pub.SumURL, 1<<20)
+	if err != nil {
+		return err
+	}
+	data, err := fetch(ctx, pub.URL, maxDownload)
+	if err != nil {
+		return err
+	}
+	file := path.Base(pub.URL)
+	want := ""
+	for _, line := range strings.Split(string(sums), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 1:
+			want = f[0]
+		case len(f) >= 2 && strings.TrimPrefix(f[1], "*") == file:
+			want = f[0]
+		}
+	}
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); want == "" || !strings.EqualFold(got, want) {
+		return fmt.Errorf("%w: %s has sha256 %s, %s says %q", ErrChecksum, pub.URL, got, pub.SumURL, want)
+	}
+	if pub.Member != "" {
+		if data, err = untarMember(data, pub.Member); err != nil {
+			return fmt.Errorf("%s: %w", pub.URL, err)
+		}
+	}
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, data, 0o755); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, name))
+}
+
+// fetch GETs u, at most limit bytes, over https (or http to loopback).
+func fetch(ctx context.Context, u string, limit int64) ([]byte, error) {
+	if !api.SecureURL(u) {
+		return nil, fmt.Errorf("refusing %s: not https", u)
+	}
+	// A machine that cannot reach the host fails fast, and builds instead.
+	transport := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: 30 * time.Second}
+	client := &http.Client{Transport: transport, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 || !api.SecureURL(req.URL.String()) {
+			return fmt.Errorf("refusing the redirect to %s", req.URL)
+		}
+		return nil
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("GET %s: larger than %d MiB", u, limit>>20)
+	}
+	return data, nil
+}
+
+// untarMember reads one file out of a .tar.gz.
+func untarMember(data []byte, member string) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return nil, fmt.Errorf("%s is not in the archive", member)
+		}
+		if h.Name == member && h.Typeflag == tar.TypeReg {
+			return io.ReadAll(io.LimitReader(tr, maxDownload))
+		}
+	}
 }
 
 func executable(path string) bool {

@@ -3,11 +3,21 @@
 package sim
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -53,8 +63,83 @@ func TestBuildFromModule(t *testing.T) {
 	}
 
 	t.Setenv("PATH", t.TempDir())
-	if err := Build(context.Background(), t.TempDir(), []GoBinary{b}, nil); !errors.Is(err, ErrNoGo) || !strings.Contains(err.Error(), "stringer missing") {
+	if err := Build(context.Background(), t.TempDir(), []GoBinary{b}, nil); !errors.Is(err, ErrNoGo) || !strings.Contains(err.Error(), "stringer v0.38.0 could not be downloaded") {
 		t.Errorf("without Go: %v", err)
 	}
 	_ = os.Remove(filepath.Join(dir, ".build.lock"))
+}
+
+// On first use the control plane's binaries are downloaded from their
+// projects' releases where these publish them (Kubernetes' server
+// binaries, etcd's archive), each checked against the published checksum;
+// a corrupted one is refused and never installed. The releases are served
+// here from loopback.
+func TestDownloadFromReleases(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Kubernetes publishes its server binaries for Linux only")
+	}
+	apiserver := []byte("#!/bin/sh\necho kube-apiserver\n")
+	corrupted := []byte("#!/bin/sh\necho tampered\n")
+	etcd := []byte("#!/bin/sh\necho etcd\n")
+	var archive bytes.Buffer
+	zw := gzip.NewWriter(&archive)
+	tw := tar.NewWriter(zw)
+	member := fmt.Sprintf("etcd-%s-linux-%s/etcd", EtcdVersion, runtime.GOARCH)
+	_ = tw.WriteHeader(&tar.Header{Name: member, Mode: 0o755, Size: int64(len(etcd)), Typeflag: tar.TypeReg})
+	_, _ = tw.Write(etcd)
+	_ = tw.Close()
+	_ = zw.Close()
+	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	kube := fmt.Sprintf("/release/%s/bin/linux/%s/", KubernetesVersion, runtime.GOARCH)
+	gh := fmt.Sprintf("/etcd-io/etcd/releases/download/%s/", EtcdVersion)
+	files := map[string][]byte{
+		kube + "kube-apiserver":        apiserver,
+		kube + "kube-apiserver.sha256": []byte(sum(apiserver) + "\n"),
+		kube + "kube-scheduler":        corrupted,
+		kube + "kube-scheduler.sha256": []byte(sum([]byte("the real scheduler")) + "\n"),
+		gh + fmt.Sprintf("etcd-%s-linux-%s.tar.gz", EtcdVersion, runtime.GOARCH): archive.Bytes(),
+		gh + "SHA256SUMS": []byte(fmt.Sprintf("%s  etcd-%s-linux-%s.tar.gz\n", sum(archive.Bytes()), EtcdVersion, runtime.GOARCH)),
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(data)
+	}))
+	defer srv.Close()
+	old := releaseBase
+	releaseBase.kubernetes, releaseBase.github = srv.URL+"/release", srv.URL
+	defer func() { releaseBase = old }()
+	t.Setenv("PATH", t.TempDir()) // no Go: only downloads can succeed
+
+	pick := func(names ...string) []GoBinary {
+		var out []GoBinary
+		for _, b := range coreBinaries() {
+			if slices.Contains(names, b.Name) {
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+	dir := t.TempDir()
+	var said []string
+	if err := Build(context.Background(), dir, pick("kube-apiserver", "etcd"), func(s string) { said = append(said, s) }); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]byte{"kube-apiserver": apiserver, "etcd": etcd} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Equal(got, want) || !executable(filepath.Join(dir, name)) {
+			t.Errorf("%s: %q %v", name, got, err)
+		}
+	}
+	t.Logf("progress: %q", said)
+	err := Build(context.Background(), dir, pick("kube-scheduler"), nil)
+	if !errors.Is(err, ErrChecksum) {
+		t.Errorf("a corrupted download: %v", err)
+	}
+	if _, serr := os.Stat(filepath.Join(dir, "kube-scheduler")); serr == nil {
+		t.Error("the corrupted binary was installed")
+	}
 }
