@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -72,6 +73,9 @@ type Env struct {
 	RuntimeInfo func(ctx context.Context, format string) (string, error)
 	// Getenv reads the environment (DOCKER_HOST, CONTAINER_HOST).
 	Getenv func(string) string
+	// EngineHost is the machine the engine runs on when it is another
+	// one; when empty, DOCKER_HOST and CONTAINER_HOST tell.
+	EngineHost string
 }
 
 func (e *Env) defaults() {
@@ -285,14 +289,26 @@ func runtimeChecks(ctx context.Context, st *stack.Stack, env Env) []Check {
 			out = append(out, c)
 		}
 	}
+	host, from := env.EngineHost, "the current Docker context"
 	for _, k := range []string{"DOCKER_HOST", "CONTAINER_HOST"} {
-		host := env.Getenv(k)
-		if host == "" || strings.HasPrefix(host, "unix://") || strings.HasPrefix(host, "npipe://") {
+		v := env.Getenv(k)
+		if v == "" || strings.HasPrefix(v, "unix://") || strings.HasPrefix(v, "npipe://") {
 			continue
 		}
-		out = append(out, Check{Name: "runtime host", Status: Warn,
-			Detail: fmt.Sprintf("%s=%s: the nodes run on another machine, and publish the API server and the ingress on its loopback, which this machine cannot reach", k, host),
-			Fix:    "run kindred on that machine, or use a local engine (Docker Desktop, Colima, OrbStack or podman machine forward their sockets to this one)"})
+		if u, err := url.Parse(v); err == nil && u.Hostname() != "" && (host == "" || host == u.Hostname()) {
+			host, from = u.Hostname(), k+"="+v
+			break
+		}
+	}
+	if host != "" {
+		c := Check{Name: "runtime host", Status: OK,
+			Detail: fmt.Sprintf("%s: the engine runs on %s; kindred points the kubeconfig there", from, host)}
+		if addr, err := netip.ParseAddr(st.Cluster.Networking.APIServerAddress); err != nil || addr.IsLoopback() {
+			c.Status = Fail
+			c.Detail = fmt.Sprintf("%s: the engine runs on %s and would publish the API server on that machine's loopback, which this one cannot reach", from, host)
+			c.Fix = "set cluster.networking.apiServerAddress: 0.0.0.0 (that machine then serves the API, with its client certificates, on its network), or run kindred there"
+		}
+		out = append(out, c)
 	}
 	return out
 }

@@ -49,13 +49,14 @@ func TestRuntimes(t *testing.T) {
 	fakeRuntime(t, dir, "nerdctl", with(map[string]string{"{{.ServerVersion}}": "v2.1.2"}))
 	ctx := context.Background()
 	for _, c := range []struct {
-		want, detected, dockerHost, check, detail string
-		status                                    string
+		want, detected, dockerHost, apiServer, check, detail string
+		status                                               string
 	}{
-		{"", "docker", "", "runtime", "docker 28.2.2", doctor.OK},
-		{"podman", "podman", "", "rootless podman", "cannot publish host port 80", doctor.Fail},
-		{"nerdctl", "nerdctl", "", "runtime", "nerdctl v2.1.2", doctor.OK},
-		{"", "docker", "tcp://build-box.example.test:2376", "runtime host", "DOCKER_HOST=tcp://build-box.example.test:2376: the nodes run on another machine", doctor.Warn},
+		{"", "docker", "", "", "runtime", "docker 28.2.2", doctor.OK},
+		{"podman", "podman", "", "", "rootless podman", "cannot publish host port 80", doctor.Fail},
+		{"nerdctl", "nerdctl", "", "", "runtime", "nerdctl v2.1.2", doctor.OK},
+		{"", "docker", "tcp://build-box.example.test:2376", "", "runtime host", "would publish the API server on that machine's loopback", doctor.Fail},
+		{"", "docker", "ssh://me@build-box.example.test", "0.0.0.0", "runtime host", "the engine runs on build-box.example.test; kindred points the kubeconfig there", doctor.OK},
 	} {
 		rt, err := cluster.DetectRuntime(ctx, c.want)
 		if err != nil || rt != c.detected {
@@ -72,6 +73,9 @@ func TestRuntimes(t *testing.T) {
 		st.Metadata.Name = "doc"
 		st.Ingress = &api.Ingress{}
 		stack.Default(&st.Stack)
+		if c.apiServer != "" {
+			st.Cluster.Networking.APIServerAddress = c.apiServer
+		}
 		rep := doctor.Run(ctx, st, env, map[int]bool{80: true, 443: true})
 		var lines []string
 		for _, ch := range rep.Checks {

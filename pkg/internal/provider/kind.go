@@ -68,8 +68,6 @@ func (p *Kind) Kubeconfig(st *stack.Stack) string { return filepath.Join(p.dir(s
 // while the cluster boots (see kindred images).
 func (p *Kind) Preload(images []string) { p.Preloaded = append(p.Preloaded, images...) }
 
-// Preflight renders the stack's kind configuration (given to Config) and
-// runs doctor, creating nothing.
 // Check: kind has node images for some Kubernetes versions only (unless
 // a node image is given), and kind warns about node names past 63
 // characters.
@@ -92,6 +90,8 @@ func (p *Kind) Check(st *stack.Stack) stack.Problems {
 	return ps
 }
 
+// Preflight renders the stack's kind configuration (given to Config) and
+// runs doctor, creating nothing.
 func (p *Kind) Preflight(ctx context.Context, st *stack.Stack) error {
 	_, err := p.preflight(ctx, st, func(string) {})
 	return err
@@ -156,7 +156,7 @@ func (p *Kind) preflight(ctx context.Context, st *stack.Stack, progress func(str
 			checked = kind.RuntimeDocker
 		}
 	}
-	rep := doctor.Run(ctx, st, doctor.Env{Runtime: checked}, skip)
+	rep := doctor.Run(ctx, st, doctor.Env{Runtime: checked, EngineHost: EngineHost(ctx, checked, os.Getenv)}, skip)
 	if err := rep.Err(); err != nil {
 		return nil, err
 	}
@@ -258,6 +258,13 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 			return acc, false, err
 		}
 		changed = true
+	}
+	// An engine on another machine publishes the API server there.
+	if host := EngineHost(ctx, kc.Runtime, os.Getenv); host != "" {
+		progress("the engine runs on " + host + ": the kubeconfig points there")
+		if err := pointAtEngine(kubeconfig, host); err != nil {
+			return acc, changed, err
+		}
 	}
 	if reg != nil {
 		progress("wiring the registry into the nodes")
