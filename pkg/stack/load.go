@@ -201,14 +201,59 @@ func load(name string, data []byte, o *options) (*Stack, error) {
 	}
 	d := &decoder{src: src, pos: map[string]Pos{}}
 	plain, ok := d.value(root, reflect.TypeFor[api.Stack](), "")
-	if !ok || len(src.problems) > 0 {
-		return nil, src.problems.redacted(src.vars).err()
-	}
 	st := &Stack{File: name, FS: o.fsys, Catalog: o.catalog, pos: d.pos, vars: src.vars}
+	if !ok || len(src.problems) > 0 {
+		// What decoded is still checked, so one pass reports the value and
+		// graph problems too; those at or around a field that did not
+		// decode are its consequences, and left out.
+		decoded := src.problems
+		if plain == nil || fromPlain(withoutNulls(plain), &st.Stack) != nil {
+			return nil, decoded.redacted(src.vars).err()
+		}
+		all := append(Problems{}, decoded...)
+		for _, p := range st.check(o) {
+			if !related(p.Path, decoded) {
+				all = append(all, p)
+			}
+		}
+		return nil, all.redacted(src.vars).err()
+	}
 	if err := fromPlain(plain, &st.Stack); err != nil {
 		// The decoder has checked every field, so this is a bug in kindred.
 		return nil, fmt.Errorf("decoding %s: %w", name, err)
 	}
+	if err := st.check(o).err(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// withoutNulls drops the fields that did not decode (nil) from a plain
+// value, so what did decode still makes a stack.
+func withoutNulls(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range t {
+			if x != nil {
+				out[k] = withoutNulls(x)
+			}
+		}
+		return out
+	case []any:
+		// Items keep their places (a null item decodes as a zero value,
+		// whose problems are left out as related), so paths still match.
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = withoutNulls(x)
+		}
+		return out
+	}
+	return v
+}
+
+// check resolves, defaults and validates a decoded stack.
+func (st *Stack) check(o *options) Problems {
 	resolvePaths(st, o)
 	// What defaults would hide: a count of 0 written out becomes 1.
 	var early Problems
@@ -221,11 +266,20 @@ func load(name string, data []byte, o *options) (*Stack, error) {
 		early = append(early, st.Problemf("ingress", "ingress: is empty; write ingress: {} for the defaults (the built-in controller, the domain %s.localhost)", st.Metadata.Name))
 	}
 	Default(&st.Stack)
-	ps := append(early, validate(st, o)...)
-	if err := ps.err(); err != nil {
-		return nil, err
+	return append(early, validate(st, o)...)
+}
+
+// related reports whether path is at, above or below the path of one of
+// ps (the root counts as above everything only when a problem is there).
+func related(path string, ps Problems) bool {
+	for _, p := range ps {
+		a, b := path, p.Path
+		if a == b || b == "" || strings.HasPrefix(b, a+".") || strings.HasPrefix(b, a+"[") ||
+			strings.HasPrefix(a, b+".") || strings.HasPrefix(a, b+"[") || a == "" {
+			return true
+		}
 	}
-	return st, nil
+	return false
 }
 
 func fromPlain(plain any, out *api.Stack) error {

@@ -69,11 +69,12 @@ components:
 	if !errors.As(err, &ps) {
 		t.Fatalf("err = %v, want Problems", err)
 	}
-	// The unknown field stops decoding, so only it is reported first...
-	if len(ps) != 1 || !strings.Contains(ps[0].Error(), "x.yaml:5:3: ") {
+	// The unknown field, and every value problem of what did decode, at
+	// once...
+	if len(ps) != 4 || !strings.Contains(ps[0].Error(), "x.yaml:5:3: ") || !strings.Contains(ps.Error(), `invalid value "weave"`) || !strings.Contains(ps.Error(), `"nothing"`) {
 		t.Fatalf("problems %v", ps)
 	}
-	// ...and once it is fixed, every semantic problem comes at once.
+	// ...and with it fixed, the same semantic problems.
 	_, err = stack.Parse("x.yaml", []byte(`apiVersion: kindred.dev/v1alpha1
 kind: Stack
 metadata: {name: x}
