@@ -216,7 +216,11 @@ func (a *app) loadStack(args []string) (*stack.Stack, error) {
 	opts := []stack.Option{stack.WithEnv(a.lookupEnv)}
 	if len(args) == 0 {
 		if _, err := os.Stat(DefaultStackFile); err == nil {
-			return stack.Load(DefaultStackFile, opts...)
+			st, err := stack.Load(DefaultStackFile, opts...)
+			if errors.Is(err, stack.ErrUnreadable) {
+				return nil, usageError{err}
+			}
+			return st, err
 		}
 		return stack.Builtin(stacks.Default, opts...)
 	}

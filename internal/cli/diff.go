@@ -17,8 +17,8 @@ func (a *app) diffCmd() *cobra.Command {
 		Use:   "diff [STACK]",
 		Short: "Show what up would do, step by step, changing nothing",
 		Long: `Compare the stack with what its cluster runs and show what up would do
-with each step: create, upgrade, leave unchanged, or remove (a step the
-stack dropped). For a change it shows the objects: a chart's through helm's
+with each step: create, upgrade, repair (put back what was deleted or changed
+by hand), leave unchanged, or remove (a step the stack dropped). For a change it shows the objects: a chart's through helm's
 dry-run render against the live release, other objects through a
 server-side dry-run apply against the live ones. Secrets' values are never
 shown, only whether they change. -o json gives the whole report; -v also
@@ -65,7 +65,7 @@ func writeDiff(w io.Writer, rep *engine.DiffReport, verbose bool) {
 		fmt.Fprint(w, " (its cluster does not exist yet: up creates everything)")
 	}
 	fmt.Fprintln(w)
-	marks := map[string]string{engine.DiffCreate: "+", engine.DiffUpgrade: "~", engine.DiffRemove: "-", engine.DiffUnchanged: "=",
+	marks := map[string]string{engine.DiffCreate: "+", engine.DiffUpgrade: "~", engine.DiffRepair: "~", engine.DiffRemove: "-", engine.DiffUnchanged: "=",
 		engine.DiffChange: "~", engine.DiffDelete: "-"}
 	width := 0
 	for _, s := range rep.Steps {
@@ -79,6 +79,9 @@ func writeDiff(w io.Writer, rep *engine.DiffReport, verbose bool) {
 			line += ": " + what
 		case s.Release != "" && s.Action != engine.DiffUnchanged:
 			line += " (helm release " + s.Release + ")"
+		}
+		if s.Note != "" && s.Action == engine.DiffRepair {
+			line += ": " + s.Note
 		}
 		fmt.Fprintln(w, line)
 		for _, o := range s.Objects {

@@ -66,6 +66,22 @@ func TestIntegrationDiffAndRemovals(t *testing.T) {
 	if _, code := run("diff", "--exit-code", old); code != 0 {
 		t.Errorf("diff --exit-code with nothing changed: exit %d", code)
 	}
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Drift: a chart's Deployment deleted by hand is what up would repair.
+	if err := cs.AppsV1().Deployments("ops").Delete(ctx, "op", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = run("diff", old)
+	if !strings.Contains(out, "~ op        repair (helm release op): restores what drifted: Deployment ops/op was deleted") || !strings.Contains(out, "1 of 4 steps would change") {
+		t.Errorf("diff after a Deployment was deleted by hand:\n%s", out)
+	}
+	if out, code := run("up", "-o", "text", old); code != 0 || !strings.Contains(out, "repaired") {
+		t.Fatalf("up repairing: exit %d\n%s", code, out)
+	}
 
 	out, code = run("diff", neu)
 	if code != 0 {
@@ -84,11 +100,6 @@ func TestIntegrationDiffAndRemovals(t *testing.T) {
 		t.Errorf("diff --exit-code with changes: exit %d, want 1", code)
 	}
 
-	cs, err := kubernetes.NewForConfig(c.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
 	mode := func() string {
 		cm, err := cs.CoreV1().ConfigMaps("apps").Get(ctx, "settings", metav1.GetOptions{})
 		if err != nil {

@@ -257,6 +257,9 @@ gone. With --delete-cluster, a simulated cluster is stopped too.`,
 			if f.purge {
 				return usageError{fmt.Errorf("--purge needs the kind provider, without --keep-cluster")}
 			}
+			if _, ok := p.(cluster.Deleter); deleteCluster && !ok {
+				return usageError{fmt.Errorf("--delete-cluster does not delete clusters kindred did not create (--provider existing); nothing was changed")}
+			}
 			if _, err := engine.NewDown(a.engineConfig(p)).Run(ctx, st); errors.Is(err, cluster.ErrNoCluster) {
 				a.note("nothing to remove: " + err.Error())
 			} else if err != nil {

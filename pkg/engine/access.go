@@ -109,6 +109,29 @@ func (r *runner) checkPermissions(ctx context.Context) error {
 			add(gvr, ns, "get", "create", "patch")
 		}
 	}
+	// Removing the steps the stack dropped deletes what kindred created
+	// for them, and their helm release's records.
+	if r.prev != nil {
+		for _, m := range r.removals() {
+			rec := r.prev.Steps[m.Step]
+			if rec.Release != "" {
+				add(secrets, rec.Namespace, "delete")
+			}
+			for _, o := range rec.Inventory {
+				if o.Adopted {
+					continue // given back, not deleted
+				}
+				gv, _ := schema.ParseGroupVersion(o.APIVersion)
+				if gvr, namespaced, err := r.kube.Mapping(gv.WithKind(o.Kind)); err == nil {
+					ns := ""
+					if namespaced {
+						ns = o.Namespace
+					}
+					add(gvr, ns, "delete")
+				}
+			}
+		}
+	}
 	var list []permission
 	for p := range need {
 		list = append(list, p)

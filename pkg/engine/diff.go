@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/aymanbagabas/go-udiff"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,6 +26,7 @@ const (
 	DiffCreate    = "create"
 	DiffUpgrade   = "upgrade"
 	DiffUnchanged = "unchanged"
+	DiffRepair    = "repair"
 	DiffRemove    = "remove"
 	DiffChange    = "change"
 	DiffDelete    = "delete"
@@ -153,15 +155,17 @@ func (r *runner) diffStep(ctx context.Context, s *plan.Step) (StepDiff, error) {
 		if err != nil {
 			return sd, err
 		}
-		switch planned.Action {
-		case helm.ActionNone:
+		switch {
+		case planned.Action == helm.ActionNone && len(planned.Drift) > 0:
+			sd.Action, sd.Note = DiffRepair, "restores what drifted: "+strings.Join(planned.Drift, "; ")
+		case planned.Action == helm.ActionNone:
 			sd.Action = DiffUnchanged
-		case helm.ActionInstall:
+		case planned.Action == helm.ActionInstall:
 			sd.Action = DiffCreate
 		default:
 			sd.Action = DiffUpgrade
 		}
-		if sd.Action != DiffUnchanged {
+		if sd.Action == DiffCreate || sd.Action == DiffUpgrade {
 			sd.Objects, err = manifestDiff(planned.Current, planned.Desired, env.Namespace)
 			if err != nil {
 				return sd, err

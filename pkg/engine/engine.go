@@ -248,6 +248,10 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 		spec, _ := json.Marshal(r.st.Stack)
 		if err != nil || !bytes.Equal(prev.Spec, spec) || prev.hasFailed() {
 			progress("checking what you may do on this cluster")
+			r.prev = prev
+			if err != nil {
+				r.prev = nil
+			}
 			if err := r.checkPermissions(ctx); err != nil {
 				return false, err
 			}

@@ -44,11 +44,15 @@ func (Contour) ProxyService() (namespace, name string) { return Namespace, "envo
 func (Contour) ProxyNamespace() string { return Namespace }
 
 // Patch pins Envoy to the ingress-ready node (see placeIngress), on the
-// clusters kindred creates; an existing cluster has no such node, and
-// Envoy is reached through its Service there.
+// clusters kindred creates. An existing cluster has no such node, and its
+// nodes' ports 80 and 443 are not kindred's to take: there Envoy loses its
+// host ports and is reached through its Service.
 func (Contour) Patch(env *component.Env, objs []*unstructured.Unstructured) error {
-	if env.Step.Kind != plan.KindComponent || env.Access.Existing {
+	if env.Step.Kind != plan.KindComponent {
 		return nil
+	}
+	if env.Access.Existing {
+		return withoutHostPorts(objs)
 	}
 	return placeIngress(objs)
 }

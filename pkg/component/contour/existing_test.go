@@ -20,7 +20,7 @@ import (
 )
 
 // On a cluster kindred did not create, Envoy is not pinned to an
-// ingress-ready node (there is none), and CoreDNS, which serves every pod
+// ingress-ready node (there is none) and takes no host ports, and CoreDNS, which serves every pod
 // of the cluster, is left alone unless the stack asks with
 // ingress.clusterDNS; a rewrite an earlier run made is taken out.
 func TestExistingClusterIsNotKindredsToChange(t *testing.T) {
@@ -29,7 +29,8 @@ func TestExistingClusterIsNotKindredsToChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	envoy := func() *unstructured.Unstructured {
-		return kube.Object("apps/v1", "DaemonSet", Namespace, "envoy", map[string]any{"spec": map[string]any{"template": map[string]any{"spec": map[string]any{}}}})
+		return kube.Object("apps/v1", "DaemonSet", Namespace, "envoy", map[string]any{"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{"name": "envoy", "ports": []any{map[string]any{"containerPort": int64(8080), "hostPort": int64(80)}}}}}}}})
 	}
 	yes := true
 	for _, c := range []struct {
@@ -61,6 +62,11 @@ func TestExistingClusterIsNotKindredsToChange(t *testing.T) {
 		_, pinned, _ := unstructured.NestedString(obj.Object, "spec", "template", "spec", "nodeSelector", api.IngressReadyLabel)
 		if pinned != c.pinned {
 			t.Errorf("%s: Envoy pinned %v, want %v", c.name, pinned, c.pinned)
+		}
+		containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+		_, hostPort := containers[0].(map[string]any)["ports"].([]any)[0].(map[string]any)["hostPort"]
+		if hostPort == c.existing {
+			t.Errorf("%s: Envoy keeps host port %v, want %v", c.name, hostPort, !c.existing)
 		}
 		res, err := (Contour{}).Finish(ctx, env, nil)
 		if err != nil {

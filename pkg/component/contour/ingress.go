@@ -48,6 +48,32 @@ func placeIngress(objs []*unstructured.Unstructured) error {
 	return nil
 }
 
+// withoutHostPorts takes the host ports off Envoy's containers.
+func withoutHostPorts(objs []*unstructured.Unstructured) error {
+	for _, o := range objs {
+		if o.GetKind() != "DaemonSet" || o.GetName() != "envoy" {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		for _, c := range containers {
+			m, ok := c.(map[string]any)
+			if !ok {
+				continue
+			}
+			ports, _ := m["ports"].([]any)
+			for _, p := range ports {
+				if pm, ok := p.(map[string]any); ok {
+					delete(pm, "hostPort")
+				}
+			}
+		}
+		if err := unstructured.SetNestedSlice(o.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Namespace is where Contour's Envoy runs.
 const Namespace = "projectcontour"
 

@@ -38,6 +38,9 @@ func refuseForeign(rel Release, last *rspb.Release) error {
 type Planned struct {
 	Action           string
 	Current, Desired string
+	// Drift is what an unchanged release's objects lost or had changed by
+	// hand, which Ensure restores.
+	Drift []string
 }
 
 // Plan says what Ensure would do to rel: install (the desired manifest
@@ -64,7 +67,11 @@ func (c *Client) Plan(ctx context.Context, rel Release) (Planned, error) {
 		return Planned{}, err
 	}
 	if last != nil && last.Info.Status == common.StatusDeployed && last.Labels[LabelChartDigest] == fetched.Digest[:32] && last.Labels[LabelValuesHash] == valuesHash {
-		return Planned{Action: ActionNone, Current: last.Manifest, Desired: last.Manifest}, nil
+		drift, err := c.drift(ctx, cfg, last)
+		if err != nil {
+			return Planned{}, err
+		}
+		return Planned{Action: ActionNone, Current: last.Manifest, Desired: last.Manifest, Drift: drift}, nil
 	}
 	if last == nil || last.Info.Status != common.StatusDeployed && !hasDeployed(cfg, rel.Name) {
 		in := action.NewInstall(cfg)
