@@ -61,6 +61,18 @@ func (r Report) Err() error {
 	return fmt.Errorf("doctor found %d problem%s: %s", len(failed), map[bool]string{true: "", false: "s"}[len(failed) == 1], strings.Join(failed, "; "))
 }
 
+// InfoFormats are the `info --format` templates of a runtime's CLI.
+type InfoFormats struct{ Version, Resources string }
+
+// InfoFormat returns runtime's templates: podman's info has other fields
+// than docker's, which nerdctl follows.
+func InfoFormat(runtime string) InfoFormats {
+	if runtime == "podman" {
+		return InfoFormats{Version: "{{.Version.Version}}", Resources: "{{.Host.CPUs}} {{.Host.MemTotal}}"}
+	}
+	return InfoFormats{Version: "{{.ServerVersion}}", Resources: "{{.NCPU}} {{.MemTotal}}"}
+}
+
 // Env is what the checks read; tests replace parts of it.
 type Env struct {
 	// Runtime is the container runtime's CLI (docker, podman, nerdctl).
@@ -107,14 +119,14 @@ func Run(ctx context.Context, st *stack.Stack, env Env, skipPorts map[int]bool) 
 	// The runtime, its version, CPUs and memory.
 	if env.Runtime == "" {
 		add(Check{Name: "runtime", Status: Fail, Detail: "no container runtime answers", Fix: "install Docker (or podman, nerdctl) and start it"})
-	} else if v, err := env.RuntimeInfo(ctx, "{{.ServerVersion}}"); err != nil {
+	} else if v, err := env.RuntimeInfo(ctx, InfoFormat(env.Runtime).Version); err != nil {
 		add(Check{Name: "runtime", Status: Fail, Detail: fmt.Sprintf("%s does not answer: %s", env.Runtime, firstLine(v)), Fix: "start the " + env.Runtime + " engine"})
 	} else {
 		add(Check{Name: "runtime", Status: OK, Detail: env.Runtime + " " + v})
 		for _, c := range runtimeChecks(ctx, st, env) {
 			add(c)
 		}
-		if out, err := env.RuntimeInfo(ctx, "{{.NCPU}} {{.MemTotal}}"); err == nil {
+		if out, err := env.RuntimeInfo(ctx, InfoFormat(env.Runtime).Resources); err == nil {
 			var cpus int
 			var mem int64
 			fmt.Sscan(out, &cpus, &mem)

@@ -37,16 +37,12 @@ func fakeRuntime(t *testing.T, dir, name string, answers map[string]string) {
 func TestRuntimes(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("PATH", dir)
-	common := map[string]string{"{{.NCPU}} {{.MemTotal}}": "4 8589934592"}
-	with := func(m map[string]string) map[string]string {
-		for k, v := range common {
-			m[k] = v
-		}
-		return m
-	}
-	fakeRuntime(t, dir, "docker", with(map[string]string{"{{.ServerVersion}}": "28.2.2"}))
-	fakeRuntime(t, dir, "podman", with(map[string]string{"{{.ServerVersion}}": "5.4.2", "{{.Host.Security.Rootless}}": "true"}))
-	fakeRuntime(t, dir, "nerdctl", with(map[string]string{"{{.ServerVersion}}": "v2.1.2"}))
+	// Each fake answers only its CLI's own templates: podman's info has
+	// other fields than docker's, which nerdctl follows (checked against
+	// Debian's podman 4.3.1, which refuses {{.ServerVersion}}).
+	fakeRuntime(t, dir, "docker", map[string]string{"{{.ServerVersion}}": "28.2.2", "{{.NCPU}} {{.MemTotal}}": "4 8589934592"})
+	fakeRuntime(t, dir, "podman", map[string]string{"{{.Version.Version}}": "5.4.2", "{{.Host.CPUs}} {{.Host.MemTotal}}": "4 8589934592", "{{.Host.Security.Rootless}}": "true"})
+	fakeRuntime(t, dir, "nerdctl", map[string]string{"{{.ServerVersion}}": "v2.1.2", "{{.NCPU}} {{.MemTotal}}": "4 8589934592"})
 	ctx := context.Background()
 	for _, c := range []struct {
 		want, detected, dockerHost, apiServer, check, detail string

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"kindred.dev/kindred/internal/doctor"
+
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
@@ -42,7 +44,7 @@ func DetectRuntime(ctx context.Context, want string) (string, error) {
 			tried = append(tried, rt+": not installed")
 			continue
 		}
-		out, err := exec.CommandContext(ctx, rt, "info", "--format", "{{.ServerVersion}}").CombinedOutput()
+		out, err := exec.CommandContext(ctx, rt, "info", "--format", doctor.InfoFormat(rt).Version).CombinedOutput()
 		if err == nil {
 			return rt, nil
 		}
