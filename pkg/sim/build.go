@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/internal/securehttp"
 
 	"github.com/gofrs/flock"
 )
@@ -166,11 +166,11 @@ const maxDownload = 512 << 20
 // the binary as dir/name. A mismatch is ErrChecksum, and nothing is
 // installed.
 func download(ctx context.Context, dir, name string, pub Published) error {
-	sums, err := fetch(ctx, pub.SumURL, 1<<20)
+	sums, err := securehttp.Get(ctx, releaseClient, pub.SumURL, 1<<20)
 	if err != nil {
 		return err
 	}
-	data, err := fetch(ctx, pub.URL, maxDownload)
+	data, err := securehttp.Get(ctx, releaseClient, pub.URL, maxDownload)
 	if err != nil {
 		return err
 	}
@@ -201,41 +201,10 @@ func download(ctx context.Context, dir, name string, pub Published) error {
 	return os.Rename(tmp, filepath.Join(dir, name))
 }
 
-// fetch GETs u, at most limit bytes, over https (or http to loopback).
-func fetch(ctx context.Context, u string, limit int64) ([]byte, error) {
-	if !api.SecureURL(u) {
-		return nil, fmt.Errorf("refusing %s: not https", u)
-	}
-	// A machine that cannot reach the host fails fast, and builds instead.
-	transport := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: 30 * time.Second}
-	client := &http.Client{Transport: transport, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 10 || !api.SecureURL(req.URL.String()) {
-			return fmt.Errorf("refusing the redirect to %s", req.URL)
-		}
-		return nil
-	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("GET %s: larger than %d MiB", u, limit>>20)
-	}
-	return data, nil
-}
+// releaseClient reaches the projects' release hosts; a machine that
+// cannot reach them fails fast, and builds instead.
+var releaseClient = &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment,
+	DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: 30 * time.Second}}
 
 // untarMember reads one file out of a .tar.gz.
 func untarMember(data []byte, member string) ([]byte, error) {

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 
-	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/internal/securehttp"
 )
 
 // ErrDigestMismatch means fetched content is not what its pin says.
@@ -17,7 +16,7 @@ var ErrDigestMismatch = errors.New("sha256 mismatch")
 
 // ErrInsecureURL means a URL would be fetched over plain http from a host
 // that is not this machine.
-var ErrInsecureURL = errors.New("not fetched over https")
+var ErrInsecureURL = securehttp.ErrInsecure
 
 // FetchFile returns the file at an https URL (a release's manifests),
 // through the same mirror and cache as charts: with a folder mirror, the
@@ -34,7 +33,7 @@ func (f *Fetcher) FetchFile(ctx context.Context, u, pin string) ([]byte, error) 
 		}
 		return data, Verify(data, pin, filepath.Join(f.Mirror, filepath.Base(u)))
 	}
-	if err := secureURL(u); err != nil {
+	if err := securehttp.Check(u); err != nil {
 		return nil, err
 	}
 	pin = normalPin(pin)
@@ -73,32 +72,9 @@ func Verify(data []byte, pin, from string) error {
 	return nil
 }
 
-// secureURL allows https, and http to this machine only.
-func secureURL(raw string) error {
-	if api.SecureURL(raw) {
-		return nil
-	}
-	return fmt.Errorf("%w: %s (use https)", ErrInsecureURL, raw)
-}
-
-// getSecure is get with every redirect held to secureURL.
+// getSecure downloads u over https (see securehttp), at most 256 MiB.
 func (f *Fetcher) getSecure(ctx context.Context, u string) ([]byte, error) {
-	base := f.HTTP
-	if base == nil {
-		base = http.DefaultClient
-	}
-	client := *base
-	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		return secureURL(req.URL.String())
-	}
-	if err := secureURL(u); err != nil {
-		return nil, err
-	}
-	g := &Fetcher{HTTP: &client}
-	return g.get(ctx, u)
+	return securehttp.Get(ctx, f.HTTP, u, 256<<20)
 }
 
 func normalPin(pin string) string { return strings.ToLower(strings.TrimPrefix(pin, "sha256:")) }
