@@ -116,28 +116,11 @@ func (c *Client) config(namespace string) (*action.Configuration, error) {
 // upgrades one whose chart or values changed, does nothing to one that is
 // unchanged, and first repairs a release an interrupted run left pending.
 func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
-	fetched, err := c.Fetcher.Fetch(ctx, rel.Chart)
-	if err != nil {
-		return Result{}, err
-	}
-	valuesHash, err := hashValues(rel.Values)
-	if err != nil {
-		return Result{}, err
-	}
-	labels := map[string]string{LabelChartDigest: fetched.Digest[:32], LabelValuesHash: valuesHash}
-
-	cfg, err := c.config(rel.Namespace)
-	if err != nil {
-		return Result{}, err
-	}
-	last, err := lastRelease(cfg, rel.Name)
+	fetched, labels, cfg, last, err := c.start(ctx, rel)
 	if err != nil {
 		return Result{}, err
 	}
 	res := Result{ChartVersion: fetched.Chart.Metadata.Version}
-	if err := refuseForeign(rel, last); err != nil {
-		return res, err
-	}
 
 	if last != nil {
 		switch last.Info.Status {
@@ -195,7 +178,7 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 		return finish(res, ActionInstall, out)
 	}
 
-	if last.Info.Status == common.StatusDeployed && last.Labels[LabelChartDigest] == labels[LabelChartDigest] && last.Labels[LabelValuesHash] == valuesHash {
+	if madeFrom(last, labels) {
 		// Unchanged, unless what the release made drifted: then the same
 		// chart and values are applied again, taking back fields others
 		// changed.

@@ -47,26 +47,11 @@ type Planned struct {
 // rendered as a server-side dry run), upgrade (the same, against the live
 // release), or nothing (the chart and values are the ones deployed).
 func (c *Client) Plan(ctx context.Context, rel Release) (Planned, error) {
-	fetched, err := c.Fetcher.Fetch(ctx, rel.Chart)
+	fetched, labels, cfg, last, err := c.start(ctx, rel)
 	if err != nil {
 		return Planned{}, err
 	}
-	valuesHash, err := hashValues(rel.Values)
-	if err != nil {
-		return Planned{}, err
-	}
-	cfg, err := c.config(rel.Namespace)
-	if err != nil {
-		return Planned{}, err
-	}
-	last, err := lastRelease(cfg, rel.Name)
-	if err != nil {
-		return Planned{}, err
-	}
-	if err := refuseForeign(rel, last); err != nil {
-		return Planned{}, err
-	}
-	if last != nil && last.Info.Status == common.StatusDeployed && last.Labels[LabelChartDigest] == fetched.Digest[:32] && last.Labels[LabelValuesHash] == valuesHash {
+	if madeFrom(last, labels) {
 		drift, err := c.drift(ctx, cfg, last)
 		if err != nil {
 			return Planned{}, err
@@ -107,4 +92,36 @@ func (c *Client) Plan(ctx context.Context, rel Release) (Planned, error) {
 		return Planned{}, err
 	}
 	return Planned{Action: ActionUpgrade, Current: last.Manifest, Desired: r.Manifest}, nil
+}
+
+// start is where Ensure and Plan begin: the chart, the labels that say
+// which chart and values a release is made from, the action
+// configuration, and the release in the cluster (nil when there is none).
+// A release kindred did not install is refused unless rel adopts it.
+func (c *Client) start(ctx context.Context, rel Release) (*Fetched, map[string]string, *action.Configuration, *rspb.Release, error) {
+	fetched, err := c.Fetcher.Fetch(ctx, rel.Chart)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	valuesHash, err := hashValues(rel.Values)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	labels := map[string]string{LabelChartDigest: fetched.Digest[:32], LabelValuesHash: valuesHash}
+	cfg, err := c.config(rel.Namespace)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	last, err := lastRelease(cfg, rel.Name)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return fetched, labels, cfg, last, refuseForeign(rel, last)
+}
+
+// madeFrom reports whether release r is deployed and was made from the
+// chart and values labels name.
+func madeFrom(r *rspb.Release, labels map[string]string) bool {
+	return r != nil && r.Info.Status == common.StatusDeployed &&
+		r.Labels[LabelChartDigest] == labels[LabelChartDigest] && r.Labels[LabelValuesHash] == labels[LabelValuesHash]
 }
