@@ -111,6 +111,11 @@ local CA, kept under the user's data folder. Trust it once with
 func (a *app) confirm(q string) bool {
 	fmt.Fprintf(a.stdout, "%s [y/N] ", q)
 	line, _ := bufio.NewReader(a.stdin).ReadString('\n')
+	return saidYes(line)
+}
+
+// saidYes reports whether a line typed at a [y/N] question says yes.
+func saidYes(line string) bool {
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
 		return true

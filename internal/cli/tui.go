@@ -60,11 +60,11 @@ func (a *app) terminalAsker() asker {
 		answer := make(chan string, 1)
 		go func() {
 			line, _ := bufio.NewReader(in).ReadString('\n')
-			answer <- strings.TrimSpace(line)
+			answer <- line
 		}()
 		select {
 		case s := <-answer:
-			return s == "y" || s == "Y" || strings.EqualFold(s, "yes"), nil
+			return saidYes(s), nil
 		case <-ctx.Done():
 			return false, ctx.Err()
 		}

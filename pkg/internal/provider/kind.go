@@ -105,6 +105,8 @@ type preflighted struct {
 	kc       *kind.Clusters
 	exists   bool
 	reg      *stackRegistries
+	// engineHost is the machine the engine runs on, when another one.
+	engineHost string
 }
 
 // preflight renders the kind configuration and runs doctor.
@@ -156,11 +158,12 @@ func (p *Kind) preflight(ctx context.Context, st *stack.Stack, progress func(str
 			checked = kind.RuntimeDocker
 		}
 	}
-	rep := doctor.Run(ctx, st, doctor.Env{Runtime: checked, EngineHost: EngineHost(ctx, checked, os.Getenv)}, skip)
+	engineHost := EngineHost(ctx, checked, os.Getenv)
+	rep := doctor.Run(ctx, st, doctor.Env{Runtime: checked, EngineHost: engineHost}, skip)
 	if err := rep.Err(); err != nil {
 		return nil, err
 	}
-	return &preflighted{cfg: cfg, rendered: rendered, runtime: runtime, kc: kc, exists: exists, reg: reg}, nil
+	return &preflighted{cfg: cfg, rendered: rendered, runtime: runtime, kc: kc, exists: exists, reg: reg, engineHost: engineHost}, nil
 }
 
 // Ensure runs doctor, then creates the cluster, reuses it when its shape is
@@ -260,7 +263,7 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 		changed = true
 	}
 	// An engine on another machine publishes the API server there.
-	if host := EngineHost(ctx, kc.Runtime, os.Getenv); host != "" {
+	if host := pf.engineHost; host != "" {
 		progress("the engine runs on " + host + ": the kubeconfig points there")
 		if err := pointAtEngine(kubeconfig, host); err != nil {
 			return acc, changed, err
