@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,46 +14,76 @@ import (
 
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/sim"
+	"kindred.dev/kindred/pkg/stack"
 )
 
-// clusterEntry is one cluster kindred made on this machine.
+// clusterEntry is one cluster kindred made or brought a stack up on.
 type clusterEntry struct {
+	// Name is what commands take to act on it (kindred status NAME).
 	Name       string `json:"name"`
+	Cluster    string `json:"cluster"`
+	Stack      string `json:"stack,omitempty"`
 	Provider   string `json:"provider"`
 	State      string `json:"state"`
+	Source     string `json:"source,omitempty"`
 	Kubeconfig string `json:"kubeconfig,omitempty"`
 }
 
-// listClusters finds the kind and simulated clusters kindred made here.
-func listClusters() ([]clusterEntry, error) {
+// listClusters lists the clusters kindred remembers, each with its state
+// as its provider sees it now (a cluster deleted behind kindred's back is
+// "gone"), then the kind and simulated clusters it finds without a record
+// (made by kindredtest, or by an older kindred).
+func (a *app) listClusters(ctx context.Context) ([]clusterEntry, error) {
 	out := []clusterEntry{} // [] in JSON when there is none, not null
+	records, err := a.registry().Records()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, r := range records {
+		e := clusterEntry{Name: a.shortName(r), Cluster: r.Cluster, Stack: r.Stack, Provider: r.Provider, Source: r.Source, Kubeconfig: r.Kubeconfig, State: cluster.StateUnknown}
+		seen[r.Provider+"/"+r.Cluster] = true
+		if st, err := r.Load(stack.WithEnv(a.lookupEnv)); err == nil {
+			if p, err := a.provider(&clusterFlags{record: &r}, st); err == nil {
+				e.State, _ = cluster.State(ctx, p, st)
+			}
+		}
+		out = append(out, e)
+	}
 	kinds, _ := filepath.Glob(filepath.Join(cluster.StateDir(), "kind", "*", "kubeconfig"))
 	for _, kc := range kinds {
-		out = append(out, clusterEntry{Name: filepath.Base(filepath.Dir(kc)), Provider: "kind", State: "created", Kubeconfig: kc})
+		name := filepath.Base(filepath.Dir(kc))
+		if !seen["kind/"+name] {
+			out = append(out, clusterEntry{Name: name, Cluster: name, Provider: cluster.Kind, State: "created", Kubeconfig: kc})
+		}
 	}
 	sims, _ := filepath.Glob(filepath.Join(cluster.StateDir(), "sim", "*"))
 	for _, dir := range sims {
+		name := filepath.Base(dir)
+		if seen["sim/"+name] {
+			continue
+		}
 		c, err := sim.Open(dir)
 		if err != nil {
 			return nil, err
 		}
-		e := clusterEntry{Name: filepath.Base(dir), Provider: "sim", State: "stopped"}
+		e := clusterEntry{Name: name, Cluster: name, Provider: cluster.Sim, State: cluster.StateStopped}
 		if c != nil {
-			e.State, e.Kubeconfig = "running", c.Kubeconfig
+			e.State, e.Kubeconfig = cluster.StateRunning, c.Kubeconfig
 		}
 		out = append(out, e)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
 func (a *app) lsCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "ls",
-		Short: "List the clusters kindred made on this machine",
+		Short: "List the clusters kindred made or brought a stack up on, by the names other commands take",
 		Args:  maxArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			list, err := listClusters()
+			list, err := a.listClusters(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -60,9 +91,13 @@ func (a *app) lsCmd() *cobra.Command {
 				return a.writeJSON(list)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tPROVIDER\tSTATE\tKUBECONFIG")
+			fmt.Fprintln(tw, "NAME\tPROVIDER\tSTATE\tSTACK\tKUBECONFIG")
 			for _, e := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Provider, e.State, e.Kubeconfig)
+				src := e.Source
+				if src == "" {
+					src = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Provider, e.State, src, e.Kubeconfig)
 			}
 			return tw.Flush()
 		},

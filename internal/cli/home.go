@@ -22,7 +22,8 @@ func (a *app) home(cmd *cobra.Command) error {
 		return cmd.Help()
 	}
 	_, noColor := a.lookupEnv("NO_COLOR")
-	page := ui.NewHome(homeItems("."), !noColor)
+	clusters, _ := a.listClusters(cmd.Context())
+	page := ui.NewHome(homeItems(".", clusters), !noColor)
 	if _, err := tea.NewProgram(page, tea.WithInput(a.stdin), tea.WithOutput(a.stdout)).Run(); err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func (a *app) home(cmd *cobra.Command) error {
 
 // homeItems lists the clusters kindred made here, the stack files in dir
 // and the built-in stacks.
-func homeItems(dir string) []ui.HomeItem {
+func homeItems(dir string, clusters []clusterEntry) []ui.HomeItem {
 	var items []ui.HomeItem
 	stacksHere := map[string]string{} // stack name -> file
 	files, _ := filepath.Glob(filepath.Join(dir, "*.y*ml"))
@@ -56,9 +57,15 @@ func homeItems(dir string) []ui.HomeItem {
 		stacksHere[name] = f
 		here = append(here, ui.HomeItem{Section: "Stacks here", Label: filepath.Base(f), Detail: "stack " + name, Stack: f})
 	}
-	clusters, _ := listClusters()
 	for _, c := range clusters {
-		items = append(items, ui.HomeItem{Section: "Clusters on this machine", Label: c.Name, Detail: c.Provider + ", " + c.State, Stack: stacksHere[c.Name]})
+		// A remembered cluster is acted on by its name, with the
+		// provider it runs on; an unremembered one through a stack file
+		// of its name here, if there is one.
+		act := c.Name
+		if c.Stack == "" {
+			act = stacksHere[c.Name]
+		}
+		items = append(items, ui.HomeItem{Section: "Clusters on this machine", Label: c.Name, Detail: c.Provider + ", " + c.State, Stack: act})
 	}
 	items = append(items, here...)
 	builtins, _ := fs.Glob(stacks.FS, "*.yaml")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -31,6 +33,14 @@ type clusterFlags struct {
 	purge      bool
 	adopt      []string
 	stack      string // for commands whose argument is not the stack
+	// creates: the command makes the cluster (up, diff), so with no
+	// argument it means the default stack, not the one cluster there is.
+	creates bool
+	// record is what kindred remembers of the cluster the command acts
+	// on, when it has one: its provider, unless --provider says otherwise.
+	record *cluster.Record
+	// source is where the stack came from, as records keep it.
+	source string
 }
 
 // stackArg is the --stack flag as the argument list loadStack takes.
@@ -51,6 +61,9 @@ func (f *clusterFlags) add(cmd *cobra.Command) {
 // provider picks the cluster provider for st.
 func (a *app) provider(f *clusterFlags, st *stack.Stack) (cluster.Provider, error) {
 	name := f.provider
+	if name == "" && f.record != nil {
+		name = f.record.Provider
+	}
 	if name == "" {
 		name = st.Cluster.Provider
 	}
@@ -58,6 +71,9 @@ func (a *app) provider(f *clusterFlags, st *stack.Stack) (cluster.Provider, erro
 	o.Binaries, _ = a.lookupEnv("KINDRED_TESTBED_DIR")
 	if o.Kubeconfig = f.kubeconfig; o.Kubeconfig == "" {
 		o.Kubeconfig, _ = a.lookupEnv("KUBECONFIG")
+	}
+	if r := f.record; r != nil && name == cluster.Existing && r.Provider == cluster.Existing && f.kubeconfig == "" && f.context == "" {
+		o.Kubeconfig, o.Context = r.Kubeconfig, r.Context
 	}
 	if o.Runtime = f.runtime; o.Runtime == "" {
 		o.Runtime = a.runtimeFromEnv()
@@ -97,12 +113,123 @@ func (a *app) target(f *clusterFlags, args []string) (*target, error) {
 
 // stackAndProvider loads the stack a command names and picks its provider.
 func (a *app) stackAndProvider(f *clusterFlags, args []string) (*stack.Stack, cluster.Provider, error) {
-	st, err := a.loadStack(args)
+	st, err := a.resolve(f, args)
 	if err != nil {
 		return nil, nil, err
 	}
 	p, err := a.provider(f, st)
 	return st, p, err
+}
+
+// resolve finds what a command acts on. Its argument is a stack file,
+// builtin:NAME, or the name of a cluster kindred remembers (kindred ls);
+// with none, ./kindred.yaml, else (for commands that do not create) the
+// one cluster kindred remembers, else the embedded default stack. A stack
+// brought up before keeps the provider it was brought up with.
+func (a *app) resolve(f *clusterFlags, args []string) (*stack.Stack, error) {
+	opts := []stack.Option{stack.WithEnv(a.lookupEnv)}
+	fromRecord := func(r cluster.Record) (*stack.Stack, error) {
+		st, err := r.Load(opts...)
+		if errors.Is(err, stack.ErrUnreadable) {
+			return nil, usageError{err}
+		}
+		if err != nil {
+			return nil, err
+		}
+		f.record, f.source = &r, r.Source
+		return st, nil
+	}
+	name := ""
+	if len(args) > 0 {
+		name = args[0]
+	}
+	_, statErr := os.Stat(name)
+	switch {
+	case name != "" && !strings.HasPrefix(name, builtinPrefix) && statErr != nil:
+		r, err := a.registry().Find(name)
+		if err == nil {
+			return fromRecord(r)
+		}
+		if errors.Is(err, cluster.ErrAmbiguous) {
+			return nil, usageError{err}
+		}
+	case name == "" && !f.creates && !fileExists(DefaultStackFile):
+		if r, ok, err := a.onlyCluster(); err != nil {
+			return nil, err
+		} else if ok {
+			return fromRecord(r)
+		}
+	}
+	st, err := a.loadStack(args)
+	if err != nil {
+		if name != "" && statErr != nil && errors.Is(err, stack.ErrUnreadable) {
+			return nil, usageError{fmt.Errorf("%w; nor is %q a cluster kindred remembers (kindred ls lists them)", err, name)}
+		}
+		return nil, err
+	}
+	f.source = st.File
+	if st.FS != nil {
+		f.source = builtinPrefix + strings.TrimSuffix(st.File, ".yaml")
+	}
+	if r, err := a.registry().Find(cluster.Record{Cluster: st.Cluster.Name, Stack: st.Metadata.Name}.Name()); err == nil {
+		f.record = &r
+	}
+	return st, nil
+}
+
+// onlyCluster is the one cluster kindred remembers, or the one of them
+// that runs; with several, the command must name one.
+func (a *app) onlyCluster() (cluster.Record, bool, error) {
+	all, err := a.registry().Records()
+	if err != nil || len(all) == 0 {
+		return cluster.Record{}, false, err
+	}
+	if len(all) == 1 {
+		return all[0], true, nil
+	}
+	var running []cluster.Record
+	names := make([]string, len(all))
+	for i, r := range all {
+		names[i] = a.shortName(r)
+		if st, err := r.Load(stack.WithEnv(a.lookupEnv)); err == nil {
+			p, err := a.provider(&clusterFlags{record: &r}, st)
+			if err == nil {
+				if s, _ := cluster.State(context.Background(), p, st); s == cluster.StateRunning {
+					running = append(running, r)
+				}
+			}
+		}
+	}
+	if len(running) == 1 {
+		return running[0], true, nil
+	}
+	return cluster.Record{}, false, usageError{fmt.Errorf("kindred knows %d clusters; name one: %s", len(all), strings.Join(names, ", "))}
+}
+
+// remember records the cluster a run brought the stack up on, so later
+// commands find it by name; a failure only costs that convenience.
+func (a *app) remember(ctx context.Context, f *clusterFlags, p cluster.Provider, st *stack.Stack) {
+	acc, err := p.Access(ctx, st)
+	if err != nil {
+		return
+	}
+	if err := a.registry().Remember(p.Name(), f.source, st, acc); err != nil {
+		a.log.Warn("not remembering the cluster", "err", err)
+	}
+}
+
+// registry is where kindred remembers clusters: under $XDG_STATE_HOME as
+// this run sees it.
+func (a *app) registry() cluster.Registry {
+	if d, ok := a.lookupEnv("XDG_STATE_HOME"); ok && d != "" {
+		return cluster.Registry{Dir: filepath.Join(d, "kindred", "clusters")}
+	}
+	return cluster.DefaultRegistry()
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // sink returns the renderer for the chosen output.
@@ -156,55 +283,11 @@ what up would do.`,
 			if f.dryRun {
 				return a.dryRun(ctx, st, p)
 			}
-			if pl, ok := p.(cluster.Preloader); ok && st.Cluster.Registry != nil && len(st.Cluster.Registry.Mirrors) > 0 {
-				// The images to warm the caches with while the cluster boots.
-				imgs, err := engine.NewImages(a.engineConfig(p)).Run(ctx, st)
-				if err != nil {
-					a.log.Warn("not warming the registry caches: listing the stack's images failed", "err", err)
-				}
-				var refs []string
-				for _, i := range imgs {
-					refs = append(refs, i.Image)
-				}
-				pl.Preload(refs)
-			}
-			run := func(ctx context.Context, sink event.Sink, ask asker) (event.Summary, error) {
-				cfg := a.engineConfig(p)
-				cfg.Sink = sink
-				up := engine.NewUp(cfg)
-				up.Parallelism = parallel
-				up.LockTimeout = lockTimeout
-				up.Prune, up.DeleteData, up.Adopt = prune, deleteData, f.adopt
-				if ask != nil {
-					up.Confirm = func(ctx context.Context, gone []engine.Removal) (bool, error) {
-						lines := make([]string, len(gone))
-						for i, m := range gone {
-							lines[i] = m.String()
-						}
-						return ask(ctx, fmt.Sprintf("The stack dropped %d step%s; remove %s from the cluster?", len(gone), plural(len(gone)), map[bool]string{true: "it", false: "them"}[len(gone) == 1]), lines)
-					}
-				}
-				return up.Run(ctx, st)
-			}
-			if a.useTUI() {
-				err = a.runTUI(ctx, "kindred up "+st.Metadata.Name, run)
-			} else {
-				var ask asker
-				if !a.json() && a.output != OutputGitHub {
-					ask = a.terminalAsker()
-				}
-				_, err = run(ctx, a.sink(), ask)
-			}
-			if err == nil && !a.json() {
-				a.printSummary(ctx, p, st)
-			}
-			if err != nil && ctx.Err() == nil {
-				a.diagnoseFailure(p, st, err)
-			}
-			return err
+			return a.up(ctx, &f, st, p, upOptions{parallel: parallel, lockTimeout: lockTimeout, prune: prune, deleteData: deleteData})
 		},
 	}
 	f.add(cmd)
+	f.creates = true
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "plan and run doctor, and create nothing (with -v, print the kind config)")
 	cmd.Flags().BoolVar(&f.recreate, "recreate", false, "delete and re-create a kind cluster whose shape changed")
 	cmd.Flags().StringVar(&f.nodeImage, "node-image", "", "kind node image to use instead of the pinned one")
@@ -216,21 +299,82 @@ what up would do.`,
 	return cmd
 }
 
+// upOptions are up's own flags.
+type upOptions struct {
+	parallel          int
+	lockTimeout       time.Duration
+	prune, deleteData bool
+}
+
+// up brings the stack up on p's cluster, creating or starting the cluster
+// as needed, shows the run, and remembers the cluster.
+func (a *app) up(ctx context.Context, f *clusterFlags, st *stack.Stack, p cluster.Provider, o upOptions) error {
+	if pl, ok := p.(cluster.Preloader); ok && st.Cluster.Registry != nil && len(st.Cluster.Registry.Mirrors) > 0 {
+		// The images to warm the caches with while the cluster boots.
+		imgs, err := engine.NewImages(a.engineConfig(p)).Run(ctx, st)
+		if err != nil {
+			a.log.Warn("not warming the registry caches: listing the stack's images failed", "err", err)
+		}
+		var refs []string
+		for _, i := range imgs {
+			refs = append(refs, i.Image)
+		}
+		pl.Preload(refs)
+	}
+	run := func(ctx context.Context, sink event.Sink, ask asker) (event.Summary, error) {
+		cfg := a.engineConfig(p)
+		cfg.Sink = sink
+		up := engine.NewUp(cfg)
+		up.Parallelism = o.parallel
+		up.LockTimeout = o.lockTimeout
+		up.Prune, up.DeleteData, up.Adopt = o.prune, o.deleteData, f.adopt
+		if ask != nil {
+			up.Confirm = func(ctx context.Context, gone []engine.Removal) (bool, error) {
+				lines := make([]string, len(gone))
+				for i, m := range gone {
+					lines[i] = m.String()
+				}
+				return ask(ctx, fmt.Sprintf("The stack dropped %d step%s; remove %s from the cluster?", len(gone), plural(len(gone)), map[bool]string{true: "it", false: "them"}[len(gone) == 1]), lines)
+			}
+		}
+		return up.Run(ctx, st)
+	}
+	var err error
+	if a.useTUI() {
+		err = a.runTUI(ctx, "kindred up "+st.Metadata.Name, run)
+	} else {
+		var ask asker
+		if !a.json() && a.output != OutputGitHub {
+			ask = a.terminalAsker()
+		}
+		_, err = run(ctx, a.sink(), ask)
+	}
+	a.remember(context.WithoutCancel(ctx), f, p, st)
+	if err == nil && !a.json() {
+		a.printSummary(ctx, p, st)
+	}
+	if err != nil && ctx.Err() == nil {
+		a.diagnoseFailure(p, st, err)
+	}
+	return err
+}
+
 func (a *app) downCmd() *cobra.Command {
 	var f clusterFlags
 	var deleteCluster, keepCluster bool
 	cmd := &cobra.Command{
-		Use:   "down [STACK]",
-		Short: "Delete the stack's kind cluster, or uninstall what the stack installed",
-		Long: `With the kind provider, delete the stack's cluster. Its data folder
-(cluster.dataDir) stays for the next up unless --purge is given; --purge
-also removes the shared local registry and caches once no kindred cluster
-is left.
+		Use:   "down [STACK|CLUSTER]",
+		Short: "Delete the cluster kindred created, or uninstall the stack from one it did not",
+		Long: `down undoes up. A cluster kindred created (kind or simulated) is deleted,
+with everything it ran: nothing is uninstalled one by one first. A kind
+cluster's data folder (cluster.dataDir) stays for the next up unless
+--purge is given; --purge also removes the shared local registry and
+caches once no kindred cluster is left.
 
-With --keep-cluster, or on a simulated or existing cluster, uninstall
-everything kindred recorded in the cluster instead, last level first. That
-reads the record in the cluster, so the stack file may have changed or be
-gone. With --delete-cluster, a simulated cluster is stopped too.`,
+On a cluster kindred did not create (--provider existing), or with
+--keep-cluster on any provider, down uninstalls everything kindred
+recorded in the cluster instead, last level first. That reads the record
+in the cluster, so the stack file may have changed or be gone.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := a.target(&f, args)
@@ -239,23 +383,26 @@ gone. With --delete-cluster, a simulated cluster is stopped too.`,
 			}
 			defer t.stop()
 			st, p, ctx := t.st, t.p, t.ctx
-			if d, ok := p.(cluster.Deleter); ok && p.Name() == cluster.Kind && !keepCluster {
+			if f.purge && (p.Name() != cluster.Kind || keepCluster) {
+				return usageError{fmt.Errorf("--purge needs the kind provider, without --keep-cluster")}
+			}
+			if d, ok := p.(cluster.Deleter); ok && !keepCluster {
 				// Deleting the cluster removes what it runs; uninstalling
 				// first would only take longer.
-				_, err := p.Access(ctx, st)
-				exists := !errors.Is(err, cluster.ErrNoCluster)
+				state, _ := cluster.State(ctx, p, st)
 				if err := d.Delete(ctx, st); err != nil {
 					return err
 				}
-				if exists {
-					a.note(fmt.Sprintf("removed kind cluster %s, and everything it ran", st.Cluster.Name))
+				if err := a.registry().Forget(st); err != nil {
+					return err
+				}
+				what := map[string]string{cluster.Kind: "kind cluster", cluster.Sim: "simulated cluster"}[p.Name()]
+				if state == cluster.StateGone {
+					a.note(fmt.Sprintf("nothing to remove: no %s %s made by kindred", what, st.Cluster.Name))
 				} else {
-					a.note(fmt.Sprintf("nothing to remove: no kind cluster %s made by kindred", st.Cluster.Name))
+					a.note(fmt.Sprintf("removed %s %s, and everything it ran (the cluster is deleted whole; --keep-cluster uninstalls the stack instead)", what, st.Cluster.Name))
 				}
 				return nil
-			}
-			if f.purge {
-				return usageError{fmt.Errorf("--purge needs the kind provider, without --keep-cluster")}
 			}
 			if _, ok := p.(cluster.Deleter); deleteCluster && !ok {
 				return usageError{fmt.Errorf("--delete-cluster does not delete clusters kindred did not create (--provider existing); nothing was changed")}
@@ -265,18 +412,13 @@ gone. With --delete-cluster, a simulated cluster is stopped too.`,
 			} else if err != nil {
 				return err
 			}
-			if deleteCluster {
-				if d, ok := p.(cluster.Deleter); ok {
-					return d.Delete(ctx, st)
-				}
-				return usageError{fmt.Errorf("--delete-cluster does not delete clusters kindred did not create (--provider existing)")}
-			}
-			return nil
+			return a.registry().Forget(st)
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().BoolVar(&deleteCluster, "delete-cluster", false, "after uninstalling, stop a simulated cluster too")
-	cmd.Flags().BoolVar(&keepCluster, "keep-cluster", false, "kind: uninstall the stack and keep the cluster")
+	cmd.Flags().BoolVar(&deleteCluster, "delete-cluster", false, "delete a cluster kindred created (what down does unless --keep-cluster)")
+	_ = cmd.Flags().MarkDeprecated("delete-cluster", "down deletes the clusters kindred created; --keep-cluster keeps them")
+	cmd.Flags().BoolVar(&keepCluster, "keep-cluster", false, "uninstall the stack and keep the cluster (kind or simulated)")
 	cmd.Flags().BoolVar(&f.purge, "purge", false, "kind: also delete the data folder (and the shared registry when no cluster is left)")
 	return cmd
 }
@@ -294,6 +436,9 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			defer t.stop()
 			st, p, ctx := t.st, t.p, t.ctx
+			if state, _ := cluster.State(ctx, p, st); state == cluster.StateStopped {
+				return fmt.Errorf("%w: %s; start it with `kindred start %s`", cluster.ErrStopped, st.Cluster.Name, a.nameFor(st))
+			}
 			if a.useTUI() {
 				return a.runStatusTUI(ctx, p, st)
 			}

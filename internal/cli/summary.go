@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/component"
@@ -33,7 +34,22 @@ func (a *app) printSummary(ctx context.Context, p cluster.Provider, st *stack.St
 		fmt.Fprintf(w, "database  %s  (password: secret %s)\n", c.URL, c.Secret)
 	}
 	fmt.Fprintf(w, "kubeconfig %s\n", acc.Kubeconfig)
-	fmt.Fprintf(w, "next      kindred status --provider %s   ·   kubectl --kubeconfig %s get pods -A   ·   kindred down --provider %s\n", p.Name(), acc.Kubeconfig, p.Name())
+	fmt.Fprintf(w, "next      %s\n", strings.Join(a.nextHints(p, st, acc), "   ·   "))
+}
+
+// nextHints are the commands to try after up, each with the exact
+// arguments that work: the cluster by the name kindred remembers it by.
+func (a *app) nextHints(p cluster.Provider, st *stack.Stack, acc cluster.Access) []string {
+	name := a.nameFor(st)
+	hints := []string{"kindred status " + name}
+	if len(st.Databases) > 0 {
+		hints = append(hints, "kindred env "+name)
+	}
+	hints = append(hints, "kubectl --kubeconfig "+acc.Kubeconfig+" get pods -A")
+	if _, ok := p.(cluster.Stopper); ok {
+		hints = append(hints, "kindred stop "+name)
+	}
+	return append(hints, "kindred down "+name)
 }
 
 // ingressOf is the stack's ingress controller component, if it has one.

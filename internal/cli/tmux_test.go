@@ -42,7 +42,7 @@ func TestIntegrationTerminal(t *testing.T) {
 		home, home, home, charts)
 	tmux("new-session", "-d", "-s", "k", "-x", "200", "-y", "50", "env PS1='ready> ' sh")
 	t.Cleanup(func() {
-		_ = exec.Command("sh", "-c", env+" "+bin+" down --provider sim --delete-cluster "+stackFile).Run()
+		_ = exec.Command("sh", "-c", env+" "+bin+" down kindred").Run()
 		_ = exec.Command("tmux", "-L", socket, "kill-server").Run()
 	})
 	capture := func() string { return tmux("capture-pane", "-p", "-J", "-t", "k") }
@@ -85,7 +85,8 @@ func TestIntegrationTerminal(t *testing.T) {
 	final := stable(pane, home)
 	golden.Check(t, "tui/up-final.txt", []byte(final[strings.Index(final, "kindred up "):]))
 
-	tmux("send-keys", "-t", "k", "clear; "+env+" "+bin+" status --provider sim "+stackFile, "Enter")
+	// The cluster is found again with no --provider and no stack file.
+	tmux("send-keys", "-t", "k", "clear; "+env+" "+bin+" status", "Enter")
 	pane = waitFor("healthy")
 	if !strings.Contains(pane, "all ") {
 		t.Fatalf("status in a terminal:\n%s", pane)
@@ -123,6 +124,13 @@ func TestIntegrationTerminal(t *testing.T) {
 	tmux("send-keys", "-t", "k", "clear; "+env+" "+bin+"; echo EXIT=$?", "Enter")
 	pane = waitFor("q quit")
 	golden.Check(t, "tui/home.txt", []byte(stable(pane, home)))
+	// s on the cluster's row (selected first, as the golden shows)
+	// shows that cluster's status, on the provider it runs on.
+	tmux("send-keys", "-t", "k", "s")
+	pane = waitFor("healthy")
+	if !strings.Contains(pane, "kindred status kindred") {
+		t.Errorf("s on the cluster's row:\n%s", pane)
+	}
 	tmux("send-keys", "-t", "k", "q")
 	waitFor("EXIT=0")
 }

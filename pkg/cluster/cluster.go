@@ -38,6 +38,9 @@ type (
 	Provider = clusterapi.Provider
 	// Deleter is a provider that can delete the clusters it made.
 	Deleter = clusterapi.Deleter
+	// Stopper is a provider that can stop its clusters and keep them whole;
+	// Ensure (up, start) starts them again.
+	Stopper = clusterapi.Stopper
 	// ImageLoader is a provider that can copy a local image into the nodes.
 	ImageLoader = clusterapi.ImageLoader
 	// LogCollector is a provider that can add its node logs to a
@@ -62,6 +65,10 @@ type (
 
 // ErrNoCluster means the provider has no cluster for the stack.
 var ErrNoCluster = clusterapi.ErrNoCluster
+
+// ErrStopped means the stack's cluster exists and is stopped (Stopper);
+// Ensure starts it again.
+var ErrStopped = clusterapi.ErrStopped
 
 // SimulatedNodeAnnotation marks the simulated cluster's nodes.
 const SimulatedNodeAnnotation = clusterapi.SimulatedNodeAnnotation

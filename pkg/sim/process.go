@@ -77,7 +77,12 @@ func (g *group) start(name, bin string, args ...string) error {
 	}
 	g.procs[name] = cmd
 	g.args[name] = append([]string{bin}, args...)
+	err = g.recordCommand(name, g.args[name])
 	g.mu.Unlock()
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return err
+	}
 	go g.watch(name, cmd)
 	return nil
 }

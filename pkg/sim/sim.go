@@ -297,7 +297,8 @@ func writeKubeconfig(path, name, server, caFile string, cert clientCert) error {
 
 // Open returns the running cluster that Start with WithKeep left under
 // root, or nil when there is none. The folders of kept clusters whose
-// processes are gone (after a reboot, say) are removed.
+// processes are gone (after a reboot, say) are removed, unless Pause
+// stopped them (see Paused and Resume).
 func Open(root string) (*Cluster, error) {
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
@@ -318,7 +319,9 @@ func Open(root string) (*Cluster, error) {
 			continue
 		}
 		if !groupAlive(pgid) {
-			_ = os.RemoveAll(dir)
+			if _, err := os.Stat(filepath.Join(dir, stoppedFile)); err != nil {
+				_ = os.RemoveAll(dir) // not stopped on purpose: gone with a reboot, say
+			}
 			continue
 		}
 		c := &Cluster{Name: strings.SplitN(e.Name(), "-", 2)[0], Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"),

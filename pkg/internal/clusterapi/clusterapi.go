@@ -65,6 +65,15 @@ type Deleter interface {
 	Delete(ctx context.Context, st *stack.Stack) error
 }
 
+// Stopper is a provider that can stop the clusters it made and keep them
+// whole, to give a laptop its memory back: the kind cluster's node
+// containers, the simulated cluster's processes. Ensure starts them again.
+// Stopped reports whether the stack's cluster exists and is stopped.
+type Stopper interface {
+	Stop(ctx context.Context, st *stack.Stack) error
+	Stopped(ctx context.Context, st *stack.Stack) (bool, error)
+}
+
 // ImageLoader is a provider that can copy a local image into the nodes.
 type ImageLoader interface {
 	LoadImage(ctx context.Context, st *stack.Stack, ref string) error
@@ -104,6 +113,10 @@ type Simulator interface {
 
 // ErrNoCluster means the provider has no cluster for the stack.
 var ErrNoCluster = errors.New("no cluster")
+
+// ErrStopped means the stack's cluster exists and is stopped (kindred
+// stop); Ensure, through up or start, starts it again.
+var ErrStopped = errors.New("the cluster is stopped")
 
 // SimulatedNodeAnnotation marks the simulated cluster's nodes (kwok's),
 // whichever provider reached the cluster.

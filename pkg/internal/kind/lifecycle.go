@@ -204,8 +204,8 @@ func (c *Clusters) StartNodes(ctx context.Context, name string) (int, error) {
 		return 0, err
 	}
 	started := 0
-	for n, running := range nodes {
-		if running {
+	for _, n := range nodeOrder(nodes, true) {
+		if nodes[n] {
 			continue
 		}
 		if out, err := exec.CommandContext(ctx, c.Runtime, "start", n).CombinedOutput(); err != nil {
@@ -214,6 +214,45 @@ func (c *Clusters) StartNodes(ctx context.Context, name string) (int, error) {
 		started++
 	}
 	return started, nil
+}
+
+// StopNodes stops the cluster's running node containers, workers first,
+// and keeps them and their disks; StartNodes starts them again. It
+// returns how many it stopped.
+func (c *Clusters) StopNodes(ctx context.Context, name string) (int, error) {
+	nodes, err := c.Nodes(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	stopped := 0
+	for _, n := range nodeOrder(nodes, false) {
+		if !nodes[n] {
+			continue
+		}
+		if out, err := exec.CommandContext(ctx, c.Runtime, "stop", "--time", "30", n).CombinedOutput(); err != nil {
+			return stopped, fmt.Errorf("stopping node %s: %v: %s", n, err, firstLine(string(out)))
+		}
+		stopped++
+	}
+	return stopped, nil
+}
+
+// nodeOrder sorts node names with the control plane first (to start) or
+// last (to stop), so the API server is there whenever a kubelet is, and
+// the runtime hands the nodes their addresses in the same order.
+func nodeOrder(nodes map[string]bool, controlPlaneFirst bool) []string {
+	names := make([]string, 0, len(nodes))
+	for n := range nodes {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		ci, cj := strings.Contains(names[i], "control-plane"), strings.Contains(names[j], "control-plane")
+		if ci != cj {
+			return ci == controlPlaneFirst
+		}
+		return names[i] < names[j]
+	})
+	return names
 }
 
 func firstLine(s string) string {

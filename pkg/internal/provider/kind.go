@@ -494,6 +494,56 @@ func (p *Kind) clusters(ctx context.Context) (*kind.Clusters, error) {
 	return kind.New(runtime, p.Log)
 }
 
+// Stop stops the node containers of the stack's kind cluster and keeps
+// them; Ensure starts them again.
+func (p *Kind) Stop(ctx context.Context, st *stack.Stack) error {
+	kc, err := p.existing(ctx, st)
+	if err != nil {
+		return err
+	}
+	_, err = kc.StopNodes(ctx, st.Cluster.Name)
+	return err
+}
+
+// Stopped reports whether every node of the stack's kind cluster is
+// stopped.
+func (p *Kind) Stopped(ctx context.Context, st *stack.Stack) (bool, error) {
+	kc, err := p.existing(ctx, st)
+	if err != nil {
+		return false, err
+	}
+	nodes, err := kc.Nodes(ctx, st.Cluster.Name)
+	if err != nil {
+		return false, err
+	}
+	for _, running := range nodes {
+		if running {
+			return false, nil
+		}
+	}
+	return len(nodes) > 0, nil
+}
+
+// existing returns kind's clusters when the stack's cluster is one kindred
+// made that still exists, else ErrNoCluster.
+func (p *Kind) existing(ctx context.Context, st *stack.Stack) (*kind.Clusters, error) {
+	if _, err := p.Access(ctx, st); err != nil {
+		return nil, err
+	}
+	kc, err := p.clusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := kc.Exists(st.Cluster.Name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: kind cluster %q is gone (deleted outside kindred)", ErrNoCluster, st.Cluster.Name)
+	}
+	return kc, nil
+}
+
 // LoadImage copies a local image into every node of the stack's cluster.
 func (p *Kind) LoadImage(ctx context.Context, st *stack.Stack, ref string) error {
 	kc, err := p.clusters(ctx)

@@ -23,6 +23,9 @@ import (
 // ErrNoCluster means the provider has no cluster for the stack.
 var ErrNoCluster = clusterapi.ErrNoCluster
 
+// ErrStopped means the stack's cluster is stopped.
+var ErrStopped = clusterapi.ErrStopped
+
 // StateDir is where kindred keeps clusters' state on this machine.
 func StateDir() string { return clusterapi.StateDir() }
 
@@ -84,6 +87,15 @@ func (p *Sim) Ensure(ctx context.Context, st *stack.Stack, progress func(string)
 		p.simulate(ctx, c)
 		return clusterapi.Access{Kubeconfig: c.Kubeconfig, Simulated: true}, false, nil
 	}
+	if dir := sim.Paused(p.root(st)); dir != "" {
+		progress("starting the stopped simulated cluster again")
+		c, err := sim.Resume(ctx, dir, p.Log)
+		if err != nil {
+			return clusterapi.Access{}, false, err
+		}
+		p.simulate(ctx, c)
+		return clusterapi.Access{Kubeconfig: c.Kubeconfig, Simulated: true}, true, nil
+	}
 	progress("starting a simulated cluster")
 	opts := []sim.Option{sim.WithRoot(p.root(st)), sim.WithKeep(), sim.WithName(st.Cluster.Name), sim.WithNodes(Nodes(st)...)}
 	if p.Binaries != "" {
@@ -135,6 +147,9 @@ func (p *Sim) Access(ctx context.Context, st *stack.Stack) (clusterapi.Access, e
 	if err != nil {
 		return clusterapi.Access{}, err
 	}
+	if c == nil && sim.Paused(p.root(st)) != "" {
+		return clusterapi.Access{}, fmt.Errorf("%w: simulated cluster %q is stopped; start it with `kindred start %s`", ErrStopped, st.Cluster.Name, st.Cluster.Name)
+	}
 	if c == nil {
 		return clusterapi.Access{}, fmt.Errorf("%w: no simulated cluster %q is running; start one with `kindred up --provider sim`", ErrNoCluster, st.Cluster.Name)
 	}
@@ -142,7 +157,35 @@ func (p *Sim) Access(ctx context.Context, st *stack.Stack) (clusterapi.Access, e
 	return clusterapi.Access{Kubeconfig: c.Kubeconfig, Simulated: true}, nil
 }
 
-// Delete stops the stack's simulated cluster, if one runs.
+// Stop ends the processes of the stack's simulated cluster and keeps its
+// folder, so Ensure resumes it with everything it held.
+func (p *Sim) Stop(ctx context.Context, st *stack.Stack) error {
+	c, err := sim.Open(p.root(st))
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		if sim.Paused(p.root(st)) != "" {
+			return nil
+		}
+		return fmt.Errorf("%w: no simulated cluster %q", ErrNoCluster, st.Cluster.Name)
+	}
+	return c.Pause()
+}
+
+// Stopped reports whether the stack's simulated cluster is stopped.
+func (p *Sim) Stopped(ctx context.Context, st *stack.Stack) (bool, error) {
+	c, err := sim.Open(p.root(st))
+	if err != nil || c != nil {
+		return false, err
+	}
+	if sim.Paused(p.root(st)) != "" {
+		return true, nil
+	}
+	return false, fmt.Errorf("%w: no simulated cluster %q", ErrNoCluster, st.Cluster.Name)
+}
+
+// Delete stops the stack's simulated cluster, if one runs, and removes it.
 func (p *Sim) Delete(ctx context.Context, st *stack.Stack) error {
 	c, err := sim.Open(p.root(st))
 	if err != nil {
