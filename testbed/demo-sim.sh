@@ -13,7 +13,7 @@ if [ ! -f "$upstream/tigera-operator-v3.31.5.tgz" ]; then
 fi
 export KINDRED_CHART_MIRROR=${KINDRED_CHART_MIRROR:-$upstream}
 stack=stacks/default.yaml
-trap '"$kindred" down --provider sim --delete-cluster "$stack" -o text >/dev/null 2>&1 || true' EXIT
+trap '"$kindred" down --provider sim "$stack" -o text >/dev/null 2>&1 || true' EXIT
 echo "== up"
 "$kindred" up --provider sim -o text "$stack"
 echo "== up again: every step must be unchanged"
@@ -28,5 +28,5 @@ echo "== creds (masked)"
 echo "== status"
 "$kindred" status --provider sim -o json "$stack"
 echo "== down"
-"$kindred" down --provider sim --delete-cluster -o text "$stack"
+"$kindred" down --provider sim -o text "$stack"
 trap - EXIT

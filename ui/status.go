@@ -20,6 +20,23 @@ type StatusRow struct {
 	URL string
 }
 
+// StatusChoice is an action the user picked on the dashboard that leaves
+// it: follow a step's logs, or forward a database to the host.
+type StatusChoice struct {
+	Verb string // logs or forward
+	Row  StatusRow
+}
+
+// StatusActions are what the dashboard's keys do outside it; a nil one
+// leaves its key out.
+type StatusActions struct {
+	// Open opens a route's URL in the browser.
+	Open func(url string) error
+	// Copy returns what c copies for a row (a route's URL, a database's
+	// connection URL on the host), or "" when it has none.
+	Copy func(row StatusRow) string
+}
+
 // StatusSnapshot is what the dashboard shows at one moment.
 type StatusSnapshot struct {
 	Stack      string
@@ -48,8 +65,101 @@ type Status struct {
 	clock    Clock
 	st       styles
 	width    int
+	height   int
 	snap     StatusSnapshot
 	loaded   bool
+
+	actions StatusActions
+	// cursor is the selected row's group and name, so it stays on its
+	// row when a refresh reorders or adds rows.
+	cursor string
+	// flash is the outcome of the last action, shown in the footer.
+	flash  string
+	choice *StatusChoice
+}
+
+// WithActions sets what the dashboard's action keys do.
+func (m *Status) WithActions(a StatusActions) *Status { m.actions = a; return m }
+
+// Choice is the action the user left the dashboard with, or nil.
+func (m *Status) Choice() *StatusChoice { return m.choice }
+
+// ordered are the snapshot's rows in the order they are drawn.
+func (m *Status) ordered() []StatusRow {
+	var out []StatusRow
+	for _, g := range statusGroups {
+		for _, r := range m.snap.Rows {
+			if r.Group == g {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+func rowKey(r StatusRow) string { return r.Group + "/" + r.Name }
+
+// selected is the index of the selected row in ordered, 0 when the row it
+// was on is gone.
+func (m *Status) selected(rows []StatusRow) int {
+	for i, r := range rows {
+		if rowKey(r) == m.cursor {
+			return i
+		}
+	}
+	return 0
+}
+
+func (m *Status) move(by int) {
+	rows := m.ordered()
+	if len(rows) == 0 {
+		return
+	}
+	i := min(max(m.selected(rows)+by, 0), len(rows)-1)
+	m.cursor = rowKey(rows[i])
+}
+
+// act runs the action key k on the selected row.
+func (m *Status) act(k string) (tea.Model, tea.Cmd) {
+	rows := m.ordered()
+	if len(rows) == 0 {
+		return m, nil
+	}
+	r := rows[m.selected(rows)]
+	switch k {
+	case "o":
+		if r.Group != "Routes" || r.URL == "" || m.actions.Open == nil {
+			m.flash = "o opens a route: select one"
+			return m, nil
+		}
+		if err := m.actions.Open(r.URL); err != nil {
+			m.flash = "could not open " + r.URL + ": " + err.Error()
+		} else {
+			m.flash = "opened " + r.URL
+		}
+	case "c":
+		text := ""
+		if m.actions.Copy != nil {
+			text = m.actions.Copy(r)
+		}
+		if text == "" {
+			m.flash = "nothing to copy for " + r.Name
+			return m, nil
+		}
+		m.flash = "copied the URL of " + r.Name
+		return m, tea.SetClipboard(text)
+	case "l":
+		m.choice = &StatusChoice{Verb: "logs", Row: r}
+		return m, tea.Quit
+	case "f":
+		if r.Group != "Databases" {
+			m.flash = "f forwards a database to this machine: select one"
+			return m, nil
+		}
+		m.choice = &StatusChoice{Verb: "forward", Row: r}
+		return m, tea.Quit
+	}
+	return m, nil
 }
 
 // NewStatus returns the dashboard.
@@ -73,13 +183,19 @@ func (m *Status) load() tea.Msg {
 func (m *Status) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.width = msg.Width
+		m.width, m.height = msg.Width, msg.Height
 	case tea.KeyPressMsg:
-		switch msg.String() {
+		switch k := msg.String(); k {
 		case "ctrl+c", "q", "esc":
 			return m, tea.Quit
 		case "r":
 			return m, m.load
+		case "up", "k":
+			m.move(-1)
+		case "down", "j":
+			m.move(1)
+		case "o", "c", "l", "f":
+			return m.act(k)
 		}
 	case snapshotMsg:
 		m.snap, m.loaded = StatusSnapshot(msg), true
@@ -109,23 +225,29 @@ func (m *Status) render() string {
 	if s.Err != nil {
 		b.WriteString("\n" + m.st.failed.Render("✗ "+s.Err.Error()) + "\n")
 	}
+	// The rows, grouped, with the selected one marked; on a short
+	// terminal only a window of them around the selection.
 	unhealthy := 0
+	rows := m.ordered()
+	sel := m.selected(rows)
+	var lines []string
+	selLine := 0
 	for _, g := range statusGroups {
-		var rows []StatusRow
-		for _, r := range s.Rows {
+		var group []StatusRow
+		for _, r := range rows {
 			if r.Group == g {
-				rows = append(rows, r)
+				group = append(group, r)
 			}
 		}
-		if len(rows) == 0 {
+		if len(group) == 0 {
 			continue
 		}
-		b.WriteString("\n" + m.st.level.Render(g) + "\n")
+		lines = append(lines, "", m.st.level.Render(g))
 		nameW := 0
-		for _, r := range rows {
+		for _, r := range group {
 			nameW = max(nameW, len(r.Name))
 		}
-		for _, r := range rows {
+		for _, r := range group {
 			mark := m.st.ok.Render("✓")
 			if !r.Healthy {
 				mark = m.st.failed.Render("✗")
@@ -135,9 +257,38 @@ func (m *Status) render() string {
 			if r.URL != "" {
 				detail = r.URL + "  " + m.st.dim.Render(detail)
 			}
-			line := fmt.Sprintf("  %s %-*s  %s", mark, nameW, r.Name, detail)
-			b.WriteString(ansi.Truncate(line, m.width, "…") + "\n")
+			pointer := " "
+			if rowKey(r) == rowKey(rows[sel]) {
+				pointer, selLine = ">", len(lines)
+			}
+			line := fmt.Sprintf("%s %s %-*s  %s", pointer, mark, nameW, r.Name, detail)
+			lines = append(lines, ansi.Truncate(line, m.width, "…"))
 		}
+	}
+	// Title, kubeconfig, error and the four footer lines stay; the rows
+	// scroll in what is left.
+	room := len(lines)
+	if m.height > 0 {
+		fixed := 6
+		if s.Err != nil {
+			fixed += 2
+		}
+		room = max(m.height-fixed, 3)
+	}
+	if len(lines) > room {
+		first := min(max(selLine-room/2, 0), len(lines)-room)
+		above, below := first, len(lines)-first-room
+		window := append([]string{}, lines[first:first+room]...)
+		if above > 0 {
+			window[0] = m.st.dim.Render(fmt.Sprintf("  ↑ %d more", above))
+		}
+		if below > 0 {
+			window[len(window)-1] = m.st.dim.Render(fmt.Sprintf("  ↓ %d more", below))
+		}
+		lines = window
+	}
+	for _, l := range lines {
+		b.WriteString(l + "\n")
 	}
 	b.WriteString("\n")
 	switch {
@@ -148,6 +299,10 @@ func (m *Status) render() string {
 	default:
 		b.WriteString(m.st.failed.Render(fmt.Sprintf("%d of %d unhealthy", unhealthy, len(s.Rows))))
 	}
-	b.WriteString("\n" + m.st.help.Render(fmt.Sprintf("refreshes every %s · r refresh · q quit", m.interval)) + "\n")
+	if m.flash != "" {
+		b.WriteString("  " + m.st.dim.Render(ansi.Truncate(m.flash, max(m.width-2, 10), "…")))
+	}
+	help := fmt.Sprintf("every %s · ↑/↓ · o open · c copy URL · l logs · f forward · r · q", m.interval)
+	b.WriteString("\n" + m.st.help.Render(ansi.Truncate(help, m.width, "…")) + "\n")
 	return b.String()
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +62,74 @@ func TestStatusDashboard(t *testing.T) {
 
 	if _, cmd := m.Update(tea.KeyPressMsg{Code: 'q', Text: "q"}); cmd == nil {
 		t.Error("q should quit")
+	}
+}
+
+// The cursor and the actions: o opens the selected route, c copies its
+// URL, f leaves to forward the selected database, l to follow a step's
+// logs; the cursor stays on its row when a refresh adds rows above it,
+// and a short terminal scrolls to keep it in sight.
+func TestStatusActions(t *testing.T) {
+	var opened, copied []string
+	actions := StatusActions{
+		Open: func(url string) error { opened = append(opened, url); return nil },
+		Copy: func(r StatusRow) string { copied = append(copied, r.Name); return "copied:" + r.Name },
+	}
+	m := NewStatus(func(context.Context) StatusSnapshot { return snapshot() }, 2*time.Second, nil, false).WithActions(actions)
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	m.Update(m.Init()())
+	key := func(k string) tea.Cmd {
+		var msg tea.KeyPressMsg
+		switch k {
+		case "down":
+			msg = tea.KeyPressMsg{Code: tea.KeyDown}
+		case "up":
+			msg = tea.KeyPressMsg{Code: tea.KeyUp}
+		default:
+			msg = tea.KeyPressMsg{Code: rune(k[0]), Text: k}
+		}
+		_, cmd := m.Update(msg)
+		return cmd
+	}
+	for range 4 {
+		key("down")
+	}
+	key("o")
+	if len(opened) != 1 || opened[0] != "https://api.shop.localhost/" {
+		t.Errorf("o on the first route opened %v", opened)
+	}
+	if cmd := key("c"); cmd == nil || len(copied) != 1 || copied[0] != "api.shop.localhost" {
+		t.Errorf("c on the route copied %v (command %v)", copied, cmd)
+	}
+	golden.Check(t, "status-route-selected-80x24.txt", []byte(m.render()))
+
+	// A refresh with a new component above: the cursor stays on the route.
+	more := snapshot()
+	more.Rows = append([]StatusRow{{Group: "Components", Name: "aaa", Healthy: true, Detail: "new"}}, more.Rows...)
+	m.Update(snapshotMsg(more))
+	key("o")
+	if len(opened) != 2 || opened[1] != "https://api.shop.localhost/" {
+		t.Errorf("after a refresh, o opened %v", opened)
+	}
+	for range 3 {
+		key("down")
+	}
+	if cmd := key("f"); cmd == nil || m.Choice() == nil || m.Choice().Verb != "forward" || m.Choice().Row.Name != "orders" {
+		t.Errorf("f on the database: %+v", m.Choice())
+	}
+	view := m.render()
+	if !strings.Contains(view, "> ✓ orders") || !strings.Contains(view, "↑ ") {
+		t.Errorf("at 80x24 the view should scroll to the selected database:\n%s", view)
+	}
+
+	m = NewStatus(func(context.Context) StatusSnapshot { return snapshot() }, 2*time.Second, nil, false).WithActions(actions)
+	m.Update(m.Init()())
+	key("f")
+	if m.Choice() != nil || !strings.Contains(m.render(), "f forwards a database") {
+		t.Errorf("f on the cluster row should only say what it does:\n%s", m.render())
+	}
+	key("down")
+	if cmd := key("l"); cmd == nil || m.Choice() == nil || m.Choice().Verb != "logs" || m.Choice().Row.Name != "calico" {
+		t.Errorf("l on calico: %+v", m.Choice())
 	}
 }

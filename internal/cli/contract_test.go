@@ -165,3 +165,27 @@ func isJSON(data []byte) bool {
 	}
 	return len(lines) > 0
 }
+
+// open --url prints a route's URL, found by host, first label or
+// component; a name that is no route says which there are.
+func TestOpenURL(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"open", "--url", "echo", "-c", "builtin:default"}, ExitOK, "https://echo.kindred.localhost/\n"},
+		{[]string{"open", "--url", "echo.kindred.localhost", "-c", "builtin:default"}, ExitOK, "https://echo.kindred.localhost/\n"},
+		{[]string{"open", "--url", "demo", "-c", "builtin:default"}, ExitOK, "https://echo.kindred.localhost/\n"},
+		{[]string{"open", "--url", "-c", "builtin:default"}, ExitOK, "https://echo.kindred.localhost/\n"},
+		{[]string{"open", "--url", "nope", "-c", "builtin:default"}, ExitBadInput, "has echo.kindred.localhost"},
+		{[]string{"open", "--url", "-c", "builtin:minimal"}, ExitBadInput, "has no routes"},
+	} {
+		var out bytes.Buffer
+		code := Run(tc.args, strings.NewReader(""), &out, &out, os.LookupEnv)
+		if code != tc.code || !strings.Contains(out.String(), tc.out) {
+			t.Errorf("kindred %s: exit %d (want %d)\n%s", strings.Join(tc.args, " "), code, tc.code, &out)
+		}
+	}
+}

@@ -11,11 +11,17 @@ import (
 
 func (a *app) credsCmd() *cobra.Command {
 	var f clusterFlags
-	var show bool
+	var show, inCluster bool
 	cmd := &cobra.Command{
-		Use:   "creds [DATABASE] [--stack STACK]",
+		Use:   "creds [DATABASE] [-c CLUSTER]",
 		Short: "Print the databases' connection URLs (passwords masked unless --show)",
-		Args:  maxArgs(1),
+		Long: `Print the databases' connection URLs, with passwords masked unless --show.
+The URLs reach the databases from this machine, on 127.0.0.1 at the ports
+kindred forward listens on; --in-cluster prints the addresses pods use.`,
+		Example: `  kindred creds
+  kindred creds orders -c shop --show
+  kindred creds --in-cluster -o json`,
+		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := a.target(&f, f.stackArg())
 			if err != nil {
@@ -38,6 +44,11 @@ func (a *app) credsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !inCluster {
+				if list, err = a.onHost(st, list); err != nil {
+					return err
+				}
+			}
 			if a.json() {
 				urls := map[string]string{}
 				for _, c := range list {
@@ -52,20 +63,26 @@ func (a *app) credsCmd() *cobra.Command {
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().StringVar(&f.stack, "stack", "", "stack file (default ./kindred.yaml, else the embedded default)")
+	cmd.Flags().StringVarP(&f.stack, "cluster", "c", "", "the cluster or stack (default ./kindred.yaml, else the only cluster kindred knows)")
+	cmd.Flags().StringVar(&f.stack, "stack", "", "the stack file or cluster (as -c)")
 	cmd.Flags().BoolVar(&show, "show", false, "print passwords instead of ****")
+	cmd.Flags().BoolVar(&inCluster, "in-cluster", false, "the addresses pods use, not the host's")
 	return cmd
 }
 
 func (a *app) envCmd() *cobra.Command {
 	var f clusterFlags
+	var inCluster bool
 	cmd := &cobra.Command{
-		Use:   "env [STACK]",
+		Use:   "env [CLUSTER|STACK]",
 		Short: "Print shell exports for the stack: KUBECONFIG and each database's URL",
 		Long: `Print shell exports: KUBECONFIG, and NAME_URL for each database (with its
-password, for eval in a shell; the output is meant for eval, not for logs):
-
-  eval "$(kindred env)"`,
+password, for eval in a shell; the output is meant for eval, not for logs).
+The URLs reach the databases from this machine on 127.0.0.1, at the ports
+kindred forward listens on (run it beside); --in-cluster prints the
+addresses pods use.`,
+		Example: `  eval "$(kindred env)"
+  kindred env shop --in-cluster`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := a.target(&f, args)
@@ -82,6 +99,12 @@ password, for eval in a shell; the output is meant for eval, not for logs):
 			if err != nil {
 				return err
 			}
+			if !inCluster && len(list) > 0 {
+				if list, err = a.onHost(st, list); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "# the databases are on 127.0.0.1 while `kindred forward %s` runs\n", a.nameFor(st))
+			}
 			fmt.Fprintf(a.stdout, "export KUBECONFIG=%s\n", shellQuote(acc.Kubeconfig))
 			for _, c := range list {
 				name := strings.ToUpper(strings.ReplaceAll(c.Database, "-", "_")) + "_URL"
@@ -91,6 +114,7 @@ password, for eval in a shell; the output is meant for eval, not for logs):
 		},
 	}
 	f.add(cmd)
+	cmd.Flags().BoolVar(&inCluster, "in-cluster", false, "the addresses pods use, not the host's")
 	return cmd
 }
 

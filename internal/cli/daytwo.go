@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"os/exec"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,4 +90,89 @@ Nothing the stack dropped is removed (that is up's question).`,
 	f.add(cmd)
 	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 2*time.Minute, "how long to wait while another run holds the cluster")
 	return cmd
+}
+
+func (a *app) openCmd() *cobra.Command {
+	var f clusterFlags
+	var urlOnly bool
+	cmd := &cobra.Command{
+		Use:   "open [ROUTE] [-c CLUSTER]",
+		Short: "Open a route of the stack in the browser (--url prints its URL)",
+		Long: `Open one of the stack's routes in the browser. ROUTE is the route's host,
+its first label (echo for echo.kindred.localhost) or its component; with
+one route, it may be left out. --url prints the URL instead, for scripts
+and for machines without a browser.`,
+		Example: `  kindred open echo
+  kindred open --url echo.kindred.localhost -c kindred`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.resolve(&f, f.stackArg())
+			if err != nil {
+				return err
+			}
+			want := ""
+			if len(args) == 1 {
+				want = args[0]
+			}
+			u, err := routeURL(st, want)
+			if err != nil {
+				return usageError{err}
+			}
+			if urlOnly {
+				fmt.Fprintln(a.stdout, u)
+				return nil
+			}
+			if err := openBrowser(u); err != nil {
+				fmt.Fprintln(a.stdout, u)
+				a.note("no browser to open it with (" + err.Error() + "); the URL is above")
+				return nil
+			}
+			a.note("opened " + u)
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVarP(&f.stack, "cluster", "c", "", "the cluster or stack (default ./kindred.yaml, else the only cluster kindred knows)")
+	cmd.Flags().BoolVar(&urlOnly, "url", false, "print the URL instead of opening it")
+	return cmd
+}
+
+// routeURL is the URL of the stack's route that want names: by host, the
+// host's first label, or its component; "" names the only route.
+func routeURL(st *stack.Stack, want string) (string, error) {
+	var hosts []string
+	var hits []string
+	for _, r := range st.Routes {
+		hosts = append(hosts, r.Host)
+		first, _, _ := strings.Cut(r.Host, ".")
+		if want == "" || want == r.Host || want == first || want == r.Component {
+			hits = append(hits, st.RouteURL(r))
+		}
+	}
+	switch {
+	case len(st.Routes) == 0:
+		return "", fmt.Errorf("stack %s has no routes", st.Metadata.Name)
+	case len(hits) == 1:
+		return hits[0], nil
+	case len(hits) == 0:
+		return "", fmt.Errorf("no route %q in stack %s; it has %s", want, st.Metadata.Name, strings.Join(hosts, ", "))
+	}
+	return "", fmt.Errorf("name one of the routes of stack %s: %s", st.Metadata.Name, strings.Join(hosts, ", "))
+}
+
+// openBrowser opens u with the desktop's handler for URLs.
+func openBrowser(u string) error {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = exec.Command("open", u)
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", u)
+	default:
+		if _, err := exec.LookPath("xdg-open"); err != nil {
+			return errors.New("xdg-open is not installed")
+		}
+		cmd = exec.Command("xdg-open", u)
+	}
+	return cmd.Run()
 }

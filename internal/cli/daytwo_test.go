@@ -103,7 +103,7 @@ databases:
 				t.Errorf("%s:\n%s", h, out)
 			}
 		case "env":
-			if !strings.Contains(out, "export ORDERS_URL='postgres://") {
+			if !strings.Contains(out, "export ORDERS_URL='postgres://") || !strings.Contains(out, "@127.0.0.1:") || !strings.Contains(out, "kindred forward shop") {
 				t.Errorf("%s:\n%s", h, out)
 			}
 		case "stop":

@@ -51,7 +51,7 @@ func TestIntegrationReferenceStackOnSim(t *testing.T) {
 	if strings.Contains(jsonOut, `"changed":true`) || !strings.Contains(jsonOut, `"unchanged":10`) {
 		t.Errorf("the re-run changed something:\n%s", jsonOut)
 	}
-	creds := run("creds", "--provider", "sim", "--stack", stackFile)
+	creds := run("creds", "--provider", "sim", "--in-cluster", "--stack", stackFile)
 	if !strings.Contains(creds, "postgres://kindred:****@orders.default.svc.cluster.local:5432/orders") {
 		t.Errorf("creds:\n%s", creds)
 	}

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,6 +63,23 @@ func (k *kindRun) kindred(args ...string) (string, int, time.Duration) {
 		full = append([]string{"up", "--provider", "kind", "--node-image", k.image}, args[1:]...)
 	}
 	cmd := exec.Command(k.bin, full...)
+	cmd.Env = k.env
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		k.t.Fatal(err)
+	}
+	return string(out), code, time.Since(start)
+}
+
+// plain runs the CLI as a user does after up: no --provider, no
+// --node-image; the cluster is found by name.
+func (k *kindRun) plain(args ...string) (string, int, time.Duration) {
+	k.t.Helper()
+	cmd := exec.Command(k.bin, args...)
 	cmd.Env = k.env
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -229,7 +248,7 @@ jobs:
 	if !strings.Contains(out, "connecting: ping as kindred on mysql://127.0.0.1:") {
 		t.Errorf("up did not report MySQL's real connection check:\n%s", out)
 	}
-	creds, _ := k.must("creds", "--stack", full)
+	creds, _ := k.must("creds", "--in-cluster", "--stack", full)
 	if !strings.Contains(creds, "postgres://kindred:****@orders.default.svc.cluster.local:5432/orders") ||
 		!strings.Contains(creds, "redis://:****@sessions.default.svc.cluster.local:6379/0") {
 		t.Errorf("creds:\n%s", creds)
@@ -323,6 +342,59 @@ jobs:
 	}
 	if out, err := psqlIn("INSERT INTO visits DEFAULT VALUES"); err != nil {
 		t.Fatalf("insert: %v %s", err, out)
+	}
+
+	// stop and start, by the cluster's name alone: the row written before
+	// stop is there after start, and the stack is checked healthy again.
+	out, code, took = k.plain("stop", cluster)
+	t.Logf("kindred stop: %.1fs", took.Seconds())
+	if code != 0 {
+		t.Fatalf("stop: exit %d\n%s", code, out)
+	}
+	if running, _ := exec.Command("docker", "ps", "-q", "--filter", "label=io.x-k8s.kind.cluster="+cluster).Output(); len(bytes.TrimSpace(running)) != 0 {
+		t.Errorf("node containers still running after stop: %s", running)
+	}
+	if out, code, _ := k.plain("status", cluster); code == 0 || !strings.Contains(out, "kindred start "+cluster) {
+		t.Errorf("status of the stopped cluster: exit %d\n%s", code, out)
+	}
+	out, code, took = k.plain("start", "-o", "text", cluster)
+	t.Logf("kindred start (resume): %.1fs", took.Seconds())
+	if code != 0 || !strings.Contains(out, "0 failed") {
+		t.Fatalf("start: exit %d\n%s", code, out)
+	}
+	if got, err := psqlIn("SELECT count(*) FROM visits"); err != nil || got != "2" {
+		t.Errorf("the database after stop and start: %v %q, want the seed's row and the one written before", err, got)
+	}
+	// logs of a step, and of a workload, by the cluster's name.
+	for _, args := range [][]string{{"logs", "orders", "-c", cluster}, {"logs", "statefulset/orders", "-n", "default", "-c", cluster}} {
+		out, code, _ := k.plain(args...)
+		if code != 0 || !strings.Contains(out, "ready to accept connections") {
+			t.Errorf("kindred %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	if out, code, _ := k.plain("logs", "nope", "-c", cluster); code != 2 || !strings.Contains(out, "no step \"nope\"") {
+		t.Errorf("logs of an unknown step: exit %d\n%s", code, out)
+	}
+	k.reachFromHost(cluster, psqlIn)
+	// connect runs the engine's own client in the pod, logged in.
+	for _, tc := range []struct{ db, stdin, want string }{
+		{"orders", "SELECT count(*) FROM visits", "2"},
+		{"inventory", "SELECT count(*) FROM items", "2"},
+		{"sessions", "PING", "PONG"},
+	} {
+		args := []string{"connect", tc.db, "-c", cluster}
+		switch tc.db {
+		case "orders":
+			args = append(args, "--", "-tA")
+		case "inventory":
+			args = append(args, "--", "-N")
+		}
+		cmd := exec.Command(k.bin, args...)
+		cmd.Env, cmd.Stdin = k.env, strings.NewReader(tc.stdin+"\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != tc.want {
+			t.Errorf("kindred %s with %q: %v\n%s", strings.Join(args, " "), tc.stdin, err, out)
+		}
 	}
 
 	// down deletes the cluster and keeps the data folder.
@@ -627,4 +699,112 @@ func withPlatform(t *testing.T, img v1.Image) *v1.ConfigFile {
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
 	return cf
+}
+
+// reachFromHost checks, with the real clients on this machine, that the
+// URLs kindred env prints reach Postgres, MySQL and Redis while kindred
+// forward runs, and that the forward follows Postgres to its new pod when
+// the old one is deleted.
+func (k *kindRun) reachFromHost(cluster string, psqlIn func(string) (string, error)) {
+	t := k.t
+	t.Helper()
+	for _, c := range []string{"psql", "mysql", "redis-cli"} {
+		if _, err := exec.LookPath(c); err != nil {
+			testbed.Missing(t, "%s is not installed (testbed/packages.sh installs it)", c)
+		}
+	}
+	fwd := exec.Command(k.bin, "forward", "-c", cluster, "-o", "text")
+	fwd.Env = k.env
+	var log syncBuffer
+	fwd.Stdout, fwd.Stderr = &log, &log
+	if err := fwd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = fwd.Process.Signal(os.Interrupt)
+		_ = fwd.Wait()
+		t.Logf("kindred forward:\n%s", log.String())
+	}()
+	waitLog := func(what string, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Minute); strings.Count(log.String(), what) < n; time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("kindred forward never said %q %d times:\n%s", what, n, log.String())
+			}
+		}
+	}
+	waitLog("→ pod", 3)
+	env, code, _ := k.plain("env", cluster)
+	if code != 0 {
+		t.Fatalf("env: exit %d\n%s", code, env)
+	}
+	url := func(name string) string {
+		m := regexp.MustCompile(`(?m)^export ` + name + `_URL='([^']*)'$`).FindStringSubmatch(env)
+		if m == nil || !strings.Contains(m[1], "@127.0.0.1:") {
+			t.Fatalf("env has no host URL for %s:\n%s", name, env)
+		}
+		return m[1]
+	}
+	psql := func() (string, error) {
+		out, err := exec.Command("psql", url("ORDERS"), "-tAc", "SELECT count(*) FROM visits").CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if got, err := psql(); err != nil || got != "2" {
+		t.Errorf("psql on the host with ORDERS_URL: %v %q", err, got)
+	}
+	my := regexp.MustCompile(`^mysql://([^:]*):([^@]*)@127\.0\.0\.1:(\d+)/(.*)$`).FindStringSubmatch(url("INVENTORY"))
+	if my == nil {
+		t.Fatalf("INVENTORY_URL is not a MySQL URL on the host: %s", url("INVENTORY"))
+	}
+	q := exec.Command("mysql", "-h", "127.0.0.1", "-P", my[3], "-u", my[1], "-N", "-e", "SELECT count(*) FROM items", my[4])
+	q.Env = append(os.Environ(), "MYSQL_PWD="+my[2])
+	if out, err := q.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "2" {
+		t.Errorf("mysql on the host with INVENTORY_URL: %v %s", err, out)
+	}
+	// redis-cli -u sends the URL's empty user name to AUTH, which Redis
+	// refuses; the URL's password goes through REDISCLI_AUTH instead.
+	rd := regexp.MustCompile(`^redis://:([^@]*)@127\.0\.0\.1:(\d+)/0$`).FindStringSubmatch(url("SESSIONS"))
+	if rd == nil {
+		t.Fatalf("SESSIONS_URL is not a Redis URL on the host: %s", url("SESSIONS"))
+	}
+	rc := exec.Command("redis-cli", "-h", "127.0.0.1", "-p", rd[2], "PING")
+	rc.Env = append(os.Environ(), "REDISCLI_AUTH="+rd[1])
+	if out, err := rc.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "PONG" {
+		t.Errorf("redis-cli on the host with SESSIONS_URL: %v %s", err, out)
+	}
+	// The pod goes; the forward reaches its successor on the same port.
+	cs := k.client(cluster)
+	if err := cs.CoreV1().Pods("default").Delete(context.Background(), "orders-0", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("→ pod default/orders-0", 2)
+	var got string
+	var err error
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if got, err = psql(); err == nil && got == "2" {
+			break
+		}
+	}
+	if err != nil || got != "2" {
+		t.Errorf("psql through the forward after the pod was replaced: %v %q", err, got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to write from a process's output
+// while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

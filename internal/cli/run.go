@@ -68,6 +68,9 @@ func (a *app) provider(f *clusterFlags, st *stack.Stack) (cluster.Provider, erro
 		name = st.Cluster.Provider
 	}
 	o := cluster.Options{Log: a.log, Context: f.context, NodeImage: f.nodeImage, Recreate: f.recreate, Purge: f.purge}
+	if r := f.record; r != nil && o.NodeImage == "" && name == cluster.Kind && r.Provider == cluster.Kind {
+		o.NodeImage = r.NodeImage // as the cluster was made
+	}
 	o.Binaries, _ = a.lookupEnv("KINDRED_TESTBED_DIR")
 	if o.Kubeconfig = f.kubeconfig; o.Kubeconfig == "" {
 		o.Kubeconfig, _ = a.lookupEnv("KUBECONFIG")
@@ -207,13 +210,23 @@ func (a *app) onlyCluster() (cluster.Record, bool, error) {
 }
 
 // remember records the cluster a run brought the stack up on, so later
-// commands find it by name; a failure only costs that convenience.
-func (a *app) remember(ctx context.Context, f *clusterFlags, p cluster.Provider, st *stack.Stack) {
+// commands find it by name; a failure only costs that convenience. A run
+// that failed is remembered only when nothing is yet (so its cluster can
+// still be found and taken down): a refused run, a changed shape, say,
+// must not replace the record of the stack the cluster runs.
+func (a *app) remember(ctx context.Context, f *clusterFlags, p cluster.Provider, st *stack.Stack, succeeded bool) {
+	if !succeeded && f.record != nil {
+		return
+	}
 	acc, err := p.Access(ctx, st)
 	if err != nil {
 		return
 	}
-	if err := a.registry().Remember(p.Name(), f.source, st, acc); err != nil {
+	r := cluster.Record{Provider: p.Name(), Source: f.source, Kubeconfig: acc.Kubeconfig, Context: acc.Context}
+	if p.Name() == cluster.Kind {
+		r.NodeImage = f.nodeImage
+	}
+	if err := a.registry().Remember(r, st); err != nil {
 		a.log.Warn("not remembering the cluster", "err", err)
 	}
 }
@@ -349,7 +362,7 @@ func (a *app) up(ctx context.Context, f *clusterFlags, st *stack.Stack, p cluste
 		}
 		_, err = run(ctx, a.sink(), ask)
 	}
-	a.remember(context.WithoutCancel(ctx), f, p, st)
+	a.remember(context.WithoutCancel(ctx), f, p, st, err == nil)
 	if err == nil && !a.json() {
 		a.printSummary(ctx, p, st)
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"kindred.dev/kindred/pkg/cluster"
+	"kindred.dev/kindred/pkg/component/database"
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/event"
 	"kindred.dev/kindred/pkg/plan"
@@ -111,12 +112,54 @@ func (a *app) runStatusTUI(ctx context.Context, p cluster.Provider, st *stack.St
 		rep, err := engine.NewStatus(a.engineConfig(p)).Run(ctx, st)
 		return statusSnapshot(st, rep, err)
 	}
-	prog := tea.NewProgram(ui.NewStatus(fetch, 2*time.Second, nil, !noColor), tea.WithInput(a.stdin), tea.WithOutput(a.stdout), tea.WithContext(ctx))
+	page := ui.NewStatus(fetch, 2*time.Second, nil, !noColor).WithActions(ui.StatusActions{
+		Open: openBrowser,
+		Copy: func(r ui.StatusRow) string {
+			switch r.Group {
+			case "Routes":
+				return r.URL
+			case "Databases":
+				list, err := database.Credentials(ctx, p, st, true, r.Name)
+				if err != nil || len(list) == 0 {
+					return ""
+				}
+				if list, err = a.onHost(st, list); err != nil {
+					return ""
+				}
+				return list[0].URL
+			}
+			return ""
+		},
+	})
+	prog := tea.NewProgram(page, tea.WithInput(a.stdin), tea.WithOutput(a.stdout), tea.WithContext(ctx))
 	_, err := prog.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // Ctrl-C outside the program
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// Logs and forward leave the page and run as their commands.
+	if c := page.Choice(); c != nil {
+		name := c.Row.Name
+		for _, r := range st.Routes {
+			if c.Row.Group == "Routes" && r.Host == name {
+				// A route's logs are its component's.
+				if name = r.Component; name == "" {
+					name = r.Service.Name
+				}
+			}
+		}
+		args := []string{c.Verb, name, "-c", a.nameFor(st)}
+		if c.Verb == "logs" {
+			args = append(args, "-f")
+		}
+		fmt.Fprintf(a.stdout, "kindred %s\n", strings.Join(args, " "))
+		root := a.root()
+		root.SetArgs(args)
+		return root.Execute()
+	}
+	return nil
 }
 
 // statusSnapshot turns a status report into the dashboard's rows, grouped

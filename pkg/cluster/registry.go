@@ -34,6 +34,14 @@ type Record struct {
 	// kubeconfig is kindred's private one.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
 	Context    string `json:"context,omitempty"`
+	// NodeImage is the kind node image the cluster was made with when
+	// it is not the pinned one (up --node-image), so start and later
+	// runs use it too.
+	NodeImage string `json:"nodeImage,omitempty"`
+	// Ports are the host ports (on 127.0.0.1) the stack's databases are
+	// reached on, by database name: kindred forward listens there, and
+	// kindred env prints URLs with them. Chosen once, then kept.
+	Ports map[string]int `json:"ports,omitempty"`
 	// Updated is when a run last brought the stack up.
 	Updated time.Time `json:"updated"`
 }
@@ -53,13 +61,15 @@ func (g Registry) file(cluster, stack string) string {
 	return filepath.Join(g.Dir, cluster+"."+stack+".json")
 }
 
-// Remember records that the stack runs on a cluster of provider, reached
-// through acc. source is where the stack came from (see Record.Source).
-// The record is private (0600): it holds a kubeconfig's path and the
-// stack as written.
-func (g Registry) Remember(provider, source string, st *stack.Stack, acc Access) error {
-	r := Record{Cluster: st.Cluster.Name, Stack: st.Metadata.Name, Provider: provider, Source: source,
-		Kubeconfig: acc.Kubeconfig, Context: acc.Context, Updated: time.Now().UTC().Truncate(time.Second)}
+// Remember records that the stack runs on the cluster r describes: its
+// Provider, Source, Kubeconfig, Context and NodeImage; the names, the
+// stack as written and the time come from st. The record is private
+// (0600): it holds a kubeconfig's path and the stack as written.
+func (g Registry) Remember(r Record, st *stack.Stack) error {
+	r.Cluster, r.Stack, r.Updated = st.Cluster.Name, st.Metadata.Name, time.Now().UTC().Truncate(time.Second)
+	if old, err := g.Find(r.Name()); err == nil && r.Ports == nil {
+		r.Ports = old.Ports // the databases keep their host ports
+	}
 	if st.FS == nil && st.File != "" {
 		if abs, err := filepath.Abs(st.File); err == nil {
 			r.Source = abs
@@ -68,6 +78,11 @@ func (g Registry) Remember(provider, source string, st *stack.Stack, acc Access)
 			r.Spec = b
 		}
 	}
+	return g.save(r)
+}
+
+// save writes r as it is.
+func (g Registry) save(r Record) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -80,6 +95,67 @@ func (g Registry) Remember(provider, source string, st *stack.Stack, acc Access)
 		return err
 	}
 	return os.Rename(tmp, g.file(r.Cluster, r.Stack))
+}
+
+// HostPorts returns the host ports of the databases named, choosing one
+// for each that has none, and recording it when r is remembered: its engine's usual port (want)
+// when no other record has it and it is free on 127.0.0.1 now, else a free
+// port. free reports whether a port can be listened on.
+func (g Registry) HostPorts(r Record, want map[string]int, free func(int) bool) (map[string]int, error) {
+	all, err := g.Records()
+	if err != nil {
+		return nil, err
+	}
+	taken := map[int]bool{}
+	found := false
+	for _, o := range all {
+		if o.Name() == r.Name() {
+			r, found = o, true
+			continue
+		}
+		for _, p := range o.Ports {
+			taken[p] = true
+		}
+	}
+	out := map[string]int{}
+	changed := false
+	for _, p := range r.Ports {
+		taken[p] = true
+	}
+	names := make([]string, 0, len(want))
+	for db := range want {
+		names = append(names, db)
+	}
+	sort.Strings(names)
+	for _, db := range names {
+		if p, ok := r.Ports[db]; ok {
+			out[db] = p
+			continue
+		}
+		p := want[db]
+		if taken[p] || !free(p) {
+			p = 0
+			for q := 15432; q < 65535 && p == 0; q++ {
+				if !taken[q] && free(q) {
+					p = q
+				}
+			}
+			if p == 0 {
+				return nil, errors.New("no free port on 127.0.0.1")
+			}
+		}
+		taken[p], out[db], changed = true, p, true
+		if r.Ports == nil {
+			r.Ports = map[string]int{}
+		}
+		r.Ports[db] = p
+	}
+	if changed && found {
+		if err := g.save(r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Forget removes the record of the stack on its cluster, if there is one.

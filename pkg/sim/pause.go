@@ -53,7 +53,7 @@ func (c *Cluster) Pause() error {
 	if err := os.WriteFile(filepath.Join(c.Dir, stoppedFile), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
 		return err
 	}
-	if err := c.group.stop(10 * time.Second); err != nil {
+	if err := c.group.stop(5 * time.Second); err != nil {
 		return err
 	}
 	c.group = nil

@@ -32,6 +32,22 @@ type dbEngine interface {
 	what(t Target) string
 	// ping logs in to a running server and runs the engine's query once.
 	ping(ctx context.Context, t Target) error
+	// client is the shell, run in the server's container, that starts
+	// the engine's own client logged in as the stack's user, with the
+	// password from the container's environment (never argv) and the
+	// script's arguments passed on.
+	client() string
+}
+
+// ClientCommand is the command that runs the database's own client (psql,
+// mysql, redis-cli) in its server's container, logged in, with args given
+// to the client: what kindred connect runs.
+func ClientCommand(db api.Database, args ...string) ([]string, error) {
+	e, err := engineOf(db.Engine)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{"sh", "-c", e.client(), "kindred-connect"}, args...), nil
 }
 
 // engines are the database engines, by the name stacks use.
@@ -86,7 +102,16 @@ func (postgres) ping(ctx context.Context, t Target) error {
 	return sqlPing(ctx, "postgres", u.String(), "SELECT 1")
 }
 
+func (postgres) client() string {
+	// The server's local socket trusts its own users.
+	return `exec psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" "$@"`
+}
+
 type mysqlEngine struct{}
+
+func (mysqlEngine) client() string {
+	return `MYSQL_PWD="$MYSQL_PASSWORD" exec mysql -u"$MYSQL_USER" "$MYSQL_DATABASE" "$@"`
+}
 
 func (mysqlEngine) dataPath() string { return "/var/lib/mysql" }
 
@@ -128,6 +153,8 @@ func (mysqlEngine) ping(ctx context.Context, t Target) error {
 }
 
 type redis struct{}
+
+func (redis) client() string { return `REDISCLI_AUTH="$REDIS_PASSWORD" exec redis-cli "$@"` }
 
 func (redis) dataPath() string { return "/data" }
 

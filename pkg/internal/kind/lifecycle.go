@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"kindred.dev/kindred/internal/doctor"
 
@@ -229,12 +230,40 @@ func (c *Clusters) StopNodes(ctx context.Context, name string) (int, error) {
 		if !nodes[n] {
 			continue
 		}
-		if out, err := exec.CommandContext(ctx, c.Runtime, "stop", "--time", "30", n).CombinedOutput(); err != nil {
-			return stopped, fmt.Errorf("stopping node %s: %v: %s", n, err, firstLine(string(out)))
+		if err := c.stopNode(ctx, n); err != nil {
+			return stopped, err
 		}
 		stopped++
 	}
 	return stopped, nil
+}
+
+// stopNode shuts a node down as its init (systemd) expects: SIGRTMIN+3,
+// the signal kind's node image declares for stopping, which runtimes
+// without `stop --signal` cannot send through stop; then stop, which
+// kills what is left after a grace.
+func (c *Clusters) stopNode(ctx context.Context, n string) error {
+	if out, err := exec.CommandContext(ctx, c.Runtime, "kill", "--signal", "SIGRTMIN+3", n).CombinedOutput(); err == nil {
+		// systemd stops its units in order; what has not stopped in 15 s
+		// (a kubelet draining, containerd's shims) is what stop kills.
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+			state, err := exec.CommandContext(ctx, c.Runtime, "inspect", "--format", "{{.State.Running}}", n).Output()
+			if err == nil && strings.TrimSpace(string(state)) == "false" {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	} else {
+		c.log.Debug("signalling node to stop", "node", n, "err", firstLine(string(out)))
+	}
+	if out, err := exec.CommandContext(ctx, c.Runtime, "stop", "--time", "5", n).CombinedOutput(); err != nil {
+		return fmt.Errorf("stopping node %s: %v: %s", n, err, firstLine(string(out)))
+	}
+	return nil
 }
 
 // nodeOrder sorts node names with the control plane first (to start) or

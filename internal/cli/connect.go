@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/remotecommand"
+
+	"kindred.dev/kindred/pkg/component/database"
+)
+
+func (a *app) connectCmd() *cobra.Command {
+	var f clusterFlags
+	cmd := &cobra.Command{
+		Use:   "connect DATABASE [-c CLUSTER] [-- CLIENT ARGS...]",
+		Short: "Run the database's own client (psql, mysql, redis-cli) in its pod, logged in",
+		Long: `Run the engine's own client inside the database's pod, logged in as the
+stack's user: psql, mysql or redis-cli, for a machine with none of them.
+On a terminal it is interactive; otherwise it reads standard input.
+Arguments after -- go to the client.`,
+		Example: `  kindred connect orders
+  kindred connect orders -c shop -- -tAc 'SELECT count(*) FROM visits'
+  echo 'KEYS *' | kindred connect sessions`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 {
+				return usageError{fmt.Errorf("%s takes the database to connect to", cmd.CommandPath())}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := a.target(&f, f.stackArg())
+			if err != nil {
+				return err
+			}
+			defer t.stop()
+			st, p, ctx := t.st, t.p, t.ctx
+			var names []string
+			for _, db := range st.Databases {
+				names = append(names, db.Name)
+				if db.Name != args[0] {
+					continue
+				}
+				argv, err := database.ClientCommand(db, args[1:]...)
+				if err != nil {
+					return err
+				}
+				acc, err := p.Access(ctx, st)
+				if err != nil {
+					return err
+				}
+				if acc.Simulated {
+					return errors.New("the simulated cluster runs no database servers to connect to; use --provider kind")
+				}
+				rc, err := acc.RESTConfig()
+				if err != nil {
+					return err
+				}
+				cs, err := kubernetes.NewForConfig(rc)
+				if err != nil {
+					return err
+				}
+				in, isFile := a.stdin.(*os.File)
+				tty := isFile && term.IsTerminal(int(in.Fd()))
+				req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(db.Namespace).Name(db.Name+"-0").SubResource("exec").
+					VersionedParams(&corev1.PodExecOptions{Container: db.Engine, Command: argv, Stdin: true, Stdout: true, Stderr: !tty, TTY: tty}, scheme.ParameterCodec)
+				exec, err := remotecommand.NewSPDYExecutor(rc, http.MethodPost, req.URL())
+				if err != nil {
+					return err
+				}
+				opts := remotecommand.StreamOptions{Stdin: a.stdin, Stdout: a.stdout, Tty: tty}
+				if !tty {
+					opts.Stderr = a.stderr
+				} else {
+					old, err := term.MakeRaw(int(in.Fd()))
+					if err != nil {
+						return err
+					}
+					defer func() { _ = term.Restore(int(in.Fd()), old) }()
+				}
+				return exec.StreamWithContext(ctx, opts)
+			}
+			return usageError{fmt.Errorf("no database %q in stack %s; it has %v", args[0], st.Metadata.Name, names)}
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVarP(&f.stack, "cluster", "c", "", "the cluster or stack (default ./kindred.yaml, else the only cluster kindred knows)")
+	return cmd
+}
