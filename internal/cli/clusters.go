@@ -116,36 +116,33 @@ prints its path, for KUBECONFIG=...; --merge adds its cluster, user and
 context to ~/.kube/config (or $KUBECONFIG's first file) and makes it current.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tg, err := a.target(&f, args)
-			if err != nil {
-				return err
-			}
-			defer tg.stop()
-			st, p, ctx := tg.st, tg.p, tg.ctx
-			acc, err := p.Access(ctx, st)
-			if err != nil {
-				return err
-			}
-			if !merge {
-				fmt.Fprintln(a.stdout, acc.Kubeconfig)
-				return nil
-			}
-			dest := ""
-			if v, ok := a.lookupEnv("KUBECONFIG"); ok && v != "" {
-				dest = filepath.SplitList(v)[0]
-			} else {
-				home, err := os.UserHomeDir()
+			return a.onTarget(&f, args, func(t *target) error {
+				st, p, ctx := t.st, t.p, t.ctx
+				acc, err := p.Access(ctx, st)
 				if err != nil {
 					return err
 				}
-				dest = filepath.Join(home, ".kube", "config")
-			}
-			name := "kindred-" + st.Cluster.Name
-			if err := mergeKubeconfig(acc.Kubeconfig, dest, name); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "merged as context %q into %s\n", name, dest)
-			return nil
+				if !merge {
+					fmt.Fprintln(a.stdout, acc.Kubeconfig)
+					return nil
+				}
+				dest := ""
+				if v, ok := a.lookupEnv("KUBECONFIG"); ok && v != "" {
+					dest = filepath.SplitList(v)[0]
+				} else {
+					home, err := os.UserHomeDir()
+					if err != nil {
+						return err
+					}
+					dest = filepath.Join(home, ".kube", "config")
+				}
+				name := "kindred-" + st.Cluster.Name
+				if err := mergeKubeconfig(acc.Kubeconfig, dest, name); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "merged as context %q into %s\n", name, dest)
+				return nil
+			})
 		},
 	}
 	f.add(cmd)

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
 
@@ -28,65 +27,49 @@ Arguments after -- go to the client.`,
 		Example: `  kindred connect orders
   kindred connect orders -c shop -- -tAc 'SELECT count(*) FROM visits'
   echo 'KEYS *' | kindred connect sessions`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) < 1 {
-				return usageError{fmt.Errorf("%s takes the database to connect to", cmd.CommandPath())}
-			}
-			return nil
-		},
+		Args: minArgs(1, "the database to connect to"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(&f, f.stackArg())
-			if err != nil {
-				return err
-			}
-			defer t.stop()
-			st, p, ctx := t.st, t.p, t.ctx
-			var names []string
-			for _, db := range st.Databases {
-				names = append(names, db.Name)
-				if db.Name != args[0] {
-					continue
-				}
-				argv, err := database.ClientCommand(db, args[1:]...)
-				if err != nil {
-					return err
-				}
-				acc, err := p.Access(ctx, st)
-				if err != nil {
-					return err
-				}
-				if acc.Simulated {
-					return errors.New("the simulated cluster runs no database servers to connect to; use --provider kind")
-				}
-				rc, err := acc.RESTConfig()
-				if err != nil {
-					return err
-				}
-				cs, err := kubernetes.NewForConfig(rc)
-				if err != nil {
-					return err
-				}
-				in, isFile := a.stdin.(*os.File)
-				tty := isFile && term.IsTerminal(int(in.Fd()))
-				req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(db.Namespace).Name(db.Name+"-0").SubResource("exec").
-					VersionedParams(&corev1.PodExecOptions{Container: db.Engine, Command: argv, Stdin: true, Stdout: true, Stderr: !tty, TTY: tty}, scheme.ParameterCodec)
-				exec, err := remotecommand.NewSPDYExecutor(rc, http.MethodPost, req.URL())
-				if err != nil {
-					return err
-				}
-				opts := remotecommand.StreamOptions{Stdin: a.stdin, Stdout: a.stdout, Tty: tty}
-				if !tty {
-					opts.Stderr = a.stderr
-				} else {
-					old, err := term.MakeRaw(int(in.Fd()))
+			return a.onTarget(&f, f.stackArg(), func(t *target) error {
+				st, p, ctx := t.st, t.p, t.ctx
+				var names []string
+				for _, db := range st.Databases {
+					names = append(names, db.Name)
+					if db.Name != args[0] {
+						continue
+					}
+					argv, err := database.ClientCommand(db, args[1:]...)
 					if err != nil {
 						return err
 					}
-					defer func() { _ = term.Restore(int(in.Fd()), old) }()
+					acc, rc, cs, err := clients(ctx, p, st)
+					if err != nil {
+						return err
+					}
+					if acc.Simulated {
+						return errors.New("the simulated cluster runs no database servers to connect to; use --provider kind")
+					}
+					in, isFile := a.stdin.(*os.File)
+					tty := isFile && term.IsTerminal(int(in.Fd()))
+					req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(db.Namespace).Name(db.Name+"-0").SubResource("exec").
+						VersionedParams(&corev1.PodExecOptions{Container: db.Engine, Command: argv, Stdin: true, Stdout: true, Stderr: !tty, TTY: tty}, scheme.ParameterCodec)
+					exec, err := remotecommand.NewSPDYExecutor(rc, http.MethodPost, req.URL())
+					if err != nil {
+						return err
+					}
+					opts := remotecommand.StreamOptions{Stdin: a.stdin, Stdout: a.stdout, Tty: tty}
+					if !tty {
+						opts.Stderr = a.stderr
+					} else {
+						old, err := term.MakeRaw(int(in.Fd()))
+						if err != nil {
+							return err
+						}
+						defer func() { _ = term.Restore(int(in.Fd()), old) }()
+					}
+					return exec.StreamWithContext(ctx, opts)
 				}
-				return exec.StreamWithContext(ctx, opts)
-			}
-			return usageError{fmt.Errorf("no database %q in stack %s; it has %v", args[0], st.Metadata.Name, names)}
+				return usageError{fmt.Errorf("no database %q in stack %s; it has %v", args[0], st.Metadata.Name, names)}
+			})
 		},
 	}
 	f.add(cmd)

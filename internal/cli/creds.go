@@ -23,43 +23,40 @@ kindred forward listens on; --in-cluster prints the addresses pods use.`,
   kindred creds --in-cluster -o json`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(&f, f.stackArg())
-			if err != nil {
-				return err
-			}
-			defer t.stop()
-			st, p, ctx := t.st, t.p, t.ctx
-			only := ""
-			if len(args) == 1 {
-				only = args[0]
-			}
-			var names []string
-			if only != "" {
-				names = []string{only}
-			}
-			list, err := database.Credentials(ctx, p, st, show, names...)
-			if errors.Is(err, database.ErrNoDatabase) {
-				return usageError{err}
-			}
-			if err != nil {
-				return err
-			}
-			if !inCluster {
-				if list, err = a.onHost(st, list); err != nil {
+			return a.onTarget(&f, f.stackArg(), func(t *target) error {
+				st, p, ctx := t.st, t.p, t.ctx
+				only := ""
+				if len(args) == 1 {
+					only = args[0]
+				}
+				var names []string
+				if only != "" {
+					names = []string{only}
+				}
+				list, err := database.Credentials(ctx, p, st, show, names...)
+				if errors.Is(err, database.ErrNoDatabase) {
+					return usageError{err}
+				}
+				if err != nil {
 					return err
 				}
-			}
-			if a.json() {
-				urls := map[string]string{}
-				for _, c := range list {
-					urls[c.Database] = c.URL
+				if !inCluster {
+					if list, err = a.onHost(st, list); err != nil {
+						return err
+					}
 				}
-				return a.writeJSON(urls)
-			}
-			for _, c := range list {
-				fmt.Fprintf(a.stdout, "%-12s %s\n", c.Database, c.URL)
-			}
-			return nil
+				if a.json() {
+					urls := map[string]string{}
+					for _, c := range list {
+						urls[c.Database] = c.URL
+					}
+					return a.writeJSON(urls)
+				}
+				for _, c := range list {
+					fmt.Fprintf(a.stdout, "%-12s %s\n", c.Database, c.URL)
+				}
+				return nil
+			})
 		},
 	}
 	f.add(cmd)
@@ -85,32 +82,29 @@ addresses pods use.`,
   kindred env shop --in-cluster`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(&f, args)
-			if err != nil {
-				return err
-			}
-			defer t.stop()
-			st, p, ctx := t.st, t.p, t.ctx
-			acc, err := p.Access(ctx, st)
-			if err != nil {
-				return err
-			}
-			list, err := database.Credentials(ctx, p, st, true)
-			if err != nil {
-				return err
-			}
-			if !inCluster && len(list) > 0 {
-				if list, err = a.onHost(st, list); err != nil {
+			return a.onTarget(&f, args, func(t *target) error {
+				st, p, ctx := t.st, t.p, t.ctx
+				acc, err := p.Access(ctx, st)
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "# the databases are on 127.0.0.1 while `kindred forward %s` runs\n", a.nameFor(st))
-			}
-			fmt.Fprintf(a.stdout, "export KUBECONFIG=%s\n", shellQuote(acc.Kubeconfig))
-			for _, c := range list {
-				name := strings.ToUpper(strings.ReplaceAll(c.Database, "-", "_")) + "_URL"
-				fmt.Fprintf(a.stdout, "export %s=%s\n", name, shellQuote(c.URL))
-			}
-			return nil
+				list, err := database.Credentials(ctx, p, st, true)
+				if err != nil {
+					return err
+				}
+				if !inCluster && len(list) > 0 {
+					if list, err = a.onHost(st, list); err != nil {
+						return err
+					}
+					fmt.Fprintf(a.stdout, "# the databases are on 127.0.0.1 while `kindred forward %s` runs\n", a.nameFor(st))
+				}
+				fmt.Fprintf(a.stdout, "export KUBECONFIG=%s\n", shellQuote(acc.Kubeconfig))
+				for _, c := range list {
+					name := strings.ToUpper(strings.ReplaceAll(c.Database, "-", "_")) + "_URL"
+					fmt.Fprintf(a.stdout, "export %s=%s\n", name, shellQuote(c.URL))
+				}
+				return nil
+			})
 		},
 	}
 	f.add(cmd)

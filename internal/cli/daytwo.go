@@ -37,22 +37,19 @@ simulated cluster's processes. Everything in it stays: objects, volumes,
 databases' data. kindred start (or up) starts it again.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(&f, args)
-			if err != nil {
-				return err
-			}
-			defer t.stop()
-			st, p, ctx := t.st, t.p, t.ctx
-			s, ok := p.(cluster.Stopper)
-			if !ok {
-				return usageError{fmt.Errorf("the %s provider cannot stop clusters: kindred did not create this one", p.Name())}
-			}
-			began := time.Now()
-			if err := s.Stop(ctx, st); err != nil {
-				return err
-			}
-			a.note(fmt.Sprintf("stopped %s in %s; everything in it is kept. Start it again with `kindred start %s`", st.Cluster.Name, time.Since(began).Round(100*time.Millisecond), a.nameFor(st)))
-			return nil
+			return a.onTarget(&f, args, func(t *target) error {
+				st, p, ctx := t.st, t.p, t.ctx
+				s, ok := p.(cluster.Stopper)
+				if !ok {
+					return usageError{fmt.Errorf("the %s provider cannot stop clusters: kindred did not create this one", p.Name())}
+				}
+				began := time.Now()
+				if err := s.Stop(ctx, st); err != nil {
+					return err
+				}
+				a.note(fmt.Sprintf("stopped %s in %s; everything in it is kept. Start it again with `kindred start %s`", st.Cluster.Name, time.Since(began).Round(100*time.Millisecond), a.nameFor(st)))
+				return nil
+			})
 		},
 	}
 	f.add(cmd)
@@ -70,21 +67,18 @@ each step's readiness is checked again, and what drifted is repaired.
 Nothing the stack dropped is removed (that is up's question).`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(&f, args)
-			if err != nil {
-				return err
-			}
-			defer t.stop()
-			st, p, ctx := t.st, t.p, t.ctx
-			if _, ok := p.(cluster.Stopper); !ok {
-				return usageError{fmt.Errorf("the %s provider cannot start clusters: kindred did not create this one", p.Name())}
-			}
-			if state, err := cluster.State(ctx, p, st); err != nil {
-				return err
-			} else if state == cluster.StateGone {
-				return fmt.Errorf("%w: %s is gone; create it with `kindred up`", cluster.ErrNoCluster, st.Cluster.Name)
-			}
-			return a.up(ctx, &f, st, p, upOptions{lockTimeout: lockTimeout})
+			return a.onTarget(&f, args, func(t *target) error {
+				st, p, ctx := t.st, t.p, t.ctx
+				if _, ok := p.(cluster.Stopper); !ok {
+					return usageError{fmt.Errorf("the %s provider cannot start clusters: kindred did not create this one", p.Name())}
+				}
+				if state, err := cluster.State(ctx, p, st); err != nil {
+					return err
+				} else if state == cluster.StateGone {
+					return fmt.Errorf("%w: %s is gone; create it with `kindred up`", cluster.ErrNoCluster, st.Cluster.Name)
+				}
+				return a.up(ctx, &f, st, p, upOptions{lockTimeout: lockTimeout})
+			})
 		},
 	}
 	f.add(cmd)

@@ -27,20 +27,17 @@ helm releases, the nodes and, on a kind cluster, every node's logs. Secrets
 are never included. up writes one by itself when it fails.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(&f, args)
-			if err != nil {
-				return err
-			}
-			defer t.stop()
-			st, p, ctx := t.st, t.p, t.ctx
-			if file == "" {
-				file = diagnosticsPath(a.lookupEnv, st)
-			}
-			if err := a.writeDiagnostics(ctx, p, st, nil, file); err != nil {
-				return err
-			}
-			fmt.Fprintln(a.stdout, file)
-			return nil
+			return a.onTarget(&f, args, func(t *target) error {
+				st, p, ctx := t.st, t.p, t.ctx
+				if file == "" {
+					file = diagnosticsPath(a.lookupEnv, st)
+				}
+				if err := a.writeDiagnostics(ctx, p, st, nil, file); err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, file)
+				return nil
+			})
 		},
 	}
 	f.add(cmd)

@@ -28,26 +28,23 @@ It exits 0 whether or not anything would change; with --exit-code, 1 when
 something would.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(&f, args)
-			if err != nil {
+			return a.onTarget(&f, args, func(t *target) error {
+				d := engine.NewDiff(a.engineConfig(t.p))
+				d.Adopt = f.adopt
+				rep, err := d.Run(t.ctx, t.st)
+				if err != nil {
+					return err
+				}
+				if a.json() {
+					err = a.writeJSON(rep)
+				} else {
+					writeDiff(a.stdout, rep, a.verbose > 0)
+				}
+				if err == nil && exitCode && rep.Changes() > 0 {
+					return shownError{fmt.Errorf("%d step%s would change", rep.Changes(), plural(rep.Changes()))}
+				}
 				return err
-			}
-			defer t.stop()
-			d := engine.NewDiff(a.engineConfig(t.p))
-			d.Adopt = f.adopt
-			rep, err := d.Run(t.ctx, t.st)
-			if err != nil {
-				return err
-			}
-			if a.json() {
-				err = a.writeJSON(rep)
-			} else {
-				writeDiff(a.stdout, rep, a.verbose > 0)
-			}
-			if err == nil && exitCode && rep.Changes() > 0 {
-				return shownError{fmt.Errorf("%d step%s would change", rep.Changes(), plural(rep.Changes()))}
-			}
-			return err
+			})
 		},
 	}
 	f.add(cmd)

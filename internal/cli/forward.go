@@ -75,45 +75,42 @@ the new one on the same port. It runs until Ctrl-C.`,
   kindred forward orders -c shop
   eval "$(kindred env)"; psql "$ORDERS_URL"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(&f, f.stackArg())
-			if err != nil {
-				return err
-			}
-			defer t.stop()
-			st, p, ctx := t.st, t.p, t.ctx
-			list, err := database.Credentials(ctx, p, st, false, args...)
-			if errors.Is(err, database.ErrNoDatabase) {
-				return usageError{err}
-			}
-			if err != nil {
-				return err
-			}
-			if len(list) == 0 {
-				return usageError{fmt.Errorf("stack %s has no databases", st.Metadata.Name)}
-			}
-			ports, err := a.hostPorts(st, list)
-			if err != nil {
-				return err
-			}
-			var fs []engine.Forward
-			for _, c := range list {
-				u, _ := url.Parse(c.URL)
-				remote, _ := strconv.Atoi(u.Port())
-				for _, db := range st.Databases {
-					if db.Name == c.Database {
-						fs = append(fs, engine.Forward{Database: db.Name, Namespace: db.Namespace, Service: db.Name, Port: ports[db.Name], Remote: remote})
+			return a.onTarget(&f, f.stackArg(), func(t *target) error {
+				st, p, ctx := t.st, t.p, t.ctx
+				list, err := database.Credentials(ctx, p, st, false, args...)
+				if errors.Is(err, database.ErrNoDatabase) {
+					return usageError{err}
+				}
+				if err != nil {
+					return err
+				}
+				if len(list) == 0 {
+					return usageError{fmt.Errorf("stack %s has no databases", st.Metadata.Name)}
+				}
+				ports, err := a.hostPorts(st, list)
+				if err != nil {
+					return err
+				}
+				var fs []engine.Forward
+				for _, c := range list {
+					u, _ := url.Parse(c.URL)
+					remote, _ := strconv.Atoi(u.Port())
+					for _, db := range st.Databases {
+						if db.Name == c.Database {
+							fs = append(fs, engine.Forward{Database: db.Name, Namespace: db.Namespace, Service: db.Name, Port: ports[db.Name], Remote: remote})
+						}
 					}
 				}
-			}
-			fw := engine.NewForwarder(a.engineConfig(p))
-			var mu sync.Mutex
-			fw.Event = func(f engine.Forward, msg string) {
-				mu.Lock()
-				defer mu.Unlock()
-				a.note(fmt.Sprintf("%s: %s", f.Database, msg))
-			}
-			a.note("forwarding until Ctrl-C; kindred env prints the URLs")
-			return fw.Run(ctx, st, fs)
+				fw := engine.NewForwarder(a.engineConfig(p))
+				var mu sync.Mutex
+				fw.Event = func(f engine.Forward, msg string) {
+					mu.Lock()
+					defer mu.Unlock()
+					a.note(fmt.Sprintf("%s: %s", f.Database, msg))
+				}
+				a.note("forwarding until Ctrl-C; kindred env prints the URLs")
+				return fw.Run(ctx, st, fs)
+			})
 		},
 	}
 	f.add(cmd)

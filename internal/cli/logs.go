@@ -15,8 +15,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
+	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/stack"
 )
 
 func (a *app) logsCmd() *cobra.Command {
@@ -36,63 +39,47 @@ first. With more than one pod, each line starts with [pod/container].`,
 		Example: `  kindred logs orders
   kindred logs demo -f -c kindred
   kindred logs deployment/echo -n demo --tail 20`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{fmt.Errorf("%s takes one step or KIND/NAME, got %d arguments", cmd.CommandPath(), len(args))}
-			}
-			return nil
-		},
+		Args: cobra.MatchAll(minArgs(1, "a step or KIND/NAME"), maxArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(&f, f.stackArg())
-			if err != nil {
-				return err
-			}
-			defer t.stop()
-			st, p, ctx := t.st, t.p, t.ctx
-			acc, err := p.Access(ctx, st)
-			if err != nil {
-				return err
-			}
-			rc, err := acc.RESTConfig()
-			if err != nil {
-				return err
-			}
-			cs, err := kubernetes.NewForConfig(rc)
-			if err != nil {
-				return err
-			}
-			var sets []podSet
-			if kind, name, ok := strings.Cut(args[0], "/"); ok && !strings.Contains(name, "/") && !strings.Contains(kind, ".") {
-				ns := namespace
-				if ns == "" {
-					ns = "default"
-				}
-				s, err := workloadPods(ctx, cs, kind, ns, name)
+			return a.onTarget(&f, f.stackArg(), func(t *target) error {
+				st, p, ctx := t.st, t.p, t.ctx
+				_, _, cs, err := clients(ctx, p, st)
 				if err != nil {
 					return err
 				}
-				sets = append(sets, s)
-			} else {
-				rep, err := engine.NewStatus(a.engineConfig(p)).Run(ctx, st)
+				var sets []podSet
+				if kind, name, ok := strings.Cut(args[0], "/"); ok && !strings.Contains(name, "/") && !strings.Contains(kind, ".") {
+					ns := namespace
+					if ns == "" {
+						ns = "default"
+					}
+					s, err := workloadPods(ctx, cs, kind, ns, name)
+					if err != nil {
+						return err
+					}
+					sets = append(sets, s)
+				} else {
+					rep, err := engine.NewStatus(a.engineConfig(p)).Run(ctx, st)
+					if err != nil {
+						return err
+					}
+					if sets, err = stepPods(ctx, cs, rep, args[0]); err != nil {
+						return err
+					}
+				}
+				pods, err := listPods(ctx, cs, sets)
 				if err != nil {
 					return err
 				}
-				if sets, err = stepPods(ctx, cs, rep, args[0]); err != nil {
-					return err
+				if len(pods) == 0 {
+					return fmt.Errorf("%s has no pods", args[0])
 				}
-			}
-			pods, err := listPods(ctx, cs, sets)
-			if err != nil {
-				return err
-			}
-			if len(pods) == 0 {
-				return fmt.Errorf("%s has no pods", args[0])
-			}
-			opts := corev1.PodLogOptions{Follow: follow}
-			if tail >= 0 {
-				opts.TailLines = &tail
-			}
-			return streamLogs(ctx, cs, pods, opts, a.stdout)
+				opts := corev1.PodLogOptions{Follow: follow}
+				if tail >= 0 {
+					opts.TailLines = &tail
+				}
+				return streamLogs(ctx, cs, pods, opts, a.stdout)
+			})
 		},
 	}
 	f.add(cmd)
@@ -101,6 +88,31 @@ first. With more than one pod, each line starts with [pod/container].`,
 	cmd.Flags().Int64Var(&tail, "tail", -1, "only the last N lines of each pod (-1: all)")
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "the namespace of KIND/NAME (default: default)")
 	return cmd
+}
+
+// clients reaches the stack's cluster: how, its client configuration,
+// and a clientset.
+func clients(ctx context.Context, p cluster.Provider, st *stack.Stack) (cluster.Access, *rest.Config, kubernetes.Interface, error) {
+	acc, err := p.Access(ctx, st)
+	if err != nil {
+		return acc, nil, nil, err
+	}
+	rc, err := acc.RESTConfig()
+	if err != nil {
+		return acc, nil, nil, err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	return acc, rc, cs, err
+}
+
+// minArgs requires at least n arguments, saying what they are.
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usageError{fmt.Errorf("%s takes %s", cmd.CommandPath(), what)}
+		}
+		return nil
+	}
 }
 
 // podSet is a namespace and a selector of its pods (or one pod by name).

@@ -62,17 +62,7 @@ func (k *kindRun) kindred(args ...string) (string, int, time.Duration) {
 	if args[0] == "up" {
 		full = append([]string{"up", "--provider", "kind", "--node-image", k.image}, args[1:]...)
 	}
-	cmd := exec.Command(k.bin, full...)
-	cmd.Env = k.env
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		k.t.Fatal(err)
-	}
-	return string(out), code, time.Since(start)
+	return k.plain(full...)
 }
 
 // plain runs the CLI as a user does after up: no --provider, no

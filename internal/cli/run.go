@@ -114,6 +114,17 @@ func (a *app) target(f *clusterFlags, args []string) (*target, error) {
 	return &target{st: st, p: p, ctx: ctx, stop: stop}, nil
 }
 
+// onTarget runs fn on what a command acts on (see target), and stops the
+// target's context after.
+func (a *app) onTarget(f *clusterFlags, args []string, fn func(t *target) error) error {
+	t, err := a.target(f, args)
+	if err != nil {
+		return err
+	}
+	defer t.stop()
+	return fn(t)
+}
+
 // stackAndProvider loads the stack a command names and picks its provider.
 func (a *app) stackAndProvider(f *clusterFlags, args []string) (*stack.Stack, cluster.Provider, error) {
 	st, err := a.resolve(f, args)
@@ -287,16 +298,13 @@ in its pod, or its claims) also needs --delete-data. kindred diff shows
 what up would do.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(&f, args)
-			if err != nil {
-				return err
-			}
-			defer t.stop()
-			st, p, ctx := t.st, t.p, t.ctx
-			if f.dryRun {
-				return a.dryRun(ctx, st, p)
-			}
-			return a.up(ctx, &f, st, p, upOptions{parallel: parallel, lockTimeout: lockTimeout, prune: prune, deleteData: deleteData})
+			return a.onTarget(&f, args, func(t *target) error {
+				st, p, ctx := t.st, t.p, t.ctx
+				if f.dryRun {
+					return a.dryRun(ctx, st, p)
+				}
+				return a.up(ctx, &f, st, p, upOptions{parallel: parallel, lockTimeout: lockTimeout, prune: prune, deleteData: deleteData})
+			})
 		},
 	}
 	f.add(cmd)
@@ -390,42 +398,39 @@ recorded in the cluster instead, last level first. That reads the record
 in the cluster, so the stack file may have changed or be gone.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(&f, args)
-			if err != nil {
-				return err
-			}
-			defer t.stop()
-			st, p, ctx := t.st, t.p, t.ctx
-			if f.purge && (p.Name() != cluster.Kind || keepCluster) {
-				return usageError{fmt.Errorf("--purge needs the kind provider, without --keep-cluster")}
-			}
-			if d, ok := p.(cluster.Deleter); ok && !keepCluster {
-				// Deleting the cluster removes what it runs; uninstalling
-				// first would only take longer.
-				state, _ := cluster.State(ctx, p, st)
-				if err := d.Delete(ctx, st); err != nil {
+			return a.onTarget(&f, args, func(t *target) error {
+				st, p, ctx := t.st, t.p, t.ctx
+				if f.purge && (p.Name() != cluster.Kind || keepCluster) {
+					return usageError{fmt.Errorf("--purge needs the kind provider, without --keep-cluster")}
+				}
+				if d, ok := p.(cluster.Deleter); ok && !keepCluster {
+					// Deleting the cluster removes what it runs; uninstalling
+					// first would only take longer.
+					state, _ := cluster.State(ctx, p, st)
+					if err := d.Delete(ctx, st); err != nil {
+						return err
+					}
+					if err := a.registry().Forget(st); err != nil {
+						return err
+					}
+					what := map[string]string{cluster.Kind: "kind cluster", cluster.Sim: "simulated cluster"}[p.Name()]
+					if state == cluster.StateGone {
+						a.note(fmt.Sprintf("nothing to remove: no %s %s made by kindred", what, st.Cluster.Name))
+					} else {
+						a.note(fmt.Sprintf("removed %s %s, and everything it ran (the cluster is deleted whole; --keep-cluster uninstalls the stack instead)", what, st.Cluster.Name))
+					}
+					return nil
+				}
+				if _, ok := p.(cluster.Deleter); deleteCluster && !ok {
+					return usageError{fmt.Errorf("--delete-cluster does not delete clusters kindred did not create (--provider existing); nothing was changed")}
+				}
+				if _, err := engine.NewDown(a.engineConfig(p)).Run(ctx, st); errors.Is(err, cluster.ErrNoCluster) {
+					a.note("nothing to remove: " + err.Error())
+				} else if err != nil {
 					return err
 				}
-				if err := a.registry().Forget(st); err != nil {
-					return err
-				}
-				what := map[string]string{cluster.Kind: "kind cluster", cluster.Sim: "simulated cluster"}[p.Name()]
-				if state == cluster.StateGone {
-					a.note(fmt.Sprintf("nothing to remove: no %s %s made by kindred", what, st.Cluster.Name))
-				} else {
-					a.note(fmt.Sprintf("removed %s %s, and everything it ran (the cluster is deleted whole; --keep-cluster uninstalls the stack instead)", what, st.Cluster.Name))
-				}
-				return nil
-			}
-			if _, ok := p.(cluster.Deleter); deleteCluster && !ok {
-				return usageError{fmt.Errorf("--delete-cluster does not delete clusters kindred did not create (--provider existing); nothing was changed")}
-			}
-			if _, err := engine.NewDown(a.engineConfig(p)).Run(ctx, st); errors.Is(err, cluster.ErrNoCluster) {
-				a.note("nothing to remove: " + err.Error())
-			} else if err != nil {
-				return err
-			}
-			return a.registry().Forget(st)
+				return a.registry().Forget(st)
+			})
 		},
 	}
 	f.add(cmd)
@@ -443,56 +448,53 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "Show what the cluster runs and whether each step is healthy",
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := a.target(&f, args)
-			if err != nil {
-				return err
-			}
-			defer t.stop()
-			st, p, ctx := t.st, t.p, t.ctx
-			if state, _ := cluster.State(ctx, p, st); state == cluster.StateStopped {
-				return fmt.Errorf("%w: %s; start it with `kindred start %s`", cluster.ErrStopped, st.Cluster.Name, a.nameFor(st))
-			}
-			if a.useTUI() {
-				return a.runStatusTUI(ctx, p, st)
-			}
-			rep, err := engine.NewStatus(a.engineConfig(p)).Run(ctx, st)
-			if err != nil {
-				return err
-			}
-			if a.json() {
-				if err := a.writeJSON(rep); err != nil {
+			return a.onTarget(&f, args, func(t *target) error {
+				st, p, ctx := t.st, t.p, t.ctx
+				if state, _ := cluster.State(ctx, p, st); state == cluster.StateStopped {
+					return fmt.Errorf("%w: %s; start it with `kindred start %s`", cluster.ErrStopped, st.Cluster.Name, a.nameFor(st))
+				}
+				if a.useTUI() {
+					return a.runStatusTUI(ctx, p, st)
+				}
+				rep, err := engine.NewStatus(a.engineConfig(p)).Run(ctx, st)
+				if err != nil {
 					return err
 				}
-				for _, s := range rep.Steps {
-					if !s.Healthy {
-						return shownError{errors.New("the stack is unhealthy; see the report")}
+				if a.json() {
+					if err := a.writeJSON(rep); err != nil {
+						return err
 					}
+					for _, s := range rep.Steps {
+						if !s.Healthy {
+							return shownError{errors.New("the stack is unhealthy; see the report")}
+						}
+					}
+					return nil
+				}
+				fmt.Fprintf(a.stdout, "stack %q (kubeconfig %s)\n", rep.Stack, rep.Kubeconfig)
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "STEP\tKIND\tHEALTH\tDETAIL")
+				unhealthy := 0
+				for _, s := range rep.Steps {
+					h := "healthy"
+					if !s.Healthy {
+						h = "UNHEALTHY"
+						unhealthy++
+					}
+					detail := s.Message
+					if s.Endpoint != "" {
+						detail += " at " + s.Endpoint
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, s.Kind, h, detail)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				if unhealthy > 0 {
+					return fmt.Errorf("%d step%s unhealthy", unhealthy, plural(unhealthy))
 				}
 				return nil
-			}
-			fmt.Fprintf(a.stdout, "stack %q (kubeconfig %s)\n", rep.Stack, rep.Kubeconfig)
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "STEP\tKIND\tHEALTH\tDETAIL")
-			unhealthy := 0
-			for _, s := range rep.Steps {
-				h := "healthy"
-				if !s.Healthy {
-					h = "UNHEALTHY"
-					unhealthy++
-				}
-				detail := s.Message
-				if s.Endpoint != "" {
-					detail += " at " + s.Endpoint
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, s.Kind, h, detail)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if unhealthy > 0 {
-				return fmt.Errorf("%d step%s unhealthy", unhealthy, plural(unhealthy))
-			}
-			return nil
+			})
 		},
 	}
 	f.add(cmd)
