@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -92,5 +93,24 @@ func TestFlowCtrlC(t *testing.T) {
 	}
 	if !strings.Contains(out, "run the same command again") {
 		t.Errorf("the final screen does not say a re-run resumes:\n%s", out)
+	}
+}
+
+// The status dashboard in a test terminal at 80×24: the cursor moves down
+// to the database (the page scrolls to keep it in sight), f leaves the
+// page with the choice to forward it.
+func TestFlowStatusForward(t *testing.T) {
+	page := NewStatus(func(context.Context) StatusSnapshot { return snapshot() }, time.Hour, nil, false)
+	tm := teatest.NewTestModel(t, page, teatest.WithInitialTermSize(80, 24))
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("1 of 9 unhealthy")) }, teatest.WithDuration(5*time.Second))
+	for range 7 {
+		tm.Send(tea.KeyPressMsg{Code: tea.KeyDown})
+	}
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("> ✓ orders")) }, teatest.WithDuration(5*time.Second))
+	tm.Send(tea.KeyPressMsg{Code: 'f', Text: "f"})
+	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+	c := tm.FinalModel(t).(*Status).Choice()
+	if c == nil || c.Verb != "forward" || c.Row.Name != "orders" {
+		t.Errorf("the choice after f on orders: %+v", c)
 	}
 }

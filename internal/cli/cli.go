@@ -169,8 +169,10 @@ a kind cluster shaped like production, a CNI, ingress, certificates,
 databases and any helm chart or kustomize folder, installed as a parallel
 dependency graph with real readiness checks.
 
-Commands that take a STACK read ./kindred.yaml when it exists, and the
-embedded default stack otherwise. builtin:NAME names an embedded stack.
+Commands that take a STACK (a file, or builtin:NAME for an embedded stack)
+also take the name of a cluster kindred brought a stack up on (kindred ls).
+With none they read ./kindred.yaml when it exists; else up and diff use
+the embedded default stack, and the others the one cluster kindred knows.
 
 Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 		SilenceUsage:  true,
@@ -192,6 +194,11 @@ Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 			default:
 				return usageError{fmt.Errorf("invalid --output %q: want auto, tui, text, json or github", a.output)}
 			}
+			// In a GitHub Actions job, auto means the GitHub face, unless
+			// someone watches a terminal.
+			if v, _ := a.lookupEnv("GITHUB_ACTIONS"); v == "true" && a.output == OutputAuto && !a.onTerminal() {
+				a.output = OutputGitHub
+			}
 			level := slog.LevelWarn
 			if a.verbose > 0 {
 				level = slog.LevelInfo
@@ -208,6 +215,8 @@ Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", OutputAuto, "output: auto, tui, text, json or github (GitHub Actions annotations)")
 	root.PersistentFlags().CountVarP(&a.verbose, "verbose", "v", "log more (repeat for debug)")
 	root.AddCommand(a.initCmd(), a.validateCmd(), a.planCmd(), a.imagesCmd(), a.diagnoseCmd(), a.upCmd(), a.diffCmd(), a.downCmd(), a.stopCmd(), a.startCmd(), a.statusCmd(), a.openCmd(), a.logsCmd(), a.forwardCmd(), a.connectCmd(), a.lsCmd(), a.kubeconfigCmd(), a.credsCmd(), a.envCmd(), a.doctorCmd(), a.trustCmd(), a.schemaCmd(), a.versionCmd())
+	teach(root)
+	a.completions(root)
 	return root
 }
 

@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 
@@ -106,18 +105,11 @@ func (a *app) versionCmd() *cobra.Command {
 		Short: "Print kindred's version",
 		Args:  maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := Version
-			goVersion := ""
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				goVersion = bi.GoVersion
-				if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-					v = bi.Main.Version
-				}
-			}
 			if a.json() {
-				return a.writeJSON(map[string]string{"version": v, "go": goVersion})
+				v, goVersion, _ := strings.Cut(version(), " ")
+				return a.writeJSON(map[string]string{"version": v, "go": strings.Trim(goVersion, "()")})
 			}
-			fmt.Fprintf(a.stdout, "kindred %s (%s)\n", v, goVersion)
+			fmt.Fprintf(a.stdout, "kindred %s\n", version())
 			return nil
 		},
 	}

@@ -19,9 +19,10 @@ func (a *app) connectCmd() *cobra.Command {
 	var f clusterFlags
 	cmd := &cobra.Command{
 		Use:   "connect DATABASE [-c CLUSTER] [-- CLIENT ARGS...]",
-		Short: "Run the database's own client (psql, mysql, redis-cli) in its pod, logged in",
+		Short: "Run the database engine's own client in its pod, logged in",
 		Long: `Run the engine's own client inside the database's pod, logged in as the
-stack's user: psql, mysql or redis-cli, for a machine with none of them.
+stack's user: the command-line client the engine's image ships, for a
+machine without one.
 On a terminal it is interactive; otherwise it reads standard input.
 Arguments after -- go to the client.`,
 		Example: `  kindred connect orders
@@ -73,6 +74,7 @@ Arguments after -- go to the client.`,
 		},
 	}
 	f.add(cmd)
+	cmd.ValidArgsFunction = a.completeFromStack(&f, databaseNames)
 	cmd.Flags().StringVarP(&f.stack, "cluster", "c", "", "the cluster or stack (default ./kindred.yaml, else the only cluster kindred knows)")
 	return cmd
 }

@@ -60,6 +60,7 @@ kindred forward listens on; --in-cluster prints the addresses pods use.`,
 		},
 	}
 	f.add(cmd)
+	cmd.ValidArgsFunction = a.completeFromStack(&f, databaseNames)
 	cmd.Flags().StringVarP(&f.stack, "cluster", "c", "", "the cluster or stack (default ./kindred.yaml, else the only cluster kindred knows)")
 	cmd.Flags().StringVar(&f.stack, "stack", "", "the stack file or cluster (as -c)")
 	cmd.Flags().BoolVar(&show, "show", false, "print passwords instead of ****")

@@ -126,6 +126,7 @@ and for machines without a browser.`,
 		},
 	}
 	f.add(cmd)
+	cmd.ValidArgsFunction = a.completeFromStack(&f, routeNames)
 	cmd.Flags().StringVarP(&f.stack, "cluster", "c", "", "the cluster or stack (default ./kindred.yaml, else the only cluster kindred knows)")
 	cmd.Flags().BoolVar(&urlOnly, "url", false, "print the URL instead of opening it")
 	return cmd

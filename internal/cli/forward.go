@@ -114,6 +114,7 @@ the new one on the same port. It runs until Ctrl-C.`,
 		},
 	}
 	f.add(cmd)
+	cmd.ValidArgsFunction = a.completeFromStack(&f, databaseNames)
 	cmd.Flags().StringVarP(&f.stack, "cluster", "c", "", "the cluster or stack (default ./kindred.yaml, else the only cluster kindred knows)")
 	return cmd
 }

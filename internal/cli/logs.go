@@ -83,6 +83,7 @@ first. With more than one pod, each line starts with [pod/container].`,
 		},
 	}
 	f.add(cmd)
+	cmd.ValidArgsFunction = a.completeFromStack(&f, stepNames)
 	cmd.Flags().StringVarP(&f.stack, "cluster", "c", "", "the cluster or stack (default ./kindred.yaml, else the only cluster kindred knows)")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep streaming new lines")
 	cmd.Flags().Int64Var(&tail, "tail", -1, "only the last N lines of each pod (-1: all)")

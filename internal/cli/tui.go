@@ -40,6 +40,12 @@ func (a *app) useTUI() bool {
 	if v, _ := a.lookupEnv("TERM"); v == "dumb" {
 		return false
 	}
+	return a.onTerminal()
+}
+
+// onTerminal reports whether both standard input and output are a
+// terminal.
+func (a *app) onTerminal() bool {
 	in, ok1 := a.stdin.(*os.File)
 	out, ok2 := a.stdout.(*os.File)
 	return ok1 && ok2 && term.IsTerminal(int(in.Fd())) && term.IsTerminal(int(out.Fd()))
