@@ -67,7 +67,9 @@ type app struct {
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
 	output         string
-	verbose        int
+	// githubAuto: the GitHub face was chosen by GITHUB_ACTIONS, not -o.
+	githubAuto bool
+	verbose    int
 	log            *slog.Logger
 }
 
@@ -197,7 +199,7 @@ Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 			// In a GitHub Actions job, auto means the GitHub face, unless
 			// someone watches a terminal.
 			if v, _ := a.lookupEnv("GITHUB_ACTIONS"); v == "true" && a.output == OutputAuto && !a.onTerminal() {
-				a.output = OutputGitHub
+				a.output, a.githubAuto = OutputGitHub, true
 			}
 			level := slog.LevelWarn
 			if a.verbose > 0 {

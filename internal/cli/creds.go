@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -97,12 +99,19 @@ addresses pods use.`,
 					if list, err = a.onHost(st, list); err != nil {
 						return err
 					}
+				}
+				vars := [][2]string{{"KUBECONFIG", acc.Kubeconfig}}
+				for _, c := range list {
+					vars = append(vars, [2]string{strings.ToUpper(strings.ReplaceAll(c.Database, "-", "_")) + "_URL", c.URL})
+				}
+				if a.output == OutputGitHub && !a.githubAuto {
+					return a.githubEnv(vars, list)
+				}
+				if !inCluster && len(list) > 0 {
 					fmt.Fprintf(a.stdout, "# the databases are on 127.0.0.1 while `kindred forward %s` runs\n", a.nameFor(st))
 				}
-				fmt.Fprintf(a.stdout, "export KUBECONFIG=%s\n", shellQuote(acc.Kubeconfig))
-				for _, c := range list {
-					name := strings.ToUpper(strings.ReplaceAll(c.Database, "-", "_")) + "_URL"
-					fmt.Fprintf(a.stdout, "export %s=%s\n", name, shellQuote(c.URL))
+				for _, v := range vars {
+					fmt.Fprintf(a.stdout, "export %s=%s\n", v[0], shellQuote(v[1]))
 				}
 				return nil
 			})
@@ -111,6 +120,45 @@ addresses pods use.`,
 	f.add(cmd)
 	cmd.Flags().BoolVar(&inCluster, "in-cluster", false, "the addresses pods use, not the host's")
 	return cmd
+}
+
+// githubEnv exports vars to the next steps of a GitHub Actions job, by
+// appending them to $GITHUB_ENV, after asking the runner to mask every
+// password and URL that holds one in the job's logs.
+func (a *app) githubEnv(vars [][2]string, creds []database.Credential) error {
+	path, ok := a.lookupEnv("GITHUB_ENV")
+	if !ok || path == "" {
+		return usageError{errors.New("-o github writes the exports to $GITHUB_ENV, which is not set: run it in a GitHub Actions job, or leave -o github out for shell exports")}
+	}
+	for _, c := range creds {
+		if u, err := url.Parse(c.URL); err == nil {
+			if pw, ok := u.User.Password(); ok && pw != "" {
+				fmt.Fprintf(a.stdout, "::add-mask::%s\n", pw)
+			}
+		}
+		fmt.Fprintf(a.stdout, "::add-mask::%s\n", c.URL)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, v := range vars {
+		if strings.ContainsAny(v[1], "\r\n") {
+			_ = f.Close()
+			return fmt.Errorf("%s holds a line break, which $GITHUB_ENV cannot take this way", v[0])
+		}
+		if _, err := fmt.Fprintf(f, "%s=%s\n", v[0], v[1]); err != nil {
+			_ = f.Close()
+			return err
+		}
+		names = append(names, v[0])
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	a.note("exported " + strings.Join(names, ", ") + " to $GITHUB_ENV (passwords masked in the job's logs)")
+	return nil
 }
 
 // shellQuote quotes s for a POSIX shell: in single quotes, where nothing

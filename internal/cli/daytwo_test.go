@@ -81,6 +81,31 @@ databases:
 		}
 	}
 
+	// The GitHub face: a run's job summary, and env's exports to
+	// $GITHUB_ENV with every password masked first.
+	summary, ghenv := filepath.Join(home, "summary.md"), filepath.Join(home, "github.env")
+	t.Setenv("GITHUB_STEP_SUMMARY", summary)
+	t.Setenv("GITHUB_ENV", ghenv)
+	if out := must("up", "shop", "-o", "github"); !strings.Contains(out, "::group::unchanged orders") {
+		t.Errorf("up -o github has no group per step:\n%s", out)
+	}
+	if b, err := os.ReadFile(summary); err != nil || !strings.Contains(string(b), "| `orders` | unchanged |") || !strings.Contains(string(b), "```mermaid\ngantt") ||
+		!strings.Contains(string(b), "postgres://kindred:****@") {
+		t.Errorf("the job summary: %v\n%s", err, b)
+	}
+	out = must("env", "shop", "-o", "github")
+	b, err := os.ReadFile(ghenv)
+	m := regexp.MustCompile(`(?m)^ORDERS_URL=postgres://kindred:([^@]+)@127\.0\.0\.1:\d+/orders`).FindSubmatch(b)
+	if err != nil || m == nil || !strings.Contains(string(b), "KUBECONFIG=") {
+		t.Fatalf("$GITHUB_ENV after env -o github: %v\n%s", err, b)
+	}
+	pw := string(m[1])
+	if !strings.HasPrefix(out, "::add-mask::"+pw+"\n") || strings.Count(out, pw) != 2 {
+		t.Errorf("env -o github must mask the password before anything, and print it nowhere else:\n%s", out)
+	}
+	t.Setenv("GITHUB_STEP_SUMMARY", "")
+	t.Setenv("GITHUB_ENV", "")
+
 	// Something to find again after stop and start.
 	kubeconfig := strings.TrimSpace(must("kubeconfig", "shop"))
 	cs := clientFor(t, kubeconfig)

@@ -368,7 +368,11 @@ func (a *app) up(ctx context.Context, f *clusterFlags, st *stack.Stack, p cluste
 		if !a.json() && a.output != OutputGitHub {
 			ask = a.terminalAsker()
 		}
-		_, err = run(ctx, a.sink(), ask)
+		sink := a.sink()
+		_, err = run(ctx, sink, ask)
+		if gh, ok := sink.(*render.GitHub); ok {
+			a.jobSummary(gh, st)
+		}
 	}
 	a.remember(context.WithoutCancel(ctx), f, p, st, err == nil)
 	if err == nil && !a.json() {

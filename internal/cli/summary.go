@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/component/database"
+	"kindred.dev/kindred/pkg/render"
 	"kindred.dev/kindred/pkg/stack"
 )
 
@@ -58,4 +60,28 @@ func ingressOf(st *stack.Stack) (component.Ingress, bool) {
 		return nil, false
 	}
 	return component.IngressFor(st.Ingress.Controller)
+}
+
+// jobSummary appends the run's Markdown summary to $GITHUB_STEP_SUMMARY,
+// when GitHub Actions names one: the steps, their times, the critical
+// path and the timeline, the routes and the databases' URLs, masked.
+func (a *app) jobSummary(gh *render.GitHub, st *stack.Stack) {
+	path, ok := a.lookupEnv("GITHUB_STEP_SUMMARY")
+	if !ok || path == "" {
+		return
+	}
+	var extra []string
+	for _, r := range st.Routes {
+		extra = append(extra, "route "+st.RouteURL(r))
+	}
+	for _, c := range database.Masked(st) {
+		extra = append(extra, fmt.Sprintf("database `%s` (password: secret `%s`)", c.URL, c.Secret))
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		a.log.Warn("not writing the job summary", "err", err)
+		return
+	}
+	defer f.Close()
+	render.JobSummary(f, "kindred up "+st.Metadata.Name, gh.Steps(), extra)
 }

@@ -4,6 +4,7 @@
 package render
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -129,37 +130,95 @@ func Duration(d time.Duration) string {
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 }
 
-// GitHub writes whole lines like Text, folds each step's progress into a
-// collapsible group, and turns failures into error annotations, for GitHub
-// Actions logs.
+// GitHub writes whole lines like Text for GitHub Actions logs: each step's
+// lines, its progress included, in a collapsible ::group:: printed when
+// the step ends (steps run in parallel, so their lines would interleave
+// otherwise), failures as error annotations. It keeps each step's times
+// for a job summary (Summary).
 type GitHub struct {
-	mu   sync.Mutex
-	w    io.Writer
-	text *Text
+	mu      sync.Mutex
+	w       io.Writer
+	text    *Text
+	pending map[string]*bytes.Buffer
+	steps   []Timed
+	started map[string]time.Time
+}
+
+// Timed is one step of a run with its times and outcome, for the job
+// summary and the diagnostics bundle's timeline.
+type Timed struct {
+	Step, Kind, Outcome string
+	Start, End          time.Time
 }
 
 // NewGitHub returns a GitHub Actions renderer.
-func NewGitHub(w io.Writer) *GitHub { return &GitHub{w: w, text: NewText(w, true)} }
+func NewGitHub(w io.Writer) *GitHub {
+	return &GitHub{w: w, text: NewText(w, true), pending: map[string]*bytes.Buffer{}, started: map[string]time.Time{}}
+}
 
 // Emit prints e.
 func (g *GitHub) Emit(e event.Event) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch e.Type {
-	case event.StepFailed:
+	case event.StepStarted:
+		g.started[e.Step] = e.Time
+		g.buffer(e.Step, e)
+	case event.StepProgress:
+		if e.Step == "" {
+			g.text.Emit(e)
+			return
+		}
+		g.buffer(e.Step, e)
+	case event.StepSucceeded, event.StepFailed, event.StepSkipped:
+		outcome := map[event.Type]string{event.StepSucceeded: "unchanged", event.StepFailed: "failed", event.StepSkipped: "skipped"}[e.Type]
+		if e.Changed {
+			outcome = "changed"
+		}
+		if e.Removed {
+			outcome = "removed"
+		}
+		start, ok := g.started[e.Step]
+		if !ok {
+			start = e.Time.Add(-e.Elapsed)
+		}
+		g.steps = append(g.steps, Timed{Step: e.Step, Kind: e.Kind, Outcome: outcome, Start: start, End: e.Time})
+		fmt.Fprintf(g.w, "::group::%s %s (%s)\n", outcome, e.Step, Duration(e.Elapsed))
+		if b := g.pending[e.Step]; b != nil {
+			_, _ = g.w.Write(b.Bytes())
+			delete(g.pending, e.Step)
+		}
 		g.text.Emit(e)
-		fmt.Fprintf(g.w, "::error title=kindred step %s failed::%s\n", e.Step, escapeGitHub(e.Message))
-	case event.StepSkipped:
-		g.text.Emit(e)
-		fmt.Fprintf(g.w, "::warning title=kindred step %s skipped::%s\n", e.Step, escapeGitHub(e.Message))
-	case event.StepSucceeded:
-		g.text.Emit(e)
-		if e.Repaired {
+		fmt.Fprintln(g.w, "::endgroup::")
+		switch {
+		case e.Type == event.StepFailed:
+			fmt.Fprintf(g.w, "::error title=kindred step %s failed::%s\n", e.Step, escapeGitHub(e.Message))
+		case e.Type == event.StepSkipped:
+			fmt.Fprintf(g.w, "::warning title=kindred step %s skipped::%s\n", e.Step, escapeGitHub(e.Message))
+		case e.Repaired:
 			fmt.Fprintf(g.w, "::notice title=kindred step %s repaired drift::%s\n", e.Step, escapeGitHub(strings.TrimPrefix(e.Message, "repaired: ")))
 		}
 	default:
 		g.text.Emit(e)
 	}
+}
+
+// buffer keeps a step's line until the step ends.
+func (g *GitHub) buffer(step string, e event.Event) {
+	b := g.pending[step]
+	if b == nil {
+		b = &bytes.Buffer{}
+		g.pending[step] = b
+	}
+	t := NewText(b, true)
+	t.Emit(e)
+}
+
+// Steps are the steps that ended so far, in the order they ended.
+func (g *GitHub) Steps() []Timed {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Timed(nil), g.steps...)
 }
 
 // escapeGitHub escapes a workflow command's message.

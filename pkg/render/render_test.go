@@ -45,3 +45,18 @@ func TestRenderersGolden(t *testing.T) {
 		})
 	}
 }
+
+// The job summary of the recorded run: the table with the critical path
+// (cluster, then db, which ended last), and the Mermaid timeline.
+func TestJobSummaryGolden(t *testing.T) {
+	var b bytes.Buffer
+	g := NewGitHub(&bytes.Buffer{})
+	for _, e := range stream() {
+		g.Emit(e)
+	}
+	JobSummary(&b, "kindred up shop", g.Steps(), []string{"route https://web.shop.localhost/"})
+	golden.Check(t, "summary.md", b.Bytes())
+	if crit := CriticalPath(g.Steps()); !crit["cluster"] || !crit["db"] || crit["api"] {
+		t.Errorf("critical path %v, want cluster and db", crit)
+	}
+}
