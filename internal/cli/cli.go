@@ -70,7 +70,7 @@ type app struct {
 	// githubAuto: the GitHub face was chosen by GITHUB_ACTIONS, not -o.
 	githubAuto bool
 	verbose    int
-	log            *slog.Logger
+	log        *slog.Logger
 }
 
 // Run executes the command line args and returns the exit code.

@@ -68,7 +68,9 @@ func Timeline(w io.Writer, title string, steps []Timed) {
 }
 
 // mermaidText keeps a name from ending a gantt line early.
-func mermaidText(s string) string { return strings.NewReplacer(":", " ", "#", " ", ";", " ").Replace(s) }
+func mermaidText(s string) string {
+	return strings.NewReplacer(":", " ", "#", " ", ";", " ").Replace(s)
+}
 
 // JobSummary writes a GitHub job summary in Markdown: each step with its
 // outcome and duration, the critical path, then the timeline. extra lines
