@@ -11,6 +11,7 @@ import (
 	"kindred.dev/kindred/internal/schema"
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/engine"
+	"kindred.dev/kindred/pkg/event"
 	"kindred.dev/kindred/pkg/plan"
 )
 
@@ -85,18 +86,28 @@ as JSON, with its steps and levels.`,
 }
 
 func (a *app) schemaCmd() *cobra.Command {
-	return &cobra.Command{
+	var events bool
+	cmd := &cobra.Command{
 		Use:   "schema",
-		Short: "Print the JSON Schema of stack files, for editors",
+		Short: "Print the JSON Schema of stack files, for editors (--events: of the JSON event stream)",
 		Long: `Print the JSON Schema of stack files. Save it and point yaml-language-server
 at it with a modeline at the top of a stack file:
 
-  # yaml-language-server: $schema=./stack.schema.json`,
+  # yaml-language-server: $schema=./stack.schema.json
+
+With --events, print the JSON Schema of the lines up and down print with
+-o json (schema kindred.dev/events/v1), for programs that read them.`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if events {
+				_, err := a.stdout.Write(event.JSONSchema)
+				return err
+			}
 			return a.writeJSON(schema.Stack())
 		},
 	}
+	cmd.Flags().BoolVar(&events, "events", false, "the schema of the JSON event stream instead")
+	return cmd
 }
 
 func (a *app) versionCmd() *cobra.Command {
@@ -165,7 +176,7 @@ CNI operator's, for one) are not in the charts and so not in the list.`,
 // a line of text, or a JSON object with the message.
 func (a *app) note(msg string) {
 	if a.json() {
-		_ = a.writeJSONLine(map[string]string{"type": "note", "message": msg})
+		_ = a.writeJSONLine(map[string]string{"schema": event.SchemaVersion, "type": "note", "message": msg})
 		return
 	}
 	fmt.Fprintln(a.stdout, msg)

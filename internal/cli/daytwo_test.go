@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"kindred.dev/kindred/internal/eventschema"
 	"kindred.dev/kindred/internal/testbed"
 	"kindred.dev/kindred/pkg/sim"
 )
@@ -105,6 +106,10 @@ databases:
 	}
 	t.Setenv("GITHUB_STEP_SUMMARY", "")
 	t.Setenv("GITHUB_ENV", "")
+	// Every line of the JSON stream matches the published schema.
+	if n, err := eventschema.Check([]byte(must("up", "shop", "-o", "json"))); err != nil || n < 5 {
+		t.Errorf("up -o json against the events schema: %d lines: %v", n, err)
+	}
 
 	// Something to find again after stop and start.
 	kubeconfig := strings.TrimSpace(must("kubeconfig", "shop"))

@@ -5,6 +5,7 @@
 package event
 
 import (
+	_ "embed" // the events' JSON Schema
 	"sync"
 	"time"
 )
@@ -23,9 +24,22 @@ const (
 	Finished      Type = "finished"
 )
 
+// SchemaVersion names the JSON form of events, which JSONSchema
+// describes; every event line `-o json` prints carries it. A change that
+// could break a reader gets a new version.
+const SchemaVersion = "kindred.dev/events/v1"
+
+// JSONSchema is the JSON Schema of the lines `kindred up -o json` and
+// `kindred down -o json` print: events, notes and a final error.
+//
+//go:embed events.schema.json
+var JSONSchema []byte
+
 // Event is one thing that happened in a run.
 type Event struct {
-	Time time.Time `json:"time"`
+	// Schema is SchemaVersion in JSON output; empty elsewhere.
+	Schema string    `json:"schema,omitempty"`
+	Time   time.Time `json:"time"`
 	Type Type      `json:"type"`
 	// Step is the step's ID; empty for run-wide events.
 	Step string `json:"step,omitempty"`

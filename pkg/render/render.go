@@ -116,6 +116,7 @@ func NewJSON(w io.Writer) *JSON { return &JSON{enc: json.NewEncoder(w)} }
 func (j *JSON) Emit(e event.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	e.Schema = event.SchemaVersion
 	_ = j.enc.Encode(e)
 }
 

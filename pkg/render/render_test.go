@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"kindred.dev/kindred/internal/eventschema"
 	"kindred.dev/kindred/internal/golden"
 	"kindred.dev/kindred/pkg/event"
 )
@@ -58,5 +59,35 @@ func TestJobSummaryGolden(t *testing.T) {
 	golden.Check(t, "summary.md", b.Bytes())
 	if crit := CriticalPath(g.Steps()); !crit["cluster"] || !crit["db"] || crit["api"] {
 		t.Errorf("critical path %v, want cluster and db", crit)
+	}
+}
+
+// Every kind of event, as the JSON renderer writes it, matches the
+// published schema; and the schema refuses what is not an event.
+func TestEventsMatchTheSchema(t *testing.T) {
+	var b bytes.Buffer
+	j := NewJSON(&b)
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, e := range append(stream(),
+		event.Event{Time: t0, Type: event.StepSucceeded, Step: "db", Kind: "database", Changed: true, Repaired: true, Message: "repaired: StatefulSet default/db", Elapsed: time.Second},
+		event.Event{Time: t0, Type: event.StepSucceeded, Step: "old", Kind: "component", Removed: true},
+		event.Event{Time: t0, Type: event.Finished, Summary: &event.Summary{Removed: 1, Repaired: 1, Cancelled: true}, Notes: []string{"CRDs kept"}},
+	) {
+		j.Emit(e)
+	}
+	b.WriteString(`{"schema":"kindred.dev/events/v1","type":"note","message":"removed kind cluster shop"}` + "\n")
+	b.WriteString(`{"error":"1 problem found","problems":[{"file":"a.yaml","line":4,"column":1,"message":"unknown field"}]}` + "\n")
+	n, err := eventschema.Check(b.Bytes())
+	if err != nil || n != len(stream())+5 {
+		t.Fatalf("%d lines checked: %v", n, err)
+	}
+	for _, bad := range []string{
+		`{"time":"2026-11-25T12:00:00Z","type":"plan"}`,
+		`{"schema":"kindred.dev/events/v1","time":"2026-11-25T12:00:00Z","type":"exploded"}`,
+		`{"schema":"kindred.dev/events/v1","time":"yesterday","type":"plan"}`,
+	} {
+		if _, err := eventschema.Check([]byte(bad)); err == nil {
+			t.Errorf("the schema accepted %s", bad)
+		}
 	}
 }
