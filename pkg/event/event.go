@@ -40,7 +40,7 @@ type Event struct {
 	// Schema is SchemaVersion in JSON output; empty elsewhere.
 	Schema string    `json:"schema,omitempty"`
 	Time   time.Time `json:"time"`
-	Type Type      `json:"type"`
+	Type   Type      `json:"type"`
 	// Step is the step's ID; empty for run-wide events.
 	Step string `json:"step,omitempty"`
 	Kind string `json:"kind,omitempty"`
