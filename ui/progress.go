@@ -37,8 +37,15 @@ type Progress struct {
 	width    int
 	steps    map[string]*stepState
 	order    []string // by level, then ID
-	selected int
+	// selected is the ID of the step the cursor is on, so the cursor
+	// stays on it while the steps above finish.
+	selected string
 	showLog  bool
+	// header says what the run creates (cluster, nodes, version,
+	// provider); below the title.
+	header string
+	// quitting is set while q waits for its y.
+	quitting bool
 	started  time.Time
 	// cancelling is set once Ctrl-C asked the run to stop.
 	cancelling bool
@@ -71,6 +78,9 @@ func NewProgress(title string, cancel func(), clock Clock, color bool) *Progress
 	}
 }
 
+// WithHeader sets the line under the title that says what is created.
+func (m *Progress) WithHeader(h string) *Progress { m.header = h; return m }
+
 // Init starts the spinner.
 func (m *Progress) Init() tea.Cmd { return m.spin.Tick }
 
@@ -87,28 +97,31 @@ func (m *Progress) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.asking = nil
 			return m, nil
 		}
+		if m.quitting && msg.String() != "ctrl+c" {
+			// q asked whether to cancel: only y does.
+			m.quitting = false
+			if msg.String() == "y" || msg.String() == "Y" {
+				m.stop()
+			}
+			return m, nil
+		}
 		switch msg.String() {
-		case "ctrl+c", "q":
+		case "ctrl+c":
 			if m.asking != nil {
 				m.asking.Answer <- false
 				m.asking = nil
 			}
+			m.stop()
+		case "q":
 			if !m.cancelling && !m.finished {
-				m.cancelling = true
-				if m.cancel != nil {
-					m.cancel()
-				}
+				m.quitting = true
 			}
 		case "l":
 			m.showLog = !m.showLog
 		case "up", "k":
-			if m.selected > 0 {
-				m.selected--
-			}
+			m.moveCursor(-1)
 		case "down", "j":
-			if m.selected < len(m.live())-1 {
-				m.selected++
-			}
+			m.moveCursor(1)
 		}
 	case spinner.TickMsg:
 		var cmd tea.Cmd
@@ -121,6 +134,48 @@ func (m *Progress) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Sequence(tea.Println(m.final()), tea.Quit)
 	}
 	return m, nil
+}
+
+// stop cancels the run, once.
+func (m *Progress) stop() {
+	if !m.cancelling && !m.finished {
+		m.cancelling = true
+		if m.cancel != nil {
+			m.cancel()
+		}
+	}
+}
+
+// cursor is the index in live of the selected step: the step it was on,
+// else the first one after it in plan order that still runs.
+func (m *Progress) cursor(live []*stepState) int {
+	if len(live) == 0 || m.selected == "" {
+		return 0
+	}
+	after := false
+	for _, id := range m.order {
+		if id == m.selected {
+			after = true
+		}
+		if !after {
+			continue
+		}
+		for i, s := range live {
+			if s.id == id {
+				return i
+			}
+		}
+	}
+	return len(live) - 1
+}
+
+func (m *Progress) moveCursor(by int) {
+	live := m.live()
+	if len(live) == 0 {
+		return
+	}
+	i := min(max(m.cursor(live)+by, 0), len(live)-1)
+	m.selected = live[i].id
 }
 
 // apply folds one event into the page; a finished step prints above.
@@ -170,10 +225,38 @@ func (m *Progress) apply(e event.Event) tea.Cmd {
 		s.status, s.elapsed, s.detail = "failed", e.Elapsed, e.Message
 		return tea.Println(m.line(s))
 	case event.StepSkipped:
+		// Said once, with the others skipped for the same cause, at the end.
 		s.status, s.detail = "skipped", e.Message
-		return tea.Println(m.line(s))
 	}
 	return nil
+}
+
+// skippedLines says the skipped steps in one line per failed step they
+// waited on: "3 steps skipped because db failed: api, web, job".
+func (m *Progress) skippedLines() []string {
+	var failed, skipped []string
+	for _, id := range m.order {
+		switch m.steps[id].status {
+		case "failed":
+			failed = append(failed, id)
+		case "skipped":
+			skipped = append(skipped, id)
+		}
+	}
+	if len(skipped) == 0 {
+		return nil
+	}
+	cause := "an earlier step failed"
+	switch len(failed) {
+	case 0:
+		cause = "the run was cancelled"
+	case 1:
+		cause = failed[0] + " failed"
+	default:
+		cause = strings.Join(failed, " and ") + " failed"
+	}
+	n := len(skipped)
+	return []string{m.st.skipped.Render(fmt.Sprintf("- %d step%s skipped because %s", n, map[bool]string{true: "", false: "s"}[n == 1], cause)) + m.st.dim.Render(": "+strings.Join(skipped, ", "))}
 }
 
 // live lists the steps not finished yet, in plan order.
@@ -213,8 +296,13 @@ func (m *Progress) View() tea.View {
 	var b strings.Builder
 	done := len(m.order) - len(m.live())
 	fmt.Fprintf(&b, "%s %s\n", m.st.title.Render(m.title), m.st.dim.Render(fmt.Sprintf("%d/%d steps, %s", done, len(m.order), render.Duration(m.clock().Sub(m.started)))))
+	if m.header != "" {
+		b.WriteString(m.st.dim.Render(truncate(m.header, max(20, m.width))) + "\n")
+	}
 	lastLevel := -2
-	for i, s := range m.live() {
+	live := m.live()
+	sel := m.cursor(live)
+	for i, s := range live {
 		if s.level != lastLevel && s.level >= 0 {
 			b.WriteString(m.st.level.Render(fmt.Sprintf("level %d", s.level)) + "\n")
 			lastLevel = s.level
@@ -225,7 +313,7 @@ func (m *Progress) View() tea.View {
 			timing = " " + render.Duration(m.clock().Sub(s.started))
 		}
 		cursor := " "
-		if i == m.selected {
+		if i == sel {
 			cursor = ">"
 		}
 		line := fmt.Sprintf("%s %s %s%s", cursor, mark, s.id, m.st.dim.Render(timing))
@@ -234,8 +322,8 @@ func (m *Progress) View() tea.View {
 		}
 		b.WriteString(line + "\n")
 	}
-	if live := m.live(); m.showLog && m.selected < len(live) {
-		s := live[m.selected]
+	if m.showLog && sel < len(live) {
+		s := live[sel]
 		b.WriteString(m.st.title.Render("log of "+s.id) + "\n")
 		start := max(0, len(s.log)-8)
 		for _, l := range s.log[start:] {
@@ -253,7 +341,12 @@ func (m *Progress) View() tea.View {
 		b.WriteString(m.st.help.Render("y yes · any other key no"))
 		return tea.NewView(b.String())
 	}
-	b.WriteString(m.st.help.Render("↑/↓ select · l log · ctrl+c cancel"))
+	if m.quitting {
+		b.WriteString(m.st.failed.Render("Cancel the run? What finished stays; the next run resumes.") + "\n")
+		b.WriteString(m.st.help.Render("y cancel · any other key go on"))
+		return tea.NewView(b.String())
+	}
+	b.WriteString(m.st.help.Render("↑/↓ select · l log · q or ctrl+c cancel"))
 	return tea.NewView(b.String())
 }
 
@@ -266,17 +359,29 @@ func (m *Progress) final() string {
 	}
 	line := fmt.Sprintf("%s in %s: %s%d changed, %d unchanged, %d failed, %d skipped",
 		m.title, render.Duration(m.clock().Sub(m.started)), removed, s.Changed, s.Unchanged, s.Failed, s.Skipped)
-	if s.Cancelled {
+	if sk := m.skippedLines(); len(sk) > 0 && !s.Cancelled {
+		line = strings.Join(sk, "\n") + "\n" + line
+	}
+	if s.Cancelled || m.cancelling {
 		var left []string
 		for _, id := range m.order {
 			if st := m.steps[id]; st.status == "skipped" || st.status == "pending" || st.status == "running" {
 				left = append(left, id)
 			}
 		}
-		line += "\ncancelled; not done: " + strings.Join(left, ", ") + "\nrun the same command again to resume where this run stopped"
+		if len(left) > 0 {
+			line += "\ncancelled; not done: " + strings.Join(left, ", ")
+		} else {
+			line += "\ncancelled after every step had finished"
+		}
+		line += "\nrun the same command again to resume where this run stopped"
 	}
 	return line
 }
+
+// Cancelled reports whether the user cancelled the run (Ctrl-C, or q
+// then y).
+func (m *Progress) Cancelled() bool { return m.cancelling }
 
 // Err is the run's error, once it finished.
 func (m *Progress) Err() error { return m.err }

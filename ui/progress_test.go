@@ -128,3 +128,53 @@ func TestProgressConfirm(t *testing.T) {
 		}
 	}
 }
+
+// q asks before cancelling (any key but y goes on); the cursor stays on
+// its step while the steps above it finish; skipped steps are one line
+// naming their cause; the header says what the run creates.
+func TestProgressTrust(t *testing.T) {
+	f := newFixture(t)
+	f.page.WithHeader("kind cluster shop · 2 nodes · Kubernetes v1.35.4")
+	f.event(event.Event{Type: event.PlanReady, Levels: [][]string{{"cluster"}, {"calico", "orders", "redis"}, {"api", "web"}}})
+	f.event(event.Event{Type: event.StepStarted, Step: "cluster"})
+	if v := f.view(); !strings.Contains(v, "kind cluster shop · 2 nodes · Kubernetes v1.35.4") {
+		t.Errorf("no header:\n%s", v)
+	}
+	f.send(tea.KeyPressMsg{Code: 'q', Text: "q"})
+	if v := f.view(); !strings.Contains(v, "Cancel the run?") || f.cancel != 0 {
+		t.Errorf("q should ask first (cancelled %d times):\n%s", f.cancel, v)
+	}
+	f.send(tea.KeyPressMsg{Code: 'n', Text: "n"})
+	if v := f.view(); strings.Contains(v, "Cancel the run?") || f.cancel != 0 {
+		t.Errorf("q then n should go on (cancelled %d times):\n%s", f.cancel, v)
+	}
+	// The cursor on redis stays there as cluster and calico finish.
+	for range 3 {
+		f.send(tea.KeyPressMsg{Code: tea.KeyDown})
+	}
+	if v := f.view(); !strings.Contains(v, "> · redis") {
+		t.Fatalf("the cursor should be on redis:\n%s", v)
+	}
+	f.event(event.Event{Type: event.StepSucceeded, Step: "cluster", Changed: true})
+	f.event(event.Event{Type: event.StepStarted, Step: "calico"})
+	f.event(event.Event{Type: event.StepSucceeded, Step: "calico", Changed: true})
+	if v := f.view(); !strings.Contains(v, "> · redis") {
+		t.Errorf("the cursor left redis when the steps above finished:\n%s", v)
+	}
+	f.event(event.Event{Type: event.StepFailed, Step: "orders", Message: "boom"})
+	f.event(event.Event{Type: event.StepSucceeded, Step: "redis", Changed: true})
+	for _, s := range []string{"api", "web"} {
+		if cmd := f.event(event.Event{Type: event.StepSkipped, Step: s, Message: "needs orders, which failed"}); cmd != nil {
+			t.Errorf("skipping %s printed a line of its own", s)
+		}
+	}
+	final := f.page.final()
+	if !strings.Contains(final, "- 2 steps skipped because orders failed: api, web") || strings.Count(final, "skipped because") != 1 {
+		t.Errorf("the skipped steps should be one line:\n%s", final)
+	}
+	f.send(tea.KeyPressMsg{Code: 'q', Text: "q"})
+	f.send(tea.KeyPressMsg{Code: 'y', Text: "y"})
+	if f.cancel != 1 {
+		t.Errorf("q then y should cancel once, cancelled %d times", f.cancel)
+	}
+}

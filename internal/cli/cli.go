@@ -14,8 +14,10 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"kindred.dev/kindred/pkg/engine"
 	"kindred.dev/kindred/pkg/stack"
@@ -27,6 +29,9 @@ const (
 	ExitOK       = 0
 	ExitFailure  = 1
 	ExitBadInput = 2
+	// ExitCancelled is a run stopped by Ctrl-C (or SIGTERM), as shells
+	// report a command interrupted by SIGINT.
+	ExitCancelled = 130
 )
 
 // Output modes for --output.
@@ -59,6 +64,13 @@ func (e usageError) Unwrap() error { return e.err }
 type shownError struct{ err error }
 
 func (e shownError) Error() string { return e.err.Error() }
+
+// cancelledError is a run the user stopped: what finished is kept and the
+// next run resumes, so it is neither a failure to diagnose nor bad input.
+type cancelledError struct{ err error }
+
+func (e cancelledError) Error() string { return "cancelled: " + e.err.Error() }
+func (e cancelledError) Unwrap() error { return e.err }
 func (e shownError) Unwrap() error { return e.err }
 
 // app holds what every command shares.
@@ -71,6 +83,30 @@ type app struct {
 	githubAuto bool
 	verbose    int
 	log        *slog.Logger
+	// logTo is where log's lines go: stderr, or a file while a page is
+	// live (see logToFile).
+	logTo *switchWriter
+}
+
+// switchWriter is a writer whose destination can change while loggers
+// made earlier (a provider's) keep writing to it.
+type switchWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *switchWriter) set(w io.Writer) io.Writer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.w
+	s.w = w
+	return old
 }
 
 // Run executes the command line args and returns the exit code.
@@ -94,7 +130,14 @@ func (a *app) report(err error) int {
 	var ue usageError
 	var runErr *engine.RunError
 	var shown shownError
+	var cancelled cancelledError
 	switch {
+	case errors.As(err, &cancelled):
+		fmt.Fprintln(a.stderr, "kindred: cancelled; what finished is kept, and running the same command again resumes where this run stopped")
+		if a.json() {
+			_ = a.writeJSONLine(map[string]string{"error": "cancelled"})
+		}
+		return ExitCancelled
 	case errors.As(err, &shown):
 		fmt.Fprintf(a.stderr, "kindred: %v\n", err)
 		return ExitFailure
@@ -208,7 +251,11 @@ Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 			if a.verbose > 1 {
 				level = slog.LevelDebug
 			}
-			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			a.logTo = &switchWriter{w: a.stderr}
+			a.log = slog.New(slog.NewTextHandler(a.logTo, &slog.HandlerOptions{Level: level}))
+			// client-go logs through klog, straight to stderr; through
+			// kindred's log its lines stay out of the live pages too.
+			klog.SetSlogLogger(a.log)
 			return nil
 		},
 	}

@@ -539,8 +539,15 @@ func (k *kindRun) interruptWhileCreating(stackFile, cluster string, nodes int, s
 		}
 	}
 	_ = cmd.Process.Signal(sig)
-	if err := <-exited; err == nil {
+	err := <-exited
+	if err == nil {
 		k.t.Fatalf("up exited 0 after %v:\n%s", sig, out.Bytes())
+	}
+	// Ctrl-C is a cancel, not a failure: exit 130, the way to resume, and
+	// no diagnostics bundle.
+	if ee, ok := err.(*exec.ExitError); sig == os.Interrupt && (!ok || ee.ExitCode() != 130 ||
+		!strings.Contains(out.String(), "resumes") || strings.Contains(out.String(), "diagnostics bundle")) {
+		k.t.Errorf("up after Ctrl-C: %v, want exit 130, the way to resume and no bundle:\n%s", err, out.Bytes())
 	}
 	if strings.Contains(out.String(), `"type":"succeeded","step":"cluster"`) {
 		k.t.Fatalf("the cluster step finished before %v; the test interrupted nothing half-made:\n%s", sig, out.Bytes())

@@ -122,7 +122,13 @@ func (a *app) onTarget(f *clusterFlags, args []string, fn func(t *target) error)
 		return err
 	}
 	defer t.stop()
-	return fn(t)
+	if err := fn(t); err != nil {
+		if t.ctx.Err() != nil {
+			return cancelledError{err} // Ctrl-C or SIGTERM
+		}
+		return err
+	}
+	return nil
 }
 
 // stackAndProvider loads the stack a command names and picks its provider.
@@ -362,7 +368,7 @@ func (a *app) up(ctx context.Context, f *clusterFlags, st *stack.Stack, p cluste
 	}
 	var err error
 	if a.useTUI() {
-		err = a.runTUI(ctx, "kindred up "+st.Metadata.Name, run)
+		err = a.runTUI(ctx, "kindred up "+st.Metadata.Name, creating(p, st), run)
 	} else {
 		var ask asker
 		if !a.json() && a.output != OutputGitHub {
@@ -378,10 +384,31 @@ func (a *app) up(ctx context.Context, f *clusterFlags, st *stack.Stack, p cluste
 	if err == nil && !a.json() {
 		a.printSummary(ctx, p, st)
 	}
-	if err != nil && ctx.Err() == nil {
+	var cancelled cancelledError
+	if err != nil && ctx.Err() == nil && !errors.As(err, &cancelled) {
 		a.diagnoseFailure(p, st, err)
+		if acc, aerr := p.Access(context.WithoutCancel(ctx), st); aerr == nil && !a.json() {
+			fmt.Fprintf(a.stdout, "kubeconfig %s\n", acc.Kubeconfig) // to look at what failed
+		}
 	}
 	return err
+}
+
+// creating says what a run brings up: the cluster, its nodes, the
+// Kubernetes version and the provider.
+func creating(p cluster.Provider, st *stack.Stack) string {
+	nodes := 0
+	for _, n := range st.Cluster.Nodes {
+		nodes += max(n.Count, 1)
+	}
+	if p.Name() == cluster.Existing {
+		return fmt.Sprintf("stack %s on an existing cluster", st.Metadata.Name)
+	}
+	s := fmt.Sprintf("%s cluster %s · %d node%s", p.Name(), st.Cluster.Name, nodes, plural(nodes))
+	if v := st.Cluster.KubernetesVersion; v != "" {
+		s += " · Kubernetes " + v
+	}
+	return s
 }
 
 func (a *app) downCmd() *cobra.Command {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -84,11 +85,21 @@ type asker func(ctx context.Context, question string, lines []string) (bool, err
 // runTUI runs fn with the progress page: events go to the page, questions
 // are asked on it, Ctrl-C in the page cancels fn's context, and the page
 // prints the summary.
-func (a *app) runTUI(ctx context.Context, title string, fn func(ctx context.Context, sink event.Sink, ask asker) (event.Summary, error)) error {
+func (a *app) runTUI(ctx context.Context, title, header string, fn func(ctx context.Context, sink event.Sink, ask asker) (event.Summary, error)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	_, noColor := a.lookupEnv("NO_COLOR")
-	page := ui.NewProgress(title, cancel, nil, !noColor)
+	// -v's log lines would garble the live page: they go to a file,
+	// named when the page ends.
+	if a.verbose > 0 {
+		if path, restore, err := a.logToFile(title); err == nil {
+			defer func() {
+				restore()
+				fmt.Fprintf(a.stdout, "log       %s\n", path)
+			}()
+		}
+	}
+	page := ui.NewProgress(title, cancel, nil, !noColor).WithHeader(header)
 	p := tea.NewProgram(page, tea.WithInput(a.stdin), tea.WithOutput(a.stdout))
 	ask := func(ctx context.Context, question string, lines []string) (bool, error) {
 		answer := make(chan bool, 1)
@@ -108,7 +119,37 @@ func (a *app) runTUI(ctx context.Context, title string, fn func(ctx context.Cont
 		cancel()
 		return err
 	}
+	if page.Cancelled() {
+		err := page.Err()
+		if err == nil {
+			err = context.Canceled
+		}
+		return cancelledError{err}
+	}
 	return page.Err()
+}
+
+// logToFile sends the log to a new file (0600) under the state folder, and
+// returns its path and how to send it back.
+func (a *app) logToFile(title string) (string, func(), error) {
+	dir := filepath.Join(cluster.StateDir(), "logs")
+	if d, ok := a.lookupEnv("XDG_STATE_HOME"); ok && d != "" {
+		dir = filepath.Join(d, "kindred", "logs")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, err
+	}
+	name := strings.ReplaceAll(title, " ", "-") + "-" + time.Now().UTC().Format("20060102T150405Z") + ".log"
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return "", nil, err
+	}
+	if a.logTo == nil {
+		_ = f.Close()
+		return "", nil, errors.New("no log to send")
+	}
+	old := a.logTo.set(f)
+	return f.Name(), func() { a.logTo.set(old); _ = f.Close() }, nil
 }
 
 // runStatusTUI shows the live status dashboard until the user quits.
