@@ -29,14 +29,14 @@ func (s *stepState) done() bool {
 
 // Progress is the page of a running `kindred up` (or down).
 type Progress struct {
-	title    string
-	clock    Clock
-	st       styles
-	spin     spinner.Model
-	cancel   func()
-	width    int
-	steps    map[string]*stepState
-	order    []string // by level, then ID
+	title  string
+	clock  Clock
+	st     styles
+	spin   spinner.Model
+	cancel func()
+	width  int
+	steps  map[string]*stepState
+	order  []string // by level, then ID
 	// selected is the ID of the step the cursor is on, so the cursor
 	// stays on it while the steps above finish.
 	selected string

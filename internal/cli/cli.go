@@ -71,7 +71,7 @@ type cancelledError struct{ err error }
 
 func (e cancelledError) Error() string { return "cancelled: " + e.err.Error() }
 func (e cancelledError) Unwrap() error { return e.err }
-func (e shownError) Unwrap() error { return e.err }
+func (e shownError) Unwrap() error     { return e.err }
 
 // app holds what every command shares.
 type app struct {
