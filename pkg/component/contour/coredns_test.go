@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,28 +94,44 @@ func TestIntegrationCoreDNSRewrite(t *testing.T) {
 	if len(coredns) == 0 {
 		testbed.Missing(t, "no coredns binary in %s", bin)
 	}
-	l, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// CoreDNS binds the port for UDP and TCP; a port free for UDP may be
+	// taken for TCP by the time it starts (packages run side by side), so
+	// a start that finds its port taken is tried again on another.
+	var port int
+	var log *syncLog
+	for attempt := 0; ; attempt++ {
+		l, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = l.LocalAddr().(*net.UDPAddr).Port
+		l.Close()
+		base := fmt.Sprintf(".:%d {\n    bind 127.0.0.1\n    hosts {\n        10.96.7.7 %s\n    }\n}\n", port, envoyService())
+		corefile, err := withRewrite(base, "shop.localhost", envoyService())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := filepath.Join(t.TempDir(), "Corefile")
+		if err := os.WriteFile(conf, []byte(corefile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(coredns[0], "-conf", conf)
+		log = &syncLog{}
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+		select {
+		case <-exited:
+		case <-time.After(3 * time.Second):
+		}
+		if !strings.Contains(log.String(), "address already in use") || attempt == 4 {
+			break
+		}
 	}
-	port := l.LocalAddr().(*net.UDPAddr).Port
-	l.Close()
-	base := fmt.Sprintf(".:%d {\n    bind 127.0.0.1\n    hosts {\n        10.96.7.7 %s\n    }\n}\n", port, envoyService())
-	corefile, err := withRewrite(base, "shop.localhost", envoyService())
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(t.TempDir(), "Corefile")
-	if err := os.WriteFile(conf, []byte(corefile), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(coredns[0], "-conf", conf)
-	var log strings.Builder
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for _, tc := range []struct {
 		name string
@@ -177,4 +194,22 @@ func queryA(addr, name string) (string, string, error) {
 		}
 	}
 	return "", "", nil
+}
+
+// syncLog is a process's output, safe to read while it writes.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
