@@ -12,18 +12,24 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/spf13/cobra"
 	yamlv3 "go.yaml.in/yaml/v3"
 
 	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/internal/schema"
 	"kindred.dev/kindred/pkg/catalog"
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/stack"
 	"kindred.dev/kindred/ui"
 )
 
-// schemaModeline points editors (yaml-language-server) at the schema.
-const schemaModeline = "# yaml-language-server: $schema=https://kindred.dev/schema/v1alpha1/stack.json\n"
+// schemaModeline points editors (yaml-language-server) at the schema that
+// init writes beside the stack file (kindred schema writes the same).
+const schemaModeline = "# yaml-language-server: $schema=./" + schemaFile + "\n"
+
+// schemaFile is the stack files' JSON Schema, beside them.
+const schemaFile = "stack.schema.json"
 
 func (a *app) initCmd() *cobra.Command {
 	var yes, force bool
@@ -44,13 +50,32 @@ needs --force to replace a file.`,
 			}
 			answers := defaultAnswers(file)
 			data, problem := renderAnswers(answers)
+			// An existing file is asked about before any question, so no
+			// answer is given for nothing.
+			if _, err := os.Stat(file); err == nil {
+				switch {
+				case force:
+				case yes:
+					return usageError{fmt.Errorf("%s exists; nothing written (use --force to replace it)", file)}
+				case !a.onTerminal():
+					return usageError{fmt.Errorf("%s exists; nothing written (kindred init asks before replacing it, on a terminal)", file)}
+				case !a.confirm(fmt.Sprintf("%s exists. Replace it?", file)):
+					return fmt.Errorf("%s exists; nothing written", file)
+				}
+			}
 			if !yes {
-				if !a.useTUI() {
+				// A terminal is all the wizard needs; NO_COLOR only takes
+				// its colours away.
+				if !a.onTerminal() {
 					return usageError{errors.New("kindred init asks its questions on a terminal; use --yes for the defaults")}
 				}
 				_, noColor := a.lookupEnv("NO_COLOR")
 				w := ui.NewWizard(&answers, wizardChoices(), renderAnswers, !noColor)
-				if _, err := tea.NewProgram(w, tea.WithInput(a.stdin), tea.WithOutput(a.stdout)).Run(); err != nil {
+				opts := []tea.ProgramOption{tea.WithInput(a.stdin), tea.WithOutput(a.stdout)}
+				if noColor {
+					opts = append(opts, tea.WithColorProfile(colorprofile.Ascii)) // bold and the like stay
+				}
+				if _, err := tea.NewProgram(w, opts...).Run(); err != nil {
 					return err
 				}
 				if !w.Completed() {
@@ -61,19 +86,23 @@ needs --force to replace a file.`,
 			if problem != nil {
 				return fmt.Errorf("nothing written: the stack is not valid: %w", problem)
 			}
-			if _, err := os.Stat(file); err == nil {
-				switch {
-				case force:
-				case yes:
-					return usageError{fmt.Errorf("%s exists; nothing written (use --force to replace it)", file)}
-				case !a.confirm(fmt.Sprintf("%s exists. Replace it?", file)):
-					return fmt.Errorf("%s exists; nothing written", file)
-				}
-			}
 			if err := os.WriteFile(file, data, 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "wrote %s; next: kindred up %s\n", file, file)
+			wrote := file
+			if schemaPath := filepath.Join(filepath.Dir(file), schemaFile); ownSchema(schemaPath) {
+				var b bytes.Buffer
+				enc := json.NewEncoder(&b)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(schema.Stack()); err != nil {
+					return err
+				}
+				if err := os.WriteFile(schemaPath, b.Bytes(), 0o644); err != nil {
+					return err
+				}
+				wrote += " and " + schemaPath + " (for editors)"
+			}
+			fmt.Fprintf(a.stdout, "wrote %s; next: kindred up %s\n", wrote, file)
 			return nil
 		},
 	}
@@ -84,6 +113,31 @@ needs --force to replace a file.`,
 
 var notName = regexp.MustCompile(`[^a-z0-9-]+`)
 
+// ownSchema reports whether path is free for kindred's schema: missing, or
+// a schema kindred wrote (never somebody else's file).
+func ownSchema(path string) bool {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	return err == nil && bytes.Contains(b, []byte(`"$id": "`+schema.ID+`"`))
+}
+
+// fieldProblem checks one answer with the real loader, in a stack that
+// has it at path, and returns the loader's message about that field.
+func fieldProblem(doc, path string) error {
+	_, err := stack.Parse("kindred.yaml", []byte(doc))
+	var ps stack.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			if p.Path == path || strings.HasPrefix(p.Path, path+".") {
+				return errors.New(p.Msg)
+			}
+		}
+	}
+	return nil
+}
+
 func defaultAnswers(file string) ui.WizardAnswers {
 	name := "dev"
 	if wd, err := os.Getwd(); err == nil {
@@ -92,13 +146,22 @@ func defaultAnswers(file string) ui.WizardAnswers {
 		}
 	}
 	versions := cluster.KubernetesVersions()
-	return ui.WizardAnswers{Name: name, KubernetesVersion: versions[0], CNI: api.CNIKindnet, Ingress: true,
-		Domain: name + ".localhost", TLS: api.IssuerLocalCA}
+	// The domain is left empty: it follows the name (NAME.localhost)
+	// until it is typed.
+	return ui.WizardAnswers{Name: name, KubernetesVersion: versions[0], CNI: api.CNIKindnet, Ingress: true, TLS: api.IssuerLocalCA}
 }
 
 func wizardChoices() ui.WizardChoices {
 	c := ui.WizardChoices{KubernetesVersions: cluster.KubernetesVersions(), Databases: api.Enums["Database.engine"],
-		CNIs: []ui.Choice{{Label: "kindnet (kind's own)", Value: api.CNIKindnet}}}
+		CNIs: []ui.Choice{{Label: "kindnet (kind's own)", Value: api.CNIKindnet}},
+		ValidName: func(n string) error {
+			q, _ := json.Marshal(n)
+			return fieldProblem("apiVersion: "+api.APIVersion+"\nkind: Stack\nmetadata: {name: "+string(q)+"}\n", "metadata.name")
+		},
+		ValidDomain: func(d string) error {
+			q, _ := json.Marshal(d)
+			return fieldProblem("apiVersion: "+api.APIVersion+"\nkind: Stack\nmetadata: {name: x}\ningress: {domain: "+string(q)+"}\n", "ingress.domain")
+		}}
 	if cat, err := catalog.Builtin(); err == nil {
 		for _, name := range cat.Names() {
 			e, _ := cat.Get(name)
@@ -168,7 +231,7 @@ func renderAnswers(a ui.WizardAnswers) ([]byte, error) {
 		st.Cluster.Nodes = append(st.Cluster.Nodes, w)
 	}
 	if a.Ingress {
-		st.Ingress = &api.Ingress{Domain: a.Domain}
+		st.Ingress = &api.Ingress{Domain: cmp.Or(a.Domain, a.Name+".localhost")}
 	}
 	if a.TLS != "none" && a.Ingress {
 		st.TLS = &api.TLS{Issuer: a.TLS}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"kindred.dev/kindred/internal/golden"
@@ -80,4 +81,65 @@ func TestWizardFlow(t *testing.T) {
 		t.Errorf("no schema modeline:\n%s", data)
 	}
 	golden.Check(t, "init-wizard.yaml", data)
+}
+
+// The wizard keeps answers: an invalid name is refused at its field and
+// corrected there; the domain follows the name until it is typed; Esc goes
+// back a page, and leaves on the first; it fits 80 columns.
+func TestWizardKeepsAnswers(t *testing.T) {
+	answers := defaultAnswers("kindred.yaml")
+	answers.Name = "dev"
+	w := ui.NewWizard(&answers, wizardChoices(), renderAnswers, false)
+	tm := teatest.NewTestModel(t, w, teatest.WithInitialTermSize(80, 24))
+	key := func(k string) {
+		pause := 30 * time.Millisecond
+		switch k {
+		case "enter":
+			tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
+			pause = 250 * time.Millisecond
+		case "esc":
+			tm.Send(tea.KeyPressMsg{Code: tea.KeyEscape})
+			pause = 250 * time.Millisecond
+		case "ctrl+u":
+			tm.Send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
+		default:
+			tm.Type(k)
+		}
+		time.Sleep(pause)
+	}
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("Stack name")) }, teatest.WithDuration(5*time.Second))
+	key("ctrl+u")
+	key("Shop_1")
+	key("enter") // refused: the form stays on the name
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("invalid name")) }, teatest.WithDuration(5*time.Second))
+	key("ctrl+u")
+	key("shop")
+	key("enter")
+	key("enter") // the version; now on the second page
+	key("esc")   // back to the first page
+	key("enter")
+	key("enter")
+	key("enter") // workers
+	key("enter") // zones
+	key("enter") // CNI
+	if got := w.Answers(); got.Name != "shop" || got.Domain != "" {
+		t.Errorf("answers after Esc and back: %+v", got)
+	}
+	data, problem := w.Stack()
+	if problem != nil || !strings.Contains(string(data), "domain: shop.localhost") {
+		t.Errorf("the domain should follow the renamed stack: %v\n%s", problem, data)
+	}
+	for _, l := range strings.Split(w.View().Content, "\n") {
+		if ansi.StringWidth(l) > 80 {
+			t.Errorf("a line wider than 80 columns: %q", l)
+		}
+	}
+	golden.Check(t, "init-wizard-80x24.txt", []byte(ansi.Strip(w.View().Content)))
+	key("esc") // the third page: back
+	key("esc") // the second page: back
+	key("esc") // the first page: leave
+	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+	if final := tm.FinalModel(t).(*ui.Wizard); final.Completed() || !final.Left() {
+		t.Errorf("Esc on the first page should leave the wizard, not complete it")
+	}
 }
