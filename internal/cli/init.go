@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/cobra"
 	yamlv3 "go.yaml.in/yaml/v3"
 
-	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/internal/schema"
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
 	"kindred.dev/kindred/pkg/catalog"
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/stack"
