@@ -3,6 +3,8 @@
 // check stack files as they are typed.
 package schema
 
+//go:generate go run ./gendocs ../../pkg/api/v1alpha1/types.go ../../pkg/api/v1alpha1/docs.go
+
 import (
 	"reflect"
 	"strings"
@@ -77,6 +79,13 @@ func (g *generator) object(t reflect.Type) map[string]any {
 		s := g.schema(f.Type)
 		if e, ok := enums[t.Name()+"."+name]; ok {
 			s = map[string]any{"type": "string", "enum": e}
+		}
+		if d, ok := api.FieldDocs[t.Name()+"."+name]; ok {
+			described := map[string]any{"description": d}
+			for k, v := range s {
+				described[k] = v
+			}
+			s = described
 		}
 		props[name] = s
 		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {

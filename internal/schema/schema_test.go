@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -33,4 +34,40 @@ func TestCheckedInSchemaIsCurrent(t *testing.T) {
 			t.Errorf("%s does not point at ./stack.schema.json", f)
 		}
 	}
+}
+
+// Every field of the schema has a description, from the Go types' doc
+// comments (pkg/api/v1alpha1/docs.go is generated from them; it must be
+// current).
+func TestEveryFieldDescribed(t *testing.T) {
+	out := t.TempDir() + "/docs.go"
+	cmd := exec.Command("go", "run", "./gendocs", "../../pkg/api/v1alpha1/types.go", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gendocs: %v\n%s", err, b)
+	}
+	got, _ := os.ReadFile("../../pkg/api/v1alpha1/docs.go")
+	want, _ := os.ReadFile(out)
+	if !bytes.Equal(got, want) {
+		t.Error("pkg/api/v1alpha1/docs.go is stale: go generate ./internal/schema")
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		if props, ok := m["properties"].(map[string]any); ok {
+			for name, p := range props {
+				if d, _ := p.(map[string]any)["description"].(string); d == "" {
+					t.Errorf("%s.%s has no description", path, name)
+				}
+			}
+		}
+		if defs, ok := m["$defs"].(map[string]any); ok {
+			for name, d := range defs {
+				walk(name, d)
+			}
+		}
+	}
+	walk("Stack", Stack())
 }
