@@ -68,3 +68,16 @@ cluster:
 		}
 	}
 }
+
+// kind's status lines become a run's progress, without their emoji.
+func TestPhases(t *testing.T) {
+	var got []string
+	p := &phases{fn: func(s string) { got = append(got, s) }}
+	for _, l := range []string{" • Ensuring node image (kindest/node:v1.35.4) 🖼  ...", " ✓ Ensuring node image (kindest/node:v1.35.4) 🖼", " • Preparing nodes 📦 📦   ...", "Creating cluster \"x\" ..."} {
+		p.say(l)
+	}
+	want := []string{"kind: Ensuring node image (kindest/node:v1.35.4)", "kind: Preparing nodes"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("phases %q, want %q", got, want)
+	}
+}

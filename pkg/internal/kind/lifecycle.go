@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"kindred.dev/kindred/internal/doctor"
@@ -59,6 +60,40 @@ type Clusters struct {
 	Runtime string
 	p       *cluster.Provider
 	log     *slog.Logger
+	phases  *phases
+}
+
+// phases passes kind's own steps (ensuring the node image, preparing the
+// nodes, starting the control plane, …) on as a run's progress.
+type phases struct {
+	mu sync.Mutex
+	fn func(string)
+}
+
+// say passes on one of kind's status lines, " • Preparing nodes 📦  ...".
+func (p *phases) say(m string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	fn := p.fn
+	p.mu.Unlock()
+	m = strings.TrimSpace(m)
+	phase, ok := strings.CutPrefix(m, "• ")
+	if fn == nil || !ok {
+		return
+	}
+	phase = strings.TrimSpace(strings.TrimSuffix(phase, "..."))
+	// kind decorates each phase with an emoji; the words are enough.
+	phase = strings.TrimRightFunc(phase, func(r rune) bool { return r > 0x2000 || r == ' ' || r == '\ufe0f' })
+	fn("kind: " + phase)
+}
+
+// OnPhase sends kind's phases (while Create runs) to fn.
+func (c *Clusters) OnPhase(fn func(string)) {
+	c.phases.mu.Lock()
+	defer c.phases.mu.Unlock()
+	c.phases.fn = fn
 }
 
 // New returns a kind client for runtime (docker, podman or nerdctl).
@@ -66,7 +101,8 @@ func New(runtime string, log *slog.Logger) (*Clusters, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opts := []cluster.ProviderOption{cluster.ProviderWithLogger(slogLogger{log})}
+	ph := &phases{}
+	opts := []cluster.ProviderOption{cluster.ProviderWithLogger(slogLogger{log, ph})}
 	switch runtime {
 	case RuntimeDocker:
 		opts = append(opts, cluster.ProviderWithDocker())
@@ -77,7 +113,7 @@ func New(runtime string, log *slog.Logger) (*Clusters, error) {
 	default:
 		return nil, fmt.Errorf("unknown container runtime %q: want docker, podman or nerdctl", runtime)
 	}
-	return &Clusters{Runtime: runtime, p: cluster.NewProvider(opts...), log: log}, nil
+	return &Clusters{Runtime: runtime, p: cluster.NewProvider(opts...), log: log, phases: ph}, nil
 }
 
 // Exists reports whether a kind cluster called name exists.
@@ -291,22 +327,27 @@ func firstLine(s string) string {
 }
 
 // slogLogger routes kind's logs to slog; the library never prints.
-type slogLogger struct{ l *slog.Logger }
+type slogLogger struct {
+	l  *slog.Logger
+	ph *phases
+}
 
 func (s slogLogger) Warn(m string)                         { s.l.Warn(m) }
 func (s slogLogger) Warnf(f string, a ...any)              { s.l.Warn(fmt.Sprintf(f, a...)) }
 func (s slogLogger) Error(m string)                        { s.l.Error(m) }
 func (s slogLogger) Errorf(f string, a ...any)             { s.l.Error(fmt.Sprintf(f, a...)) }
-func (s slogLogger) V(lv kindlog.Level) kindlog.InfoLogger { return slogInfo{s.l, lv} }
+func (s slogLogger) V(lv kindlog.Level) kindlog.InfoLogger { return slogInfo{s.l, lv, s.ph} }
 
 type slogInfo struct {
 	l  *slog.Logger
 	lv kindlog.Level
+	ph *phases
 }
 
 func (s slogInfo) Info(m string) {
 	if s.lv == 0 {
 		s.l.Info(m)
+		s.ph.say(m)
 	} else {
 		s.l.Debug(m)
 	}

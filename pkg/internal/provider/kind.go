@@ -251,7 +251,10 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 		if err := os.WriteFile(creating, rendered, 0o600); err != nil {
 			return acc, false, err
 		}
-		if err := kc.Create(ctx, cfg, kubeconfig); err != nil {
+		kc.OnPhase(progress)
+		err := kc.Create(ctx, cfg, kubeconfig)
+		kc.OnPhase(nil)
+		if err != nil {
 			return acc, false, err
 		}
 		if err := os.WriteFile(cfgFile, rendered, 0o600); err != nil {
