@@ -134,7 +134,7 @@ func (w *Wizard) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if ws.Width < 100 {
 			// The form above the file: the page must fit the
 			// terminal's height, or its top would scroll away.
-			w.form = w.form.WithWidth(ws.Width).WithHeight(max(8, ws.Height-w.previewLines()-4))
+			w.form = w.form.WithWidth(ws.Width).WithHeight(max(8, ws.Height-w.previewLines()-5))
 		} else {
 			w.form = w.form.WithWidth((ws.Width - 2) / 2).WithHeight(max(8, ws.Height-4))
 		}

@@ -93,6 +93,8 @@ func execute(ctx context.Context, nodes []*node, parallel int, sink event.Sink, 
 		repaired bool
 		removed  bool
 		err      error
+		// cancelled: the run's cancel stopped the step.
+		cancelled bool
 	}
 	results := make(chan result)
 	var sum event.Summary
@@ -109,7 +111,7 @@ func execute(ctx context.Context, nodes []*node, parallel int, sink event.Sink, 
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				results <- result{id: n.id, err: ctx.Err()}
+				results <- result{id: n.id, err: ctx.Err(), cancelled: true}
 				return
 			}
 			defer func() { <-sem }()
@@ -120,6 +122,11 @@ func execute(ctx context.Context, nodes []*node, parallel int, sink event.Sink, 
 			}
 			changed, err := n.run(ctx, progress)
 			elapsed := now().Sub(began)
+			if err != nil && ctx.Err() != nil {
+				// Stopped by the cancel, not failed: the next run resumes it.
+				results <- result{id: n.id, err: err, cancelled: true}
+				return
+			}
 			if err != nil {
 				var se *StepError
 				detail := ""
@@ -176,6 +183,11 @@ func execute(ctx context.Context, nodes []*node, parallel int, sink event.Sink, 
 	for running > 0 {
 		r := <-results
 		running--
+		if r.cancelled {
+			sum.Cancelled = true
+			skip(r.id, "cancelled while it ran")
+			continue
+		}
 		done[r.id] = true
 		if r.err != nil {
 			if errors.Is(r.err, context.Canceled) && ctx.Err() != nil {
