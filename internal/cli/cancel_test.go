@@ -51,7 +51,7 @@ components:
 		t.Helper()
 		cmd := exec.Command(bin, "up", "--provider", "sim", "-o", "text", stackFile)
 		cmd.Env = env
-		var out syncBuffer
+		var out testbed.Output
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -22,27 +22,7 @@ func TestWizardFlow(t *testing.T) {
 	choices := wizardChoices()
 	w := ui.NewWizard(&answers, choices, renderAnswers, false)
 	tm := teatest.NewTestModel(t, w, teatest.WithInitialTermSize(140, 50))
-	// huh moves to the next field through a command, which bubbletea runs
-	// on its own goroutine; a key sent before its message arrives lands in
-	// the field being left. So keys that move on are given time to.
-	key := func(k string) {
-		pause := 30 * time.Millisecond
-		switch k {
-		case "enter":
-			tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
-			pause = 250 * time.Millisecond
-		case "y":
-			tm.Type(k)
-			pause = 250 * time.Millisecond
-		case "down":
-			tm.Send(tea.KeyPressMsg{Code: tea.KeyDown})
-		case "ctrl+u":
-			tm.Send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
-		default:
-			tm.Type(k)
-		}
-		time.Sleep(pause)
-	}
+	key := wizardKeys(tm)
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("Stack name")) }, teatest.WithDuration(5*time.Second))
 	// The name, then the newest Kubernetes version.
 	key("ctrl+u")
@@ -91,22 +71,7 @@ func TestWizardKeepsAnswers(t *testing.T) {
 	answers.Name = "dev"
 	w := ui.NewWizard(&answers, wizardChoices(), renderAnswers, false)
 	tm := teatest.NewTestModel(t, w, teatest.WithInitialTermSize(80, 24))
-	key := func(k string) {
-		pause := 30 * time.Millisecond
-		switch k {
-		case "enter":
-			tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
-			pause = 250 * time.Millisecond
-		case "esc":
-			tm.Send(tea.KeyPressMsg{Code: tea.KeyEscape})
-			pause = 250 * time.Millisecond
-		case "ctrl+u":
-			tm.Send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
-		default:
-			tm.Type(k)
-		}
-		time.Sleep(pause)
-	}
+	key := wizardKeys(tm)
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("Stack name")) }, teatest.WithDuration(5*time.Second))
 	key("ctrl+u")
 	key("Shop_1")
@@ -141,5 +106,33 @@ func TestWizardKeepsAnswers(t *testing.T) {
 	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
 	if final := tm.FinalModel(t).(*ui.Wizard); final.Completed() || !final.Left() {
 		t.Errorf("Esc on the first page should leave the wizard, not complete it")
+	}
+}
+
+// wizardKeys types into the wizard in a test terminal. huh moves to the
+// next field through a command, which bubbletea runs on its own
+// goroutine; a key sent before its message arrives lands in the field
+// being left. So keys that move on are given time to.
+func wizardKeys(tm *teatest.TestModel) func(k string) {
+	return func(k string) {
+		pause := 30 * time.Millisecond
+		switch k {
+		case "enter":
+			tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
+			pause = 250 * time.Millisecond
+		case "esc":
+			tm.Send(tea.KeyPressMsg{Code: tea.KeyEscape})
+			pause = 250 * time.Millisecond
+		case "y":
+			tm.Type(k)
+			pause = 250 * time.Millisecond
+		case "down":
+			tm.Send(tea.KeyPressMsg{Code: tea.KeyDown})
+		case "ctrl+u":
+			tm.Send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
+		default:
+			tm.Type(k)
+		}
+		time.Sleep(pause)
 	}
 }

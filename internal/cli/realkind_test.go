@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -712,7 +711,7 @@ func (k *kindRun) reachFromHost(cluster string, psqlIn func(string) (string, err
 	}
 	fwd := exec.Command(k.bin, "forward", "-c", cluster, "-o", "text")
 	fwd.Env = k.env
-	var log syncBuffer
+	var log testbed.Output
 	fwd.Stdout, fwd.Stderr = &log, &log
 	if err := fwd.Start(); err != nil {
 		t.Fatal(err)
@@ -785,23 +784,4 @@ func (k *kindRun) reachFromHost(cluster string, psqlIn func(string) (string, err
 	if err != nil || got != "2" {
 		t.Errorf("psql through the forward after the pod was replaced: %v %q", err, got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to write from a process's output
-// while a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -98,7 +97,7 @@ func TestIntegrationCoreDNSRewrite(t *testing.T) {
 	// taken for TCP by the time it starts (packages run side by side), so
 	// a start that finds its port taken is tried again on another.
 	var port int
-	var log *syncLog
+	var log *testbed.Output
 	for attempt := 0; ; attempt++ {
 		l, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
@@ -116,7 +115,7 @@ func TestIntegrationCoreDNSRewrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(coredns[0], "-conf", conf)
-		log = &syncLog{}
+		log = &testbed.Output{}
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -194,22 +193,4 @@ func queryA(addr, name string) (string, string, error) {
 		}
 	}
 	return "", "", nil
-}
-
-// syncLog is a process's output, safe to read while it writes.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
