@@ -30,8 +30,16 @@ func portFree(p int) bool {
 // per cluster and remembered with it, so env's URLs and forward's
 // listeners agree from one run to the next.
 func (a *app) hostPorts(st *stack.Stack, list []database.Credential) (map[string]int, error) {
-	want := map[string]int{}
+	want, fixed := map[string]int{}, map[string]int{}
 	for _, c := range list {
+		for _, db := range st.Databases {
+			if db.Name == c.Database && db.HostPort != 0 {
+				fixed[c.Database] = db.HostPort // the stack says
+			}
+		}
+		if _, ok := fixed[c.Database]; ok {
+			continue
+		}
 		u, err := url.Parse(c.URL)
 		if err != nil {
 			return nil, fmt.Errorf("the URL of %s: %w", c.Database, err)
@@ -39,7 +47,7 @@ func (a *app) hostPorts(st *stack.Stack, list []database.Credential) (map[string
 		p, _ := strconv.Atoi(u.Port())
 		want[c.Database] = p
 	}
-	return a.registry().HostPorts(cluster.Record{Cluster: st.Cluster.Name, Stack: st.Metadata.Name}, want, portFree)
+	return a.registry().HostPorts(cluster.Record{Cluster: st.Cluster.Name, Stack: st.Metadata.Name}, want, fixed, portFree)
 }
 
 // onHost rewrites credentials' in-cluster URLs to their host ports.

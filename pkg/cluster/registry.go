@@ -101,7 +101,9 @@ func (g Registry) save(r Record) error {
 // for each that has none, and recording it when r is remembered: its engine's usual port (want)
 // when no other record has it and it is free on 127.0.0.1 now, else a free
 // port. free reports whether a port can be listened on.
-func (g Registry) HostPorts(r Record, want map[string]int, free func(int) bool) (map[string]int, error) {
+// fixed are the ports the stack sets itself: used, and recorded, as they
+// are.
+func (g Registry) HostPorts(r Record, want, fixed map[string]int, free func(int) bool) (map[string]int, error) {
 	all, err := g.Records()
 	if err != nil {
 		return nil, err
@@ -119,6 +121,15 @@ func (g Registry) HostPorts(r Record, want map[string]int, free func(int) bool) 
 	}
 	out := map[string]int{}
 	changed := false
+	for db, p := range fixed {
+		if r.Ports[db] != p {
+			if r.Ports == nil {
+				r.Ports = map[string]int{}
+			}
+			r.Ports[db], changed = p, true
+		}
+		out[db] = p
+	}
 	for _, p := range r.Ports {
 		taken[p] = true
 	}
@@ -128,6 +139,9 @@ func (g Registry) HostPorts(r Record, want map[string]int, free func(int) bool) 
 	}
 	sort.Strings(names)
 	for _, db := range names {
+		if _, ok := fixed[db]; ok {
+			continue
+		}
 		if p, ok := r.Ports[db]; ok {
 			out[db] = p
 			continue

@@ -55,18 +55,25 @@ func TestRegistry(t *testing.T) {
 	}
 
 	free := func(p int) bool { return p != 5433 } // something else listens on 5433
-	ports, err := g.HostPorts(r, map[string]int{"orders": 5432}, free)
+	ports, err := g.HostPorts(r, map[string]int{"orders": 5432}, nil, free)
 	if err != nil || ports["orders"] != 5432 {
 		t.Fatalf("shop's ports: %v %v", ports, err)
 	}
 	rc, _ := g.Find("cart")
-	ports, err = g.HostPorts(rc, map[string]int{"carts": 5432}, free)
+	ports, err = g.HostPorts(rc, map[string]int{"carts": 5432}, nil, free)
 	if err != nil || ports["carts"] == 5432 || ports["carts"] == 5433 || ports["carts"] == 0 {
 		t.Fatalf("cart's port must not be shop's, nor one in use: %v %v", ports, err)
 	}
-	again, _ := g.HostPorts(rc, map[string]int{"carts": 5432}, func(int) bool { return true })
+	again, _ := g.HostPorts(rc, map[string]int{"carts": 5432}, nil, func(int) bool { return true })
 	if again["carts"] != ports["carts"] {
 		t.Errorf("cart's port changed from %d to %d", ports["carts"], again["carts"])
+	}
+	// A port the stack fixes is used, and kept from other clusters.
+	if got, err := g.HostPorts(r, nil, map[string]int{"orders": 6543}, free); err != nil || got["orders"] != 6543 {
+		t.Errorf("a fixed port: %v %v", got, err)
+	}
+	if rs, _ := g.Find("shop"); rs.Ports["orders"] != 6543 {
+		t.Errorf("the fixed port is not recorded: %+v", rs.Ports)
 	}
 	// A new up keeps the ports.
 	if err := g.Remember(cluster.Record{Provider: "sim"}, cart); err != nil {

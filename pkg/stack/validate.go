@@ -266,8 +266,16 @@ func (v *validator) ingress(in *api.Ingress) {
 }
 
 func (v *validator) databases(dbs []api.Database) {
+	hostPorts := map[int]string{}
 	for i, db := range dbs {
 		p := fmt.Sprintf("databases[%d]", i)
+		if db.HostPort != 0 {
+			v.port(p+".hostPort", db.HostPort)
+			if other, ok := hostPorts[db.HostPort]; ok {
+				v.addf(p+".hostPort", "host port %d is %s's too; each database needs its own", db.HostPort, other)
+			}
+			hostPorts[db.HostPort] = db.Name
+		}
 		v.name(p+".name", db.Name)
 		v.name(p+".namespace", db.Namespace)
 		e, ok := v.st.Catalog.Engine(db.Engine)

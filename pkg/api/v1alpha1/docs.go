@@ -42,6 +42,7 @@ var FieldDocs = map[string]string{
 	"Component.values":            "Chart values, over the catalogue entry's and the values files (as helm -f then --set).",
 	"Component.valuesFiles":       "Values files, relative to the stack file, applied before values.",
 	"Database.engine":             "Engine is postgres, mysql or redis.",
+	"Database.hostPort":           "HostPort fixes the port on 127.0.0.1 the database is reached on from this machine: kindred forward listens there, and env and creds put it in their URLs. Without it, one is chosen once (the engine's usual port when free) and kept with the cluster.",
 	"Database.init":               "Init scripts run once when the database is created. Seed scripts run once per content: each is recorded in the database when it has run, so a changed script runs again and kept data is not seeded twice. Both are SQL for Postgres and MySQL, and redis-cli commands for Redis; paths are relative to the stack file.",
 	"Database.name":               "Names the database, its Service and its StatefulSet (a DNS label).",
 	"Database.namespace":          "Where it runs; defaults to default.",

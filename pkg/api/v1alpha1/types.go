@@ -216,6 +216,11 @@ type Database struct {
 	Seed        []string     `json:"seed,omitempty"` // Seed scripts; see init.
 	Persistence *Persistence `json:"persistence,omitempty"`
 	Needs       []string     `json:"needs,omitempty"` // Steps that must be ready before this one.
+	// HostPort fixes the port on 127.0.0.1 the database is reached on
+	// from this machine: kindred forward listens there, and env and creds
+	// put it in their URLs. Without it, one is chosen once (the engine's
+	// usual port when free) and kept with the cluster.
+	HostPort int `json:"hostPort,omitempty"`
 }
 
 // Persistence keeps a database's data on a volume.
