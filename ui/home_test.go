@@ -22,6 +22,8 @@ func homeItems() []HomeItem {
 // unknown refusing an action, and picking status and up.
 func TestHome(t *testing.T) {
 	h := NewHome(homeItems(), false)
+	h.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	golden.Check(t, "home-120x40.txt", []byte(h.page()))
 	h.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	golden.Check(t, "home-80x24.txt", []byte(h.page()))
 

@@ -136,3 +136,21 @@ func wizardKeys(tm *teatest.TestModel) func(k string) {
 		time.Sleep(pause)
 	}
 }
+
+// The wizard's first page at 120×40: the form and the file side by side.
+func TestWizard120x40(t *testing.T) {
+	answers := defaultAnswers("kindred.yaml")
+	answers.Name = "shop"
+	w := ui.NewWizard(&answers, wizardChoices(), renderAnswers, false)
+	w.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	page := ansi.Strip(w.View().Content)
+	for _, l := range strings.Split(page, "\n") {
+		if ansi.StringWidth(l) > 120 {
+			t.Errorf("a line wider than 120 columns: %q", l)
+		}
+	}
+	if n := strings.Count(page, "\n"); n > 40 {
+		t.Errorf("the page is %d lines high, more than 40", n)
+	}
+	golden.Check(t, "init-wizard-120x40.txt", []byte(page))
+}
