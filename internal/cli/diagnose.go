@@ -32,7 +32,7 @@ are never included. up writes one by itself when it fails.`,
 				if file == "" {
 					file = diagnosticsPath(a.lookupEnv, st)
 				}
-				if err := a.writeDiagnostics(ctx, p, st, nil, file); err != nil {
+				if err := a.writeDiagnostics(ctx, p, st, nil, nil, file); err != nil {
 					return err
 				}
 				fmt.Fprintln(a.stdout, file)
@@ -57,7 +57,7 @@ func diagnosticsPath(lookup func(string) (string, bool), st *stack.Stack) string
 
 // writeDiagnostics writes the bundle to file (0600: logs may be private),
 // replacing it only once it is complete.
-func (a *app) writeDiagnostics(ctx context.Context, p cluster.Provider, st *stack.Stack, failure error, file string) error {
+func (a *app) writeDiagnostics(ctx context.Context, p cluster.Provider, st *stack.Stack, failure error, files map[string][]byte, file string) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (a *app) writeDiagnostics(ctx context.Context, p cluster.Provider, st *stac
 	}
 	defer os.Remove(tmp.Name())
 	d := engine.NewDiagnose(a.engineConfig(p))
-	d.Failure = failure
+	d.Failure, d.Files = failure, files
 	werr := d.Run(ctx, st, tmp)
 	if cerr := tmp.Close(); werr == nil {
 		werr = cerr
@@ -80,7 +80,7 @@ func (a *app) writeDiagnostics(ctx context.Context, p cluster.Provider, st *stac
 
 // diagnoseFailure writes a bundle after a failed run, when the failure is
 // the steps' and the cluster can be reached, and says where it is.
-func (a *app) diagnoseFailure(p cluster.Provider, st *stack.Stack, failure error) {
+func (a *app) diagnoseFailure(p cluster.Provider, st *stack.Stack, failure error, files map[string][]byte) {
 	var runErr *engine.RunError
 	if !errors.As(failure, &runErr) || errors.Is(failure, engine.ErrRemovalNotConfirmed) || errors.Is(failure, engine.ErrDataLoss) {
 		return // nothing went wrong in the cluster: up refused
@@ -91,7 +91,7 @@ func (a *app) diagnoseFailure(p cluster.Provider, st *stack.Stack, failure error
 		return // no cluster to diagnose: the failure came before it
 	}
 	file := diagnosticsPath(a.lookupEnv, st)
-	if err := a.writeDiagnostics(ctx, p, st, failure, file); err != nil {
+	if err := a.writeDiagnostics(ctx, p, st, failure, files, file); err != nil {
 		fmt.Fprintf(a.stderr, "kindred: no diagnostics bundle: %v\n", err)
 		return
 	}

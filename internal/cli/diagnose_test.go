@@ -54,6 +54,7 @@ func TestIntegrationDiagnosticsOfAFailingStack(t *testing.T) {
 		"events.txt":                            "FailedScheduling",
 		"pods.txt":                              "Pending",
 		"nodes.yaml":                            "kubeletVersion: v1.35.4",
+		"timeline.md":                           "```mermaid\ngantt",
 	} {
 		if !strings.Contains(files[name], want) {
 			t.Errorf("%s lacks %q:\n%s", name, want, files[name])

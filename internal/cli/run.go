@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -348,9 +349,11 @@ func (a *app) up(ctx context.Context, f *clusterFlags, st *stack.Stack, p cluste
 		}
 		pl.Preload(refs)
 	}
+	// The run's timeline, for the diagnostics bundle of a failure.
+	timeline := &render.Recorder{}
 	run := func(ctx context.Context, sink event.Sink, ask asker) (event.Summary, error) {
 		cfg := a.engineConfig(p)
-		cfg.Sink = sink
+		cfg.Sink = event.Tee(sink, timeline)
 		up := engine.NewUp(cfg)
 		up.Parallelism = o.parallel
 		up.LockTimeout = o.lockTimeout
@@ -386,7 +389,9 @@ func (a *app) up(ctx context.Context, f *clusterFlags, st *stack.Stack, p cluste
 	}
 	var cancelled cancelledError
 	if err != nil && ctx.Err() == nil && !errors.As(err, &cancelled) {
-		a.diagnoseFailure(p, st, err)
+		var md bytes.Buffer
+		render.JobSummary(&md, "kindred up "+st.Metadata.Name, timeline.Steps(), nil)
+		a.diagnoseFailure(p, st, err, map[string][]byte{"timeline.md": md.Bytes()})
 		if acc, aerr := p.Access(context.WithoutCancel(ctx), st); aerr == nil && !a.json() {
 			fmt.Fprintf(a.stdout, "kubeconfig %s\n", acc.Kubeconfig) // to look at what failed
 		}

@@ -29,6 +29,7 @@ import (
 // tar.gz a CI job can keep.
 //
 //	summary.txt            the steps, their health, and what is not ready
+//	timeline.md            when the run failed: its steps' times, the critical path, a Mermaid gantt
 //	steps.json             the same, as JSON
 //	events.txt             every event in the cluster, oldest first
 //	objects/NS/KIND-NAME.yaml  each object a step owns that is not ready,
@@ -47,6 +48,9 @@ type Diagnose struct {
 	LogLines int64
 	// Failure, when set, is the failed run the bundle explains.
 	Failure error
+	// Files are more files for the bundle, by name, such as the failed
+	// run's timeline.
+	Files map[string][]byte
 }
 
 // NewDiagnose returns a Diagnose action.
@@ -207,6 +211,9 @@ func (d *Diagnose) Run(ctx context.Context, st *stack.Stack, w io.Writer) error 
 		}
 	}
 	b.files["summary.txt"] = []byte(summary.String())
+	for name, data := range d.Files {
+		b.files[name] = data
+	}
 	return b.write(w)
 }
 

@@ -99,6 +99,15 @@ func (f SinkFunc) Emit(e Event) { f(e) }
 // Discard is a Sink that drops every event.
 var Discard Sink = SinkFunc(func(Event) {})
 
+// Tee sends each event to every sink, in order.
+func Tee(sinks ...Sink) Sink {
+	return SinkFunc(func(e Event) {
+		for _, s := range sinks {
+			s.Emit(e)
+		}
+	})
+}
+
 // Recorder keeps every event, for tests.
 type Recorder struct {
 	mu     sync.Mutex

@@ -141,8 +141,56 @@ type GitHub struct {
 	w       io.Writer
 	text    *Text
 	pending map[string]*bytes.Buffer
+	rec     Recorder
+}
+
+// Recorder keeps each step's times and outcome as the events pass, for a
+// job summary or the timeline in a diagnostics bundle. It is a Sink.
+type Recorder struct {
+	mu      sync.Mutex
 	steps   []Timed
 	started map[string]time.Time
+}
+
+// Emit records e when it starts or ends a step.
+func (r *Recorder) Emit(e event.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e.Type {
+	case event.StepStarted:
+		if r.started == nil {
+			r.started = map[string]time.Time{}
+		}
+		r.started[e.Step] = e.Time
+	case event.StepSucceeded, event.StepFailed, event.StepSkipped:
+		start, ok := r.started[e.Step]
+		if !ok {
+			start = e.Time.Add(-e.Elapsed)
+		}
+		r.steps = append(r.steps, Timed{Step: e.Step, Kind: e.Kind, Outcome: outcome(e), Start: start, End: e.Time})
+	}
+}
+
+// Steps are the steps that ended so far, in the order they ended.
+func (r *Recorder) Steps() []Timed {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Timed(nil), r.steps...)
+}
+
+// outcome is the word for how a step ended.
+func outcome(e event.Event) string {
+	switch {
+	case e.Type == event.StepFailed:
+		return "failed"
+	case e.Type == event.StepSkipped:
+		return "skipped"
+	case e.Removed:
+		return "removed"
+	case e.Changed:
+		return "changed"
+	}
+	return "unchanged"
 }
 
 // Timed is one step of a run with its times and outcome, for the job
@@ -154,16 +202,16 @@ type Timed struct {
 
 // NewGitHub returns a GitHub Actions renderer.
 func NewGitHub(w io.Writer) *GitHub {
-	return &GitHub{w: w, text: NewText(w, true), pending: map[string]*bytes.Buffer{}, started: map[string]time.Time{}}
+	return &GitHub{w: w, text: NewText(w, true), pending: map[string]*bytes.Buffer{}}
 }
 
 // Emit prints e.
 func (g *GitHub) Emit(e event.Event) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.rec.Emit(e)
 	switch e.Type {
 	case event.StepStarted:
-		g.started[e.Step] = e.Time
 		g.buffer(e.Step, e)
 	case event.StepProgress:
 		if e.Step == "" {
@@ -172,19 +220,7 @@ func (g *GitHub) Emit(e event.Event) {
 		}
 		g.buffer(e.Step, e)
 	case event.StepSucceeded, event.StepFailed, event.StepSkipped:
-		outcome := map[event.Type]string{event.StepSucceeded: "unchanged", event.StepFailed: "failed", event.StepSkipped: "skipped"}[e.Type]
-		if e.Changed {
-			outcome = "changed"
-		}
-		if e.Removed {
-			outcome = "removed"
-		}
-		start, ok := g.started[e.Step]
-		if !ok {
-			start = e.Time.Add(-e.Elapsed)
-		}
-		g.steps = append(g.steps, Timed{Step: e.Step, Kind: e.Kind, Outcome: outcome, Start: start, End: e.Time})
-		fmt.Fprintf(g.w, "::group::%s %s (%s)\n", outcome, e.Step, Duration(e.Elapsed))
+		fmt.Fprintf(g.w, "::group::%s %s (%s)\n", outcome(e), e.Step, Duration(e.Elapsed))
 		if b := g.pending[e.Step]; b != nil {
 			_, _ = g.w.Write(b.Bytes())
 			delete(g.pending, e.Step)
@@ -216,11 +252,7 @@ func (g *GitHub) buffer(step string, e event.Event) {
 }
 
 // Steps are the steps that ended so far, in the order they ended.
-func (g *GitHub) Steps() []Timed {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return append([]Timed(nil), g.steps...)
-}
+func (g *GitHub) Steps() []Timed { return g.rec.Steps() }
 
 // escapeGitHub escapes a workflow command's message.
 func escapeGitHub(s string) string {
