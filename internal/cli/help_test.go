@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
 
 	"kindred.dev/kindred/pkg/cluster"
 	"kindred.dev/kindred/pkg/stack"
@@ -187,5 +188,40 @@ routes: [{host: web.shop.localhost, service: {name: web, namespace: default, por
 		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 			t.Errorf("completing %q: %q, want %q", tc.args, got, tc.want)
 		}
+	}
+}
+
+// While a page is live, -v's log and client-go's klog go to a file, not
+// over the page; after it, to stderr again.
+func TestLogToFileWhileThePageIsLive(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	var stderr bytes.Buffer
+	a := &app{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &stderr, lookupEnv: os.LookupEnv}
+	root := a.root()
+	a.verbose = 1 // -v
+	if err := root.PersistentPreRunE(root, nil); err != nil {
+		t.Fatal(err)
+	}
+	path, restore, err := a.logToFile("kindred up shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.log.Info("from kindred")
+	klog.InfoS("from client-go")
+	klog.Flush()
+	restore()
+	a.log.Info("after the page")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := os.Stat(path); info.Mode().Perm() != 0o600 {
+		t.Errorf("the log file is %v, want 0600", info.Mode().Perm())
+	}
+	if !strings.Contains(string(b), "from kindred") || !strings.Contains(string(b), "from client-go") || strings.Contains(string(b), "after the page") {
+		t.Errorf("the log file:\n%s", b)
+	}
+	if strings.Contains(stderr.String(), "from kindred") || !strings.Contains(stderr.String(), "after the page") {
+		t.Errorf("stderr:\n%s", &stderr)
 	}
 }
