@@ -16,7 +16,8 @@ import (
 // Ctrl-C is a cancel, not a failure: at any moment, `kindred up` ends with
 // exit 130 and says how to resume, writes no diagnostics bundle, and the
 // next run goes on. Here while the simulated cluster starts (the cluster
-// step), and while a step waits for its readiness (mid-install).
+// step), while a step waits for its readiness (mid-install), and while a
+// dropped step is removed (prune, held up by a finalizer).
 func TestIntegrationCtrlC(t *testing.T) {
 	testbed.Integration(t)
 	testbed.RequireBlackholes(t)
@@ -47,9 +48,9 @@ components:
 		cmd.Env = env
 		_ = cmd.Run()
 	})
-	interrupt := func(when string) string {
+	interrupt := func(when string, stackFile string, extra ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, "up", "--provider", "sim", "-o", "text", stackFile)
+		cmd := exec.Command(bin, append([]string{"up", "--provider", "sim", "-o", "text"}, append(extra, stackFile)...)...)
 		cmd.Env = env
 		var out testbed.Output
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -68,6 +69,7 @@ components:
 				t.Fatalf("up never said %q:\n%s", when, out.String())
 			}
 		}
+		time.Sleep(500 * time.Millisecond) // into the step
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		var err error
 		select {
@@ -85,9 +87,35 @@ components:
 		}
 		return out.String()
 	}
-	interrupt("start     cluster")
-	out := interrupt("start     waiting")
+	interrupt("start     cluster", stackFile)
+	out := interrupt("start     waiting", stackFile)
 	if !strings.Contains(out, "cancelled") {
 		t.Errorf("the run interrupted mid-install does not say it was cancelled:\n%s", out)
 	}
+
+	// A step whose ConfigMap holds a finalizer: removing it waits.
+	dir := filepath.Dir(stackFile)
+	held := filepath.Join(dir, "held.yaml")
+	write := func(path, data string) {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "held-cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: default, finalizers: [example.test/hold]}\n")
+	write(held, "apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: "+name+"}\ncluster: {name: "+name+", nodes: [{role: control-plane}]}\ncomponents: [{name: held, manifests: [held-cm.yaml]}]\n")
+	empty := filepath.Join(dir, "empty.yaml")
+	write(empty, "apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: "+name+"}\ncluster: {name: "+name+", nodes: [{role: control-plane}]}\n")
+	up := exec.Command(bin, "up", "--provider", "sim", "-o", "text", "--prune", held)
+	up.Env = env
+	if b, err := up.CombinedOutput(); err != nil {
+		t.Fatalf("up with the held step: %v\n%s", err, b)
+	}
+	t.Cleanup(func() {
+		// Let the ConfigMap go, so down can finish.
+		kc := exec.Command(bin, "kubeconfig", name)
+		kc.Env = env
+		path, _ := kc.Output()
+		_ = exec.Command("kubectl", "--kubeconfig", strings.TrimSpace(string(path)), "patch", "configmap", "held", "-n", "default", "--type=merge", "-p", `{"metadata":{"finalizers":null}}`).Run()
+	})
+	interrupt("start     prune", empty, "--prune")
 }
