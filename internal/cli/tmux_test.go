@@ -111,6 +111,28 @@ func TestIntegrationTerminal(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(project, "wizard.yaml")); err == nil {
 		t.Error("the wizard wrote a file it was left before finishing")
 	}
+	// NO_COLOR takes the colours away, not the wizard.
+	tmux("send-keys", "-t", "k", "clear; "+env+" NO_COLOR=1 "+bin+" init nocolor.yaml; echo EXIT=$?", "Enter")
+	waitFor("valid stack")
+	if colored := tmux("capture-pane", "-p", "-e", "-t", "k"); regexp.MustCompile(`\x1b\[[0-9;]*(38|48);`).MatchString(colored) {
+		t.Errorf("the wizard under NO_COLOR=1 draws in colour:\n%q", colored)
+	}
+	tmux("send-keys", "-t", "k", "C-c")
+	waitFor("EXIT=")
+	// An existing file is asked about before any question.
+	if err := os.WriteFile(filepath.Join(project, "taken.yaml"), []byte("# mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmux("send-keys", "-t", "k", "clear; "+env+" "+bin+" init taken.yaml; echo EXIT=$?", "Enter")
+	pane = waitFor("Replace it?")
+	if strings.Contains(pane, "Stack name") {
+		t.Errorf("the wizard asked its questions before asking about the existing file:\n%s", pane)
+	}
+	tmux("send-keys", "-t", "k", "n", "Enter")
+	pane = waitFor("EXIT=")
+	if b, _ := os.ReadFile(filepath.Join(project, "taken.yaml")); string(b) != "# mine\n" || !strings.Contains(pane, "nothing written") {
+		t.Errorf("init replaced an existing file it was told not to:\n%s", pane)
+	}
 
 	// Home: the simulated cluster up made, the stack file here, and the
 	// built-in stacks; s runs status on the selected stack.
