@@ -40,14 +40,8 @@ func (a *app) listClusters(ctx context.Context) ([]clusterEntry, error) {
 		return nil, err
 	}
 	seen := map[string]bool{}
-	for _, r := range records {
-		e := clusterEntry{Name: a.shortName(r), Cluster: r.Cluster, Stack: r.Stack, Provider: r.Provider, Source: r.Source, Kubeconfig: r.Kubeconfig, State: cluster.StateUnknown}
-		seen[r.Provider+"/"+r.Cluster] = true
-		if st, err := r.Load(stack.WithEnv(a.lookupEnv)); err == nil {
-			if p, err := a.provider(&clusterFlags{record: &r}, st); err == nil {
-				e.State, _ = cluster.State(ctx, p, st)
-			}
-		}
+	for _, e := range a.recorded(ctx, records) {
+		seen[e.Provider+"/"+e.Cluster] = true
 		out = append(out, e)
 	}
 	kinds, _ := filepath.Glob(filepath.Join(cluster.StateDir(), "kind", "*", "kubeconfig"))
@@ -75,6 +69,22 @@ func (a *app) listClusters(ctx context.Context) ([]clusterEntry, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// recorded are the remembered clusters, one entry per record, each with
+// its state as its provider sees it now.
+func (a *app) recorded(ctx context.Context, records []cluster.Record) []clusterEntry {
+	out := make([]clusterEntry, len(records))
+	for i, r := range records {
+		e := clusterEntry{Name: shortName(r, records), Cluster: r.Cluster, Stack: r.Stack, Provider: r.Provider, Source: r.Source, Kubeconfig: r.Kubeconfig, State: cluster.StateUnknown}
+		if st, err := r.Load(stack.WithEnv(a.lookupEnv)); err == nil {
+			if p, err := a.provider(&clusterFlags{record: &r}, st); err == nil {
+				e.State, _ = cluster.State(ctx, p, st)
+			}
+		}
+		out[i] = e
+	}
+	return out
 }
 
 func (a *app) lsCmd() *cobra.Command {

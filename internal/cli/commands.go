@@ -117,8 +117,8 @@ func (a *app) versionCmd() *cobra.Command {
 		Args:  maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if a.json() {
-				v, goVersion, _ := strings.Cut(version(), " ")
-				return a.writeJSON(map[string]string{"version": v, "go": strings.Trim(goVersion, "()")})
+				v, goVersion := versions()
+				return a.writeJSON(map[string]string{"version": v, "go": goVersion})
 			}
 			fmt.Fprintf(a.stdout, "kindred %s\n", version())
 			return nil

@@ -21,10 +21,19 @@ func (a *app) nameFor(st *stack.Stack) string {
 }
 
 func (a *app) shortName(r cluster.Record) string {
-	if hit, err := a.registry().Find(r.Cluster); err == nil && hit.Name() == r.Name() {
-		return r.Cluster
+	all, _ := a.registry().Records()
+	return shortName(r, all)
+}
+
+// shortName is r's cluster name when no other record answers to it (as
+// a cluster or a stack name), else CLUSTER/STACK.
+func shortName(r cluster.Record, all []cluster.Record) string {
+	for _, o := range all {
+		if o.Name() != r.Name() && (o.Cluster == r.Cluster || o.Stack == r.Cluster) {
+			return r.Name()
+		}
 	}
-	return r.Name()
+	return r.Cluster
 }
 
 func (a *app) stopCmd() *cobra.Command {

@@ -82,15 +82,21 @@ func teach(root *cobra.Command) {
 	}
 }
 
-// version is kindred's version: what make release stamps, else the
-// module's version when built with go install, with the Go version.
+// version is kindred's version, with the Go version it was built with.
 func version() string {
-	v, goVersion := Version, ""
+	v, goVersion := versions()
+	return fmt.Sprintf("%s (%s)", v, goVersion)
+}
+
+// versions are kindred's version (what make release stamps, else the
+// module's version when built with go install) and the Go version.
+func versions() (v, goVersion string) {
+	v = Version
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		goVersion = bi.GoVersion
 		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v = bi.Main.Version
 		}
 	}
-	return fmt.Sprintf("%s (%s)", v, goVersion)
+	return v, goVersion
 }

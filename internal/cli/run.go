@@ -210,15 +210,10 @@ func (a *app) onlyCluster() (cluster.Record, bool, error) {
 	}
 	var running []cluster.Record
 	names := make([]string, len(all))
-	for i, r := range all {
-		names[i] = a.shortName(r)
-		if st, err := r.Load(stack.WithEnv(a.lookupEnv)); err == nil {
-			p, err := a.provider(&clusterFlags{record: &r}, st)
-			if err == nil {
-				if s, _ := cluster.State(context.Background(), p, st); s == cluster.StateRunning {
-					running = append(running, r)
-				}
-			}
+	for i, e := range a.recorded(context.Background(), all) {
+		names[i] = e.Name
+		if e.State == cluster.StateRunning {
+			running = append(running, all[i])
 		}
 	}
 	if len(running) == 1 {
@@ -377,10 +372,9 @@ func (a *app) up(ctx context.Context, f *clusterFlags, st *stack.Stack, p cluste
 		if !a.json() && a.output != OutputGitHub {
 			ask = a.terminalAsker()
 		}
-		sink := a.sink()
-		_, err = run(ctx, sink, ask)
-		if gh, ok := sink.(*render.GitHub); ok {
-			a.jobSummary(gh, st)
+		_, err = run(ctx, a.sink(), ask)
+		if a.output == OutputGitHub {
+			a.jobSummary(timeline.Steps(), st)
 		}
 	}
 	a.remember(context.WithoutCancel(ctx), f, p, st, err == nil)

@@ -65,7 +65,7 @@ func ingressOf(st *stack.Stack) (component.Ingress, bool) {
 // jobSummary appends the run's Markdown summary to $GITHUB_STEP_SUMMARY,
 // when GitHub Actions names one: the steps, their times, the critical
 // path and the timeline, the routes and the databases' URLs, masked.
-func (a *app) jobSummary(gh *render.GitHub, st *stack.Stack) {
+func (a *app) jobSummary(steps []render.Timed, st *stack.Stack) {
 	path, ok := a.lookupEnv("GITHUB_STEP_SUMMARY")
 	if !ok || path == "" {
 		return
@@ -83,5 +83,5 @@ func (a *app) jobSummary(gh *render.GitHub, st *stack.Stack) {
 		return
 	}
 	defer f.Close()
-	render.JobSummary(f, "kindred up "+st.Metadata.Name, gh.Steps(), extra)
+	render.JobSummary(f, "kindred up "+st.Metadata.Name, steps, extra)
 }

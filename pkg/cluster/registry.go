@@ -67,7 +67,7 @@ func (g Registry) file(cluster, stack string) string {
 // (0600): it holds a kubeconfig's path and the stack as written.
 func (g Registry) Remember(r Record, st *stack.Stack) error {
 	r.Cluster, r.Stack, r.Updated = st.Cluster.Name, st.Metadata.Name, time.Now().UTC().Truncate(time.Second)
-	if old, err := g.Find(r.Name()); err == nil && r.Ports == nil {
+	if old, err := g.get(r.Cluster, r.Stack); err == nil && r.Ports == nil {
 		r.Ports = old.Ports // the databases keep their host ports
 	}
 	if st.FS == nil && st.File != "" {
@@ -179,6 +179,16 @@ func (g Registry) Forget(st *stack.Stack) error {
 		return nil
 	}
 	return err
+}
+
+// get reads the record of one stack on one cluster.
+func (g Registry) get(cluster, stack string) (Record, error) {
+	var r Record
+	b, err := os.ReadFile(g.file(cluster, stack))
+	if err != nil {
+		return r, err
+	}
+	return r, json.Unmarshal(b, &r)
 }
 
 // Records returns every record on this machine, by cluster then stack.

@@ -134,14 +134,13 @@ func Duration(d time.Duration) string {
 // GitHub writes whole lines like Text for GitHub Actions logs: each step's
 // lines, its progress included, in a collapsible ::group:: printed when
 // the step ends (steps run in parallel, so their lines would interleave
-// otherwise), failures as error annotations. It keeps each step's times
-// for a job summary (Summary).
+// otherwise), failures as error annotations. A Recorder beside it keeps
+// the steps' times for the job summary (JobSummary).
 type GitHub struct {
 	mu      sync.Mutex
 	w       io.Writer
 	text    *Text
 	pending map[string]*bytes.Buffer
-	rec     Recorder
 }
 
 // Recorder keeps each step's times and outcome as the events pass, for a
@@ -209,7 +208,6 @@ func NewGitHub(w io.Writer) *GitHub {
 func (g *GitHub) Emit(e event.Event) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.rec.Emit(e)
 	switch e.Type {
 	case event.StepStarted:
 		g.buffer(e.Step, e)
@@ -250,9 +248,6 @@ func (g *GitHub) buffer(step string, e event.Event) {
 	t := NewText(b, true)
 	t.Emit(e)
 }
-
-// Steps are the steps that ended so far, in the order they ended.
-func (g *GitHub) Steps() []Timed { return g.rec.Steps() }
 
 // escapeGitHub escapes a workflow command's message.
 func escapeGitHub(s string) string {

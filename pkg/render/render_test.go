@@ -51,7 +51,7 @@ func TestRenderersGolden(t *testing.T) {
 // (cluster, then db, which ended last), and the Mermaid timeline.
 func TestJobSummaryGolden(t *testing.T) {
 	var b bytes.Buffer
-	g := NewGitHub(&bytes.Buffer{})
+	g := &Recorder{}
 	for _, e := range stream() {
 		g.Emit(e)
 	}

@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // commandsFile records, in a cluster's folder, the command line of each
@@ -94,12 +92,10 @@ func Resume(ctx context.Context, dir string, log *slog.Logger) (*Cluster, error)
 	if err := json.Unmarshal(b, &cmds); err != nil {
 		return nil, fmt.Errorf("resuming the simulated cluster in %s: %w", dir, err)
 	}
-	c := &Cluster{Name: strings.SplitN(filepath.Base(dir), "-", 2)[0], Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"),
-		group: &group{dir: dir, keep: true}, log: log, Version: KubernetesVersion}
-	if c.rest, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
+	c, err := kept(dir, &group{dir: dir, keep: true}, log)
+	if err != nil {
 		return nil, err
 	}
-	c.Server = c.rest.Host
 	// A fresh record: the old one names the played controllers too.
 	if err := os.Remove(filepath.Join(dir, commandsFile)); err != nil {
 		return nil, err

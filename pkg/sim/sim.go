@@ -324,14 +324,20 @@ func Open(root string) (*Cluster, error) {
 			}
 			continue
 		}
-		c := &Cluster{Name: strings.SplitN(e.Name(), "-", 2)[0], Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"),
-			group: &group{dir: dir, pgid: pgid, keep: true}, log: slog.New(slog.DiscardHandler)}
-		if c.rest, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
-			return nil, err
-		}
-		c.Server = c.rest.Host
-		c.Version = KubernetesVersion
-		return c, nil
+		return kept(dir, &group{dir: dir, pgid: pgid, keep: true}, slog.New(slog.DiscardHandler))
 	}
 	return nil, nil
+}
+
+// kept is the kept cluster in dir, reached through its admin kubeconfig,
+// its processes in g.
+func kept(dir string, g *group, log *slog.Logger) (*Cluster, error) {
+	c := &Cluster{Name: strings.SplitN(filepath.Base(dir), "-", 2)[0], Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"),
+		group: g, log: log, Version: KubernetesVersion}
+	var err error
+	if c.rest, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
+		return nil, err
+	}
+	c.Server = c.rest.Host
+	return c, nil
 }
