@@ -79,7 +79,9 @@ func Paused(root string) string {
 
 // Resume starts again the cluster Pause stopped in dir, with its processes'
 // command lines as they were, and returns when it is ready for pods. The
-// cluster is kept (as WithKeep): it outlives this process.
+// cluster is kept (as WithKeep): it outlives this process. A Resume that
+// fails stops what it started and leaves the cluster stopped, so it can be
+// tried again.
 func Resume(ctx context.Context, dir string, log *slog.Logger) (*Cluster, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -96,10 +98,6 @@ func Resume(ctx context.Context, dir string, log *slog.Logger) (*Cluster, error)
 	if err != nil {
 		return nil, err
 	}
-	// A fresh record: the old one names the played controllers too.
-	if err := os.Remove(filepath.Join(dir, commandsFile)); err != nil {
-		return nil, err
-	}
 	started := time.Now()
 	for _, name := range resumed {
 		argv, ok := cmds[name]
@@ -110,7 +108,7 @@ func Resume(ctx context.Context, dir string, log *slog.Logger) (*Cluster, error)
 			return nil, errors.Join(err, c.group.stop(2*time.Second))
 		}
 		if name == "kube-apiserver" {
-			if err := c.waitReadyz(ctx, 90*time.Second); err != nil {
+			if err := c.waitResumed(ctx); err != nil {
 				return nil, errors.Join(err, c.group.stop(2*time.Second))
 			}
 		}
@@ -128,4 +126,25 @@ func Resume(ctx context.Context, dir string, log *slog.Logger) (*Cluster, error)
 	c.ReadyAfter = time.Since(started)
 	log.Info("simulated cluster resumed", "after", c.ReadyAfter, "dir", dir)
 	return c, nil
+}
+
+// waitResumed waits until the resumed API server is ready. A process that
+// exits on the way (its port still held by the old one's connections, say,
+// as after RestartAPIServer) is started again.
+func (c *Cluster) waitResumed(ctx context.Context) error {
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		err := c.waitReadyz(ctx, 5*time.Second)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		for _, name := range []string{"etcd", "kube-apiserver"} {
+			if !c.group.alive(name) {
+				c.log.Info("a resumed process exited; starting it again", "process", name)
+				if err := c.group.again(name); err != nil {
+					return err
+				}
+			}
+		}
+	}
 }
