@@ -114,7 +114,7 @@ var adapters = map[string]string{
 // one alone.
 var publicPackages = []string{
 	"pkg/api/v1alpha1", "pkg/catalog", "pkg/cluster", "pkg/component", "pkg/engine", "pkg/event",
-	"pkg/kindredtest", "pkg/plan", "pkg/render", "pkg/sim", "pkg/stack",
+	"pkg/kindredtest", "pkg/mirror", "pkg/plan", "pkg/render", "pkg/sim", "pkg/stack",
 }
 
 func TestImportRules(t *testing.T) {
