@@ -202,6 +202,11 @@ func hashPath(p string) (string, error) {
 		h.Write(data)
 		return hex.EncodeToString(h.Sum(nil)), nil
 	}
+	// WalkDir does not follow a root that is a symbolic link (a mirror
+	// folder of links to charts), so walk where it points.
+	if p, err = filepath.EvalSymlinks(p); err != nil {
+		return "", err
+	}
 	var files []string
 	err = filepath.WalkDir(p, func(fp string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
