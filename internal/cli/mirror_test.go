@@ -155,6 +155,12 @@ func TestIntegrationMirror(t *testing.T) {
 		t.Errorf("the JSON report has %d inferences, %d omissions and %d variables", len(rep.Inferences), len(rep.Omissions), len(rep.Variables))
 	}
 
+	out = must(ExitOK, "mirror", "--kubeconfig", prodKC, "--name", "shop", "--exclude", "platform", "-o", "json")
+	if !strings.Contains(out, `"what": "helm release platform/operator (chart operator 0.3.1)",
+      "why": "excluded by --include/--exclude"`) || strings.Contains(out, `"name": "operator"`) {
+		t.Errorf("--exclude platform kept the operator release:\n%s", out)
+	}
+
 	// A reader bound to view: no Secrets, no Nodes, no cluster-wide kinds.
 	roKC := viewerKubeconfig(t, prodKC, filepath.Join(home, "viewer.kubeconfig"))
 	out = must(ExitOK, "mirror", "--kubeconfig", roKC, "--name", "shop")

@@ -293,8 +293,8 @@ func (m *mirrorer) scrub(values map[string]any, owner, at string) map[string]any
 		switch t := v.(type) {
 		case map[string]any:
 			out := make(map[string]any, len(t))
-			for k, c := range t {
-				out[k] = walk(c, append(keys, k), secretish || secretKey.MatchString(k) && !secretName.MatchString(k))
+			for _, k := range sortedKeys(t) { // variables in a stable order
+				out[k] = walk(t[k], append(keys, k), (secretish || secretKey.MatchString(k)) && !secretName.MatchString(k))
 			}
 			return out
 		case []any:
