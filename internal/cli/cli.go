@@ -269,7 +269,7 @@ Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", OutputAuto, "output: auto, tui, text, json or github (GitHub Actions annotations)")
 	root.PersistentFlags().CountVarP(&a.verbose, "verbose", "v", "log more (repeat for debug)")
-	root.AddCommand(a.initCmd(), a.validateCmd(), a.planCmd(), a.imagesCmd(), a.diagnoseCmd(), a.upCmd(), a.diffCmd(), a.downCmd(), a.stopCmd(), a.startCmd(), a.statusCmd(), a.openCmd(), a.logsCmd(), a.forwardCmd(), a.connectCmd(), a.lsCmd(), a.kubeconfigCmd(), a.credsCmd(), a.envCmd(), a.doctorCmd(), a.trustCmd(), a.schemaCmd(), a.versionCmd(), a.mirrorCmd())
+	root.AddCommand(a.initCmd(), a.validateCmd(), a.planCmd(), a.imagesCmd(), a.diagnoseCmd(), a.upCmd(), a.diffCmd(), a.downCmd(), a.stopCmd(), a.startCmd(), a.statusCmd(), a.openCmd(), a.logsCmd(), a.forwardCmd(), a.connectCmd(), a.lsCmd(), a.kubeconfigCmd(), a.credsCmd(), a.envCmd(), a.doctorCmd(), a.trustCmd(), a.schemaCmd(), a.versionCmd(), a.mirrorCmd(), a.lockCmd())
 	teach(root)
 	a.completions(root)
 	return root

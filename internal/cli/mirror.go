@@ -177,23 +177,7 @@ func writeNew(name string, data []byte, force bool) error {
 	if _, err := os.Stat(name); err == nil && !force {
 		return usageError{fmt.Errorf("%s exists: choose another -o file, or --force to replace it", name)}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".kindred-mirror-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
+	return writeFile(name, data)
 }
 
 // writeDrift prints the drift between a stack and its cluster; drift is

@@ -284,7 +284,7 @@ func (a *app) upCmd() *cobra.Command {
 	var f clusterFlags
 	var parallel int
 	var lockTimeout time.Duration
-	var prune, deleteData bool
+	var prune, deleteData, locked bool
 	cmd := &cobra.Command{
 		Use:   "up [STACK]",
 		Short: "Create the cluster and install the stack, or bring it up to date",
@@ -297,7 +297,11 @@ Steps the stack no longer has are removed only when allowed: on a terminal
 up lists them and asks; otherwise it refuses, changing nothing, unless
 --prune is given. A database whose data would go with it (data kept only
 in its pod, or its claims) also needs --delete-data. kindred diff shows
-what up would do.`,
+what up would do.
+
+When a kindred.lock lies beside the stack file (kindred lock), up fetches
+exactly what it pins, and refuses a stack changed since it was written and
+any chart or file whose digest differs. --locked refuses to run without one.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.onTarget(&f, args, func(t *target) error {
@@ -305,7 +309,11 @@ what up would do.`,
 				if f.dryRun {
 					return a.dryRun(ctx, st, p)
 				}
-				return a.up(ctx, &f, st, p, upOptions{parallel: parallel, lockTimeout: lockTimeout, prune: prune, deleteData: deleteData})
+				lock, err := lockFor(st, p, locked)
+				if err != nil {
+					return err
+				}
+				return a.up(ctx, &f, st, p, upOptions{parallel: parallel, lockTimeout: lockTimeout, prune: prune, deleteData: deleteData, lock: lock})
 			})
 		},
 	}
@@ -319,6 +327,7 @@ what up would do.`,
 	cmd.Flags().BoolVar(&prune, "prune", false, "remove the steps the stack dropped without asking (needed without a terminal)")
 	cmd.Flags().StringSliceVar(&f.adopt, "adopt", nil, "take over these helm releases, which kindred did not install, upgrading them with the stack's chart and values")
 	cmd.Flags().BoolVar(&deleteData, "delete-data", false, "let a removal destroy a database's data (its claims, or data kept only in its pod)")
+	cmd.Flags().BoolVar(&locked, "locked", false, "refuse to run without an up-to-date kindred.lock beside the stack (for CI)")
 	return cmd
 }
 
@@ -327,6 +336,7 @@ type upOptions struct {
 	parallel          int
 	lockTimeout       time.Duration
 	prune, deleteData bool
+	lock              *engine.Lock
 }
 
 // up brings the stack up on p's cluster, creating or starting the cluster
@@ -352,7 +362,7 @@ func (a *app) up(ctx context.Context, f *clusterFlags, st *stack.Stack, p cluste
 		up := engine.NewUp(cfg)
 		up.Parallelism = o.parallel
 		up.LockTimeout = o.lockTimeout
-		up.Prune, up.DeleteData, up.Adopt = o.prune, o.deleteData, f.adopt
+		up.Prune, up.DeleteData, up.Adopt, up.Lock = o.prune, o.deleteData, f.adopt, o.lock
 		if ask != nil {
 			up.Confirm = func(ctx context.Context, gone []engine.Removal) (bool, error) {
 				lines := make([]string, len(gone))

@@ -19,6 +19,7 @@ import (
 	"kindred.dev/kindred/pkg/internal/clusterapi"
 	"kindred.dev/kindred/pkg/internal/kind"
 	"kindred.dev/kindred/pkg/internal/provider"
+	"kindred.dev/kindred/pkg/internal/registry"
 	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -142,6 +143,18 @@ func DetectRuntime(ctx context.Context, name string) (string, error) {
 // newest first.
 func KubernetesVersions() []string { return kind.Versions() }
 
+// NodeImage is the kind node image, by digest, kind runs for a Kubernetes
+// version.
+func NodeImage(version string) (string, error) { return kind.NodeImage(version) }
+
 // Nodes names the nodes of a stack's cluster as kind names them, with their
 // labels (ingress-ready on the ingress node), for the simulated cluster.
 func Nodes(st *stack.Stack) []sim.Node { return provider.Nodes(st) }
+
+// ResolveImage finds an image's digest through what runs on this machine
+// for runtime (docker, podman): the local registry, or the pull-through
+// cache of the image's registry. why says what was asked when there is no
+// digest; it never guesses.
+func ResolveImage(runtime string) func(ctx context.Context, image string) (digest, why string) {
+	return registry.Runtime{Bin: runtime}.Resolve
+}

@@ -66,7 +66,7 @@ func (r *runner) chartRelease(s *plan.Step, mod component.Component, env *compon
 	c, e := s.Component, s.Entry
 	var ref helm.ChartRef
 	if ch := s.Inputs.Chart; ch != nil {
-		ref = helm.ChartRef{Repo: ch.Repo, Name: ch.Name, OCI: ch.OCI, Path: ch.Path, Version: ch.Version}
+		ref = helm.ChartRef{Repo: ch.Repo, Name: ch.Name, OCI: ch.OCI, Path: ch.Path, Version: ch.Version, Digest: s.Inputs.ChartDigest}
 	}
 	values := map[string]any{}
 	if e != nil {

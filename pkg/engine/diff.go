@@ -109,11 +109,7 @@ func (d *Diff) Run(ctx context.Context, st *stack.Stack) (*DiffReport, error) {
 		return nil, err
 	}
 	rep.Cluster = true
-	mirror := d.cfg.ChartMirror
-	if mirror == "" {
-		mirror = st.ChartMirror
-	}
-	hc.Fetcher.Mirror = mirror
+	hc.Fetcher.Mirror = d.cfg.chartMirror(st)
 	store := &stateStore{cs: kc.Typed, stack: st.Metadata.Name}
 	prev, err := store.load(ctx)
 	if err != nil {

@@ -73,6 +73,22 @@ func (c *Config) defaults() {
 	}
 }
 
+// chartMirror is the mirror charts come through: the configured one
+// (KINDRED_CHART_MIRROR), else the stack's.
+func (c *Config) chartMirror(st *stack.Stack) string {
+	if c.ChartMirror != "" {
+		return c.ChartMirror
+	}
+	return st.ChartMirror
+}
+
+// offlineRunner renders and fetches a plan's steps with no cluster
+// (images, lock).
+func offlineRunner(cfg *Config, st *stack.Stack, p *plan.Plan) *runner {
+	return &runner{cfg: cfg, st: st, plan: p,
+		helm: &helm.Client{Log: cfg.Log, Fetcher: &helm.Fetcher{CacheDir: cfg.CacheDir, Mirror: cfg.chartMirror(st)}}}
+}
+
 // forProvider are the plan options for the configured provider.
 func (c *Config) forProvider() []plan.Option {
 	if c.Provider == nil {
@@ -106,6 +122,11 @@ type Up struct {
 	// over (upgrade with the stack's chart and values); any other such
 	// release is refused.
 	Adopt []string
+	// Lock, when set, pins every chart and manifest URL to what it
+	// resolved; a stack that changed since is refused (ErrLockStale), and
+	// a fetched artifact with another digest fails its step
+	// (ErrDigestMismatch).
+	Lock *Lock
 }
 
 // NewUp returns an Up action with defaults.
@@ -126,6 +147,11 @@ func (u *Up) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) {
 	p, err := plan.Build(st, u.cfg.forProvider()...)
 	if err != nil {
 		return event.Summary{}, err
+	}
+	if u.Lock != nil {
+		if err := u.Lock.apply(st, p); err != nil {
+			return event.Summary{}, err
+		}
 	}
 	u.cfg.Sink.Emit(event.Event{Time: started, Type: event.PlanReady, Levels: p.Levels, Message: fmt.Sprintf("%d steps in %d levels", len(p.Steps), len(p.Levels))})
 
@@ -227,12 +253,8 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 	if r.kube, err = kube.New(rc); err != nil {
 		return false, err
 	}
-	mirror := r.cfg.ChartMirror
-	if mirror == "" {
-		mirror = r.st.ChartMirror
-	}
 	r.helm = &helm.Client{Kubeconfig: acc.Kubeconfig, Context: acc.Context, Log: r.cfg.Log,
-		Fetcher: &helm.Fetcher{CacheDir: r.cfg.CacheDir, Mirror: mirror}}
+		Fetcher: &helm.Fetcher{CacheDir: r.cfg.CacheDir, Mirror: r.cfg.chartMirror(r.st)}}
 	for _, s := range r.plan.Steps {
 		if c, ok := component.For(r.st, s).(component.Checker); ok {
 			if err := c.Check(r.env(s, progress)); err != nil {

@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"kindred.dev/kindred/pkg/component"
-	"kindred.dev/kindred/pkg/internal/helm"
 	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/plan"
 	"kindred.dev/kindred/pkg/stack"
@@ -44,12 +43,7 @@ func (a *Images) Run(ctx context.Context, st *stack.Stack) ([]Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	mirror := a.cfg.ChartMirror
-	if mirror == "" {
-		mirror = st.ChartMirror
-	}
-	r := &runner{cfg: &a.cfg, st: st, plan: p,
-		helm: &helm.Client{Log: a.cfg.Log, Fetcher: &helm.Fetcher{CacheDir: a.cfg.CacheDir, Mirror: mirror}}}
+	r := offlineRunner(&a.cfg, st, p)
 	uses := map[string]map[string]bool{}
 	add := func(image, step string) {
 		if image == "" {

@@ -56,6 +56,9 @@ type Inputs struct {
 	// Chart is the chart a component installs: its own, else its
 	// catalogue entry's.
 	Chart *api.Chart
+	// ChartDigest, set from a lock, is the digest (sha256:HEX) the chart
+	// must have.
+	ChartDigest string
 	// ValuesFiles are a chart component's values files, parsed, in the
 	// stack's order.
 	ValuesFiles []map[string]any

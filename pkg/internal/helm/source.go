@@ -31,6 +31,9 @@ import (
 // or a local Path. Version is a version or a constraint.
 type ChartRef struct {
 	Repo, Name, OCI, Path, Version string
+	// Digest, when set (sha256:HEX, from a lock), is the digest the
+	// fetched chart must have, wherever it came from.
+	Digest string
 }
 
 func (r ChartRef) String() string {
@@ -70,6 +73,18 @@ type Fetcher struct {
 
 // Fetch loads the chart ref points at.
 func (f *Fetcher) Fetch(ctx context.Context, ref ChartRef) (*Fetched, error) {
+	fetched, err := f.fetchAny(ctx, ref)
+	if err != nil || ref.Digest == "" {
+		return fetched, err
+	}
+	if got := "sha256:" + fetched.Digest; got != ref.Digest {
+		return nil, fmt.Errorf("%w: chart %s %s from %s has digest %s, the lock says %s (if the change is meant, run kindred lock again)",
+			ErrDigestMismatch, ref.chartName(), ref.Version, fetched.From, got, ref.Digest)
+	}
+	return fetched, nil
+}
+
+func (f *Fetcher) fetchAny(ctx context.Context, ref ChartRef) (*Fetched, error) {
 	if f.Mirror != "" && ref.Path == "" {
 		mirrored, err := f.redirect(ref)
 		if err != nil {
