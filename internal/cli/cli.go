@@ -78,8 +78,8 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
-	// mirrorFile is mirror's -o FILE.
-	mirrorFile string
+	// outPath is mirror's -o FILE and render's -o DIR.
+	outPath string
 	output     string
 	// githubAuto: the GitHub face was chosen by GITHUB_ACTIONS, not -o.
 	githubAuto bool
@@ -239,8 +239,8 @@ Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 			switch a.output {
 			case OutputAuto, OutputTUI, OutputText, OutputJSON, OutputGitHub:
 			default:
-				if cmd.Name() == "mirror" { // -o FILE writes the stack there
-					a.mirrorFile, a.output = a.output, OutputText
+				if cmd.Name() == "mirror" || cmd.Name() == "render" { // -o FILE or DIR: where they write
+					a.outPath, a.output = a.output, OutputText
 					break
 				}
 				return usageError{fmt.Errorf("invalid --output %q: want auto, tui, text, json or github", a.output)}
@@ -269,7 +269,7 @@ Exit codes: 0 success, 1 failure while running, 2 bad input.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", OutputAuto, "output: auto, tui, text, json or github (GitHub Actions annotations)")
 	root.PersistentFlags().CountVarP(&a.verbose, "verbose", "v", "log more (repeat for debug)")
-	root.AddCommand(a.initCmd(), a.validateCmd(), a.planCmd(), a.imagesCmd(), a.diagnoseCmd(), a.upCmd(), a.diffCmd(), a.downCmd(), a.stopCmd(), a.startCmd(), a.statusCmd(), a.openCmd(), a.logsCmd(), a.forwardCmd(), a.connectCmd(), a.lsCmd(), a.kubeconfigCmd(), a.credsCmd(), a.envCmd(), a.doctorCmd(), a.trustCmd(), a.schemaCmd(), a.versionCmd(), a.mirrorCmd(), a.lockCmd())
+	root.AddCommand(a.initCmd(), a.validateCmd(), a.planCmd(), a.imagesCmd(), a.diagnoseCmd(), a.upCmd(), a.diffCmd(), a.downCmd(), a.stopCmd(), a.startCmd(), a.statusCmd(), a.openCmd(), a.logsCmd(), a.forwardCmd(), a.connectCmd(), a.lsCmd(), a.kubeconfigCmd(), a.credsCmd(), a.envCmd(), a.doctorCmd(), a.trustCmd(), a.schemaCmd(), a.versionCmd(), a.mirrorCmd(), a.lockCmd(), a.renderCmd())
 	teach(root)
 	a.completions(root)
 	return root

@@ -18,7 +18,7 @@ var commandGroups = []*cobra.Group{
 // groupOf puts each top-level command in its group.
 var groupOf = map[string]string{
 	"init": "change", "lock": "change", "up": "change", "diff": "change", "down": "change", "stop": "change", "start": "change",
-	"validate": "inspect", "mirror": "inspect", "plan": "inspect", "images": "inspect", "status": "inspect", "ls": "inspect", "logs": "inspect", "diagnose": "inspect",
+	"validate": "inspect", "mirror": "inspect", "plan": "inspect", "images": "inspect", "render": "inspect", "status": "inspect", "ls": "inspect", "logs": "inspect", "diagnose": "inspect",
 	"open": "reach", "forward": "reach", "connect": "reach", "creds": "reach", "env": "reach", "kubeconfig": "reach",
 	"doctor": "setup", "trust": "setup", "schema": "setup", "version": "setup", "completion": "setup", "help": "setup",
 }

@@ -101,15 +101,15 @@ environment no longer mirrors production.`,
 			if err != nil {
 				return err
 			}
-			if a.mirrorFile == "" || a.mirrorFile == "-" {
+			if a.outPath == "" || a.outPath == "-" {
 				_, err = a.stdout.Write(data)
 				return err
 			}
-			if err := writeNew(a.mirrorFile, data, force); err != nil {
+			if err := writeNew(a.outPath, data, force); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "wrote %s from %s: %d node group%s, %d component%s, %d route%s, %d tenant%s, %d job%s; %d thing%s left out, %d not readable (listed in its header)\n",
-				a.mirrorFile, source, len(res.Stack.Cluster.Nodes), plural(len(res.Stack.Cluster.Nodes)), len(res.Stack.Components), plural(len(res.Stack.Components)),
+				a.outPath, source, len(res.Stack.Cluster.Nodes), plural(len(res.Stack.Cluster.Nodes)), len(res.Stack.Components), plural(len(res.Stack.Components)),
 				len(res.Stack.Routes), plural(len(res.Stack.Routes)), len(res.Stack.Tenants), plural(len(res.Stack.Tenants)), len(res.Stack.Jobs), plural(len(res.Stack.Jobs)),
 				len(res.Omissions), plural(len(res.Omissions)), len(res.Unread))
 			if len(res.Variables) > 0 {
@@ -117,7 +117,7 @@ environment no longer mirrors production.`,
 				for _, v := range res.Variables {
 					names = append(names, v.Name)
 				}
-				fmt.Fprintf(a.stdout, "set %s before kindred validate %s\n", strings.Join(names, ", "), a.mirrorFile)
+				fmt.Fprintf(a.stdout, "set %s before kindred validate %s\n", strings.Join(names, ", "), a.outPath)
 			}
 			return nil
 		},

@@ -156,6 +156,12 @@ type Preparer interface {
 	Prepare(ctx context.Context, env *Env) (Result, error)
 }
 
+// PreparedObjects is a Preparer whose objects render with no cluster, so
+// that kindred render can write them, applied after the chart's.
+type PreparedObjects interface {
+	PreparedObjects(env *Env) ([]*unstructured.Unstructured, error)
+}
+
 // Remover undoes, when a step is removed, what a Finisher did beyond the
 // step's inventory.
 type Remover interface {

@@ -32,22 +32,29 @@ func (Calico) ID() string { return ID }
 // operator readies nothing (the chart's Goldmane and Whisker included)
 // until it has one. down removes it (it is in the step's inventory) before
 // the chart, so the operator tears Calico down.
-func (Calico) Prepare(ctx context.Context, env *component.Env) (component.Result, error) {
+func (c Calico) Prepare(ctx context.Context, env *component.Env) (component.Result, error) {
 	subnet := env.Stack.Cluster.Networking.PodSubnet
-	inst := kube.Object("operator.tigera.io/v1", "Installation", "", "default", map[string]any{"spec": map[string]any{
-		"calicoNetwork": map[string]any{"ipPools": []any{map[string]any{
-			"cidr":          subnet,
-			"encapsulation": "VXLANCrossSubnet",
-			"natOutgoing":   "Enabled",
-			"nodeSelector":  "all()",
-		}}},
-	}})
+	objs, _ := c.PreparedObjects(env)
+	inst := objs[0]
 	env.Say("applying the Calico Installation for " + subnet)
 	res := component.Result{Inventory: []component.Ref{{APIVersion: "operator.tigera.io/v1", Kind: "Installation", Name: "default"}}}
 	if _, err := env.Kube.Apply(ctx, inst); err != nil {
 		return component.Result{}, err
 	}
 	return res, nil
+}
+
+// PreparedObjects is the Installation, with an IP pool that is the
+// cluster's pod subnet.
+func (Calico) PreparedObjects(env *component.Env) ([]*unstructured.Unstructured, error) {
+	return []*unstructured.Unstructured{kube.Object("operator.tigera.io/v1", "Installation", "", "default", map[string]any{"spec": map[string]any{
+		"calicoNetwork": map[string]any{"ipPools": []any{map[string]any{
+			"cidr":          env.Stack.Cluster.Networking.PodSubnet,
+			"encapsulation": "VXLANCrossSubnet",
+			"natOutgoing":   "Enabled",
+			"nodeSelector":  "all()",
+		}}},
+	}})}, nil
 }
 
 // Finish waits until the operator reports Calico Available and every node

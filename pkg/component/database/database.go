@@ -148,6 +148,11 @@ func render(ctx context.Context, env *component.Env, s *plan.Step) ([]*unstructu
 // databasePassword returns the password already in the cluster, or a new
 // one. It is never logged or sent as an event.
 func databasePassword(ctx context.Context, env *component.Env, db *api.Database) (string, error) {
+	if env.Kube == nil {
+		// Rendered with no cluster (kindred render): the credentials'
+		// Secret is left out for its user to create, so it holds none.
+		return "", nil
+	}
 	s, err := env.Kube.Typed.CoreV1().Secrets(db.Namespace).Get(ctx, SecretName(db.Name), metav1.GetOptions{})
 	switch {
 	case err == nil && len(s.Data["password"]) > 0:
