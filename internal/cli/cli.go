@@ -80,7 +80,7 @@ type app struct {
 	lookupEnv      func(string) (string, bool)
 	// outPath is mirror's -o FILE and render's -o DIR.
 	outPath string
-	output     string
+	output  string
 	// githubAuto: the GitHub face was chosen by GITHUB_ACTIONS, not -o.
 	githubAuto bool
 	verbose    int

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,32 +28,10 @@ func TestIntegrationLock(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", filepath.Join(home, "state"))
 	t.Setenv("XDG_CACHE_HOME", filepath.Join(home, "cache"))
 	t.Setenv("KINDRED_DIAGNOSTICS", filepath.Join(home, "diagnostics"))
-	dir := t.TempDir()
-	mirror := filepath.Join(dir, "charts")
-	if err := os.MkdirAll(mirror, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	up, _ := filepath.Glob(filepath.Join(testbed.Upstream(t), "*"))
-	for _, p := range up {
-		if err := os.Symlink(p, filepath.Join(mirror, filepath.Base(p))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out, err := exec.Command("cp", "-r", "../../testdata/charts/hooked", mirror).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if out, err := exec.Command("cp", "-r", "../../stacks/demo", dir).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	t.Setenv("KINDRED_CHART_MIRROR", mirror)
-	ref, err := os.ReadFile("../../stacks/default.yaml")
+	stackFile, mirror := referenceWithChart(t)
+	dir := filepath.Dir(stackFile)
+	body, err := os.ReadFile(stackFile)
 	if err != nil {
-		t.Fatal(err)
-	}
-	greeter := "  - name: greeter\n    namespace: demo\n    chart: {repo: https://charts.example.test/platform, name: hooked, version: \"~0.1\"}\n"
-	body := strings.Replace(string(ref), "routes:\n", greeter+"routes:\n", 1)
-	stackFile := filepath.Join(dir, "kindred.yaml")
-	if err := os.WriteFile(stackFile, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	run := func(want int, args ...string) string {
@@ -126,7 +103,7 @@ func TestIntegrationLock(t *testing.T) {
 	}
 
 	// A changed stack: the lock is stale until locked again.
-	if err := os.WriteFile(stackFile, []byte(strings.Replace(body, `version: "~0.1"`, `version: "0.1.0"`, 1)), 0o644); err != nil {
+	if err := os.WriteFile(stackFile, []byte(strings.Replace(string(body), `version: "~0.1"`, `version: "0.1.0"`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out := run(ExitBadInput, "up", "--provider", "sim", "--locked", stackFile); !strings.Contains(out, "run kindred lock again") {

@@ -216,6 +216,10 @@ func TestIntegrationMirror(t *testing.T) {
 		}
 	}
 
+	// A remembered cluster comes down without its stack's variables.
+	os.Unsetenv("SHOP_PAYMENTS_APITOKEN")
+	must(ExitOK, "down", "shop")
+
 	if strings.Contains(all.String(), mirrorSecret) {
 		t.Errorf("the secret value appears in kindred's output")
 	}

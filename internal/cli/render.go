@@ -96,4 +96,3 @@ create first.`,
 	cmd.Flags().BoolVar(&force, "force", false, "write into a folder that is not empty")
 	return cmd
 }
-

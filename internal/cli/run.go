@@ -150,7 +150,17 @@ func (a *app) stackAndProvider(f *clusterFlags, args []string) (*stack.Stack, cl
 func (a *app) resolve(f *clusterFlags, args []string) (*stack.Stack, error) {
 	opts := []stack.Option{stack.WithEnv(a.lookupEnv)}
 	fromRecord := func(r cluster.Record) (*stack.Stack, error) {
-		st, err := r.Load(opts...)
+		recOpts := opts
+		if !f.creates {
+			// Reading, stopping or removing a remembered cluster needs
+			// none of its stack's variables (a chart's secret value,
+			// say): an unset one reads as empty.
+			recOpts = []stack.Option{stack.WithEnv(func(name string) (string, bool) {
+				v, _ := a.lookupEnv(name)
+				return v, true
+			})}
+		}
+		st, err := r.Load(recOpts...)
 		if errors.Is(err, stack.ErrUnreadable) {
 			return nil, usageError{err}
 		}

@@ -1,7 +1,9 @@
 package testbed
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,4 +58,20 @@ func projectRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// Module is the folder of a Go module at a version (module@version),
+// downloaded through the Go module proxy: third-party files such as CRD
+// schemas that tests read in place. Unavailable, it skips t, or fails it
+// under CI.
+func Module(t testing.TB, modVersion string) string {
+	t.Helper()
+	cmd := exec.Command("go", "mod", "download", "-json", modVersion)
+	cmd.Dir = os.TempDir() // outside this module, so its go.mod is not consulted
+	out, err := cmd.Output()
+	var m struct{ Dir, Error string }
+	if jerr := json.Unmarshal(out, &m); err != nil || jerr != nil || m.Dir == "" {
+		Missing(t, "Go module %s: %v %s", modVersion, err, m.Error)
+	}
+	return m.Dir
 }

@@ -55,7 +55,7 @@ type ExportChart struct {
 // SecretToCreate names a Secret and its keys.
 type SecretToCreate struct {
 	Namespace, Name, Step string
-	Keys                 []string
+	Keys                  []string
 }
 
 // Exporter renders a stack for another tool.

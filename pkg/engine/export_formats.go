@@ -45,7 +45,7 @@ func (e *Export) Files(format string) (map[string][]byte, error) {
 		if err := e.flux(out); err != nil {
 			return nil, err
 		}
-		how = fmt.Sprintf("Commit this folder to a Git repository, create a GitRepository named `kindred` in `flux-system` pointing at it (the Kustomizations' `sourceRef`; `%s` stands for it nowhere else), and apply `flux/`. Every step is a Kustomization of its folder under `steps/` (a chart step's folder holds its HelmRelease), with `dependsOn` following the stack's graph and `wait: true`, so a step starts only once what it needs is ready.", GitPlaceholder)
+		how = fmt.Sprint("Commit this folder to a Git repository, create a GitRepository named `kindred` in `flux-system` pointing at it (the Kustomizations' `sourceRef`), and apply `flux/`. Every step is a Kustomization of its folder under `steps/` (a chart step's folder holds its HelmRelease), with `dependsOn` following the stack's graph and `wait: true`, so a step starts only once what it needs is ready.")
 	case FormatArgoCD:
 		if err := e.argocd(out); err != nil {
 			return nil, err
