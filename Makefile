@@ -43,7 +43,7 @@ blackhole:
 	testbed/network.sh
 
 test: testbed e2e-image
-	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" env $$(testbed/e2e/build.sh) $(GO) test -count=1 -timeout 50m ./...
+	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" KINDRED_BENCH_TOOLS="$$(testbed/bench/build.sh)" env $$(testbed/e2e/build.sh) $(GO) test -count=1 -timeout 50m ./...
 	@$(MAKE) -s check-leaks
 	@testbed/e2e/tidy.sh
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -375,4 +377,98 @@ func applyFolders(t *testing.T, dyn dynamic.Interface, mapper *restmapper.Deferr
 		}
 	}
 	return all
+}
+
+// TestIntegrationRenderHelmfile renders a stack of charts from a helm
+// repository on loopback, a database, a tenant and a scheduled job in its
+// namespace, and runs the output with the benchmark's helmfile and helm
+// against a simulated cluster: every release deploys.
+func TestIntegrationRenderHelmfile(t *testing.T) {
+	testbed.Integration(t)
+	testbed.RequireBlackholes(t)
+	tools := os.Getenv("KINDRED_BENCH_TOOLS")
+	if tools == "" {
+		testbed.Missing(t, "KINDRED_BENCH_TOOLS names no folder with helm and helmfile; run testbed/bench/build.sh")
+	}
+	helmBin, helmfileBin := filepath.Join(tools, "helm"), filepath.Join(tools, "helmfile")
+	home := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", filepath.Join(home, "state"))
+	t.Setenv("KINDRED_DIAGNOSTICS", filepath.Join(home, "diagnostics"))
+	t.Setenv("KINDRED_CHART_MIRROR", "")
+	helmEnv := append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(home, "helm", "cache"), "HELM_CONFIG_HOME="+filepath.Join(home, "helm", "config"), "HELM_DATA_HOME="+filepath.Join(home, "helm", "data"))
+	repo := t.TempDir()
+	for _, c := range []string{"hooked", "operator"} {
+		cmd := exec.Command(helmBin, "package", "../../testdata/charts/"+c, "-d", repo)
+		cmd.Env = helmEnv
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("helm package %s: %v\n%s", c, err, out)
+		}
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(repo)))
+	defer srv.Close()
+	cmd := exec.Command(helmBin, "repo", "index", repo, "--url", srv.URL)
+	cmd.Env = helmEnv
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helm repo index: %v\n%s", err, out)
+	}
+	stackFile := filepath.Join(t.TempDir(), "kindred.yaml")
+	body := fmt.Sprintf(`apiVersion: kindred.dev/v1alpha1
+kind: Stack
+metadata: {name: promoted}
+databases:
+  - {name: orders, engine: postgres}
+components:
+  - name: greeter
+    namespace: demo
+    chart: {repo: %[1]s, name: hooked, version: "~0.1"}
+  - name: operator
+    namespace: platform
+    chart: {repo: %[1]s, name: operator, version: 0.3.1}
+    needs: [greeter]
+tenants:
+  - {name: team-a, admins: ["group:team-a"]}
+jobs:
+  - {name: report, namespace: team-a, image: example.test/report:1, schedule: "0 3 * * *", needs: [operator]}
+`, srv.URL)
+	if err := os.WriteFile(stackFile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(want int, args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if code := Run(args, strings.NewReader(""), &out, &out, os.LookupEnv); code != want {
+			t.Fatalf("kindred %s: exit %d, want %d\n%s", strings.Join(args, " "), code, want, out.String())
+		}
+		return out.String()
+	}
+	t.Cleanup(func() {
+		var out bytes.Buffer
+		Run([]string{"down", "target"}, strings.NewReader(""), &out, &out, os.LookupEnv)
+	})
+	dir := filepath.Join(t.TempDir(), "out")
+	run(ExitOK, "render", stackFile, "--format", "helmfile", "-o", dir)
+	target := filepath.Join(t.TempDir(), "target.yaml")
+	if err := os.WriteFile(target, []byte("apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: target}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(ExitOK, "up", "--provider", "sim", "-o", "text", target)
+	kc := strings.TrimSpace(run(ExitOK, "kubeconfig", "target"))
+	hf := exec.Command(helmfileBin, "--helm-binary", helmBin, "sync")
+	hf.Dir = dir
+	hf.Env = append(helmEnv, "KUBECONFIG="+kc)
+	out, err := hf.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helmfile sync: %v\n%s", err, out)
+	}
+	list := exec.Command(helmBin, "list", "-A", "--deployed", "-q", "--kubeconfig", kc)
+	list.Env = helmEnv
+	got, err := list.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := strings.Fields(string(got))
+	sort.Strings(names)
+	if want := "greeter operator orders report tenant-team-a"; strings.Join(names, " ") != want {
+		t.Errorf("deployed releases %v, want %s\n%s", names, want, out)
+	}
 }

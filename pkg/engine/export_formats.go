@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -34,7 +35,7 @@ func (e *Export) Files(format string) (map[string][]byte, error) {
 	var how string
 	switch format {
 	case FormatManifests:
-		e.stepFolders(out, true)
+		e.stepFolders(out, true, true)
 		how = "Apply the folders in order, each file once the previous one is ready:\n\n```\nfor d in */; do for f in crds objects after; do [ -f \"$d$f.yaml\" ] && kubectl apply --server-side -f \"$d$f.yaml\"; done; done\n```\n\nFolders are numbered in dependency order (a step's level, then its name); in each, `crds.yaml` (CRDs and namespaces) comes before `objects.yaml`, and `after.yaml` (what a chart's operator needs, of kinds its CRDs define) last. Charts are rendered as `helm template` does, their hooks included as plain objects."
 	case FormatHelmfile:
 		if err := e.helmfile(out); err != nil {
@@ -67,8 +68,19 @@ func stepDir(i int, s ExportStep) string {
 // first. With all, every step's objects are written, a chart step's After
 // in its folder's after.yaml; without, under steps/: the steps that are
 // not charts, and a chart step's After in a folder of its own (NN-ID-after).
-func (e *Export) stepFolders(out map[string][]byte, all bool) {
+//
+// With namespaces, a step's folder creates the namespaces its objects use
+// that no earlier step did; helmfile creates them itself.
+func (e *Export) stepFolders(out map[string][]byte, all, namespaces bool) {
 	made := map[string]bool{"default": true}
+	if !namespaces {
+		for _, s := range e.Steps {
+			made[s.Namespace] = true
+			for _, o := range append(append([]*unstructured.Unstructured(nil), s.Objects...), s.After...) {
+				made[o.GetNamespace()] = true
+			}
+		}
+	}
 	prefix := "steps/"
 	if all {
 		prefix = ""
@@ -212,8 +224,26 @@ func (e *Export) helmfile(out map[string][]byte) error {
 	repos := map[string]map[string]any{}
 	var releases []map[string]any
 	ids := e.byID()
+	// A namespace a step makes itself (a tenant's) is that step's: the
+	// releases in it wait for it instead of creating it.
+	owner := map[string]string{}
+	for _, s := range e.Steps {
+		for _, o := range s.Objects {
+			if o.GetKind() == "Namespace" && o.GetAPIVersion() == "v1" {
+				owner[o.GetName()] = s.ID
+			}
+		}
+	}
 	for i, s := range e.Steps {
-		rel := map[string]any{"name": releaseName(s.ID), "namespace": nsOr(s.Namespace), "createNamespace": true}
+		ns := nsOr(s.Namespace)
+		rel := map[string]any{"name": releaseName(s.ID), "namespace": ns, "createNamespace": true}
+		needs := e.needs(s)
+		if o, ok := owner[ns]; ok && o != s.ID {
+			rel["createNamespace"] = false
+			if !slices.Contains(needs, o) {
+				needs = append(needs, o)
+			}
+		}
 		if c := s.Chart; c != nil {
 			switch {
 			case c.OCI != "":
@@ -236,12 +266,12 @@ func (e *Export) helmfile(out map[string][]byte) error {
 		} else {
 			rel["chart"] = "./steps/" + stepDir(i, s)
 		}
-		var needs []string
-		for _, n := range e.needs(s) {
-			needs = append(needs, nsOr(ids[n].Namespace)+"/"+e.depName(n))
+		var want []string
+		for _, n := range needs {
+			want = append(want, nsOr(ids[n].Namespace)+"/"+e.depName(n))
 		}
-		if len(needs) > 0 {
-			rel["needs"] = needs
+		if len(want) > 0 {
+			rel["needs"] = want
 		}
 		releases = append(releases, rel)
 		if len(s.After) > 0 {
@@ -249,7 +279,7 @@ func (e *Export) helmfile(out map[string][]byte) error {
 				"chart": "./steps/" + stepDir(i, s) + "-after", "needs": []string{nsOr(s.Namespace) + "/" + releaseName(s.ID)}})
 		}
 	}
-	e.stepFolders(out, false)
+	e.stepFolders(out, false, false)
 	var repoList []map[string]any
 	for _, k := range sortedKeys(repos) {
 		repoList = append(repoList, repos[k])
@@ -328,7 +358,7 @@ func (e *Export) flux(out map[string][]byte) error {
 					"dependsOn": []any{map[string]any{"name": releaseName(s.ID)}}}})
 		}
 	}
-	e.stepFolders(out, false)
+	e.stepFolders(out, false, true)
 	var sources []any
 	for _, k := range sortedKeys(repos) {
 		sources = append(sources, repos[k])
@@ -385,7 +415,7 @@ func (e *Export) argocd(out map[string][]byte) error {
 			apps = append(apps, after)
 		}
 	}
-	e.stepFolders(out, false)
+	e.stepFolders(out, false, true)
 	data, err := marshalAll(apps...)
 	if err != nil {
 		return err
