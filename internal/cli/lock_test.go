@@ -34,15 +34,7 @@ func TestIntegrationLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(want int, args ...string) string {
-		t.Helper()
-		var out bytes.Buffer
-		code := Run(args, strings.NewReader(""), &out, &out, os.LookupEnv)
-		if code != want {
-			t.Fatalf("kindred %s: exit %d, want %d\n%s", strings.Join(args, " "), code, want, out.String())
-		}
-		return out.String()
-	}
+	run := func(want int, args ...string) string { t.Helper(); return runKindred(t, want, args...) }
 	t.Cleanup(func() {
 		var out bytes.Buffer
 		Run([]string{"down", "kindred"}, strings.NewReader(""), &out, &out, os.LookupEnv)

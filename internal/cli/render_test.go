@@ -32,6 +32,17 @@ import (
 	"kindred.dev/kindred/internal/testbed"
 )
 
+// runKindred runs kindred in this process with the process's environment,
+// and fails t unless it exits with want.
+func runKindred(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	if code := Run(args, strings.NewReader(""), &out, &out, os.LookupEnv); code != want {
+		t.Fatalf("kindred %s: exit %d, want %d\n%s", strings.Join(args, " "), code, want, out.String())
+	}
+	return out.String()
+}
+
 // referenceWithChart is the reference stack (stacks/default.yaml) plus a
 // release of a test chart, in a folder of its own, and a chart mirror
 // folder of the real upstream artifacts and that chart (a copy, so a
@@ -91,15 +102,7 @@ func TestIntegrationRender(t *testing.T) {
 	stackFile, _ := referenceWithChart(t)
 	start := time.Now()
 	phase := func(what string) { t.Logf("%s: %s", what, time.Since(start).Round(time.Millisecond)) }
-	run := func(want int, args ...string) string {
-		t.Helper()
-		var out bytes.Buffer
-		code := Run(args, strings.NewReader(""), &out, &out, os.LookupEnv)
-		if code != want {
-			t.Fatalf("kindred %s: exit %d, want %d\n%s", strings.Join(args, " "), code, want, out.String())
-		}
-		return out.String()
-	}
+	run := func(want int, args ...string) string { t.Helper(); return runKindred(t, want, args...) }
 	t.Cleanup(func() {
 		var out bytes.Buffer
 		for _, name := range []string{"kindred", "target"} {
@@ -433,14 +436,7 @@ jobs:
 	if err := os.WriteFile(stackFile, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := func(want int, args ...string) string {
-		t.Helper()
-		var out bytes.Buffer
-		if code := Run(args, strings.NewReader(""), &out, &out, os.LookupEnv); code != want {
-			t.Fatalf("kindred %s: exit %d, want %d\n%s", strings.Join(args, " "), code, want, out.String())
-		}
-		return out.String()
-	}
+	run := func(want int, args ...string) string { t.Helper(); return runKindred(t, want, args...) }
 	t.Cleanup(func() {
 		var out bytes.Buffer
 		Run([]string{"down", "target"}, strings.NewReader(""), &out, &out, os.LookupEnv)

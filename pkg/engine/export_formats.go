@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -281,7 +282,7 @@ func (e *Export) helmfile(out map[string][]byte) error {
 	}
 	e.stepFolders(out, false, false)
 	var repoList []map[string]any
-	for _, k := range sortedKeys(repos) {
+	for _, k := range slices.Sorted(maps.Keys(repos)) {
 		repoList = append(repoList, repos[k])
 	}
 	doc := map[string]any{"releases": releases}
@@ -360,7 +361,7 @@ func (e *Export) flux(out map[string][]byte) error {
 	}
 	e.stepFolders(out, false, true)
 	var sources []any
-	for _, k := range sortedKeys(repos) {
+	for _, k := range slices.Sorted(maps.Keys(repos)) {
 		sources = append(sources, repos[k])
 	}
 	if len(sources) > 0 {
@@ -451,13 +452,4 @@ func (e *Export) readme(format, how string) []byte {
 		fmt.Fprintf(&b, "- %s\n", l)
 	}
 	return b.Bytes()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -3,6 +3,8 @@ package mirror
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -55,12 +57,12 @@ func Diff(st *api.Stack, live *Result) []Drift {
 		return m
 	}
 	ws, gs := shapes(want), shapes(got)
-	for _, s := range sortedKeys(gs) {
+	for _, s := range slices.Sorted(maps.Keys(gs)) {
 		if !ws[s] {
 			add("cluster.nodes", "", "worker nodes with "+s)
 		}
 	}
-	for _, s := range sortedKeys(ws) {
+	for _, s := range slices.Sorted(maps.Keys(ws)) {
 		if !gs[s] {
 			add("cluster.nodes", "worker nodes with "+s, "")
 		}
@@ -82,7 +84,7 @@ func Diff(st *api.Stack, live *Result) []Drift {
 		return m
 	}
 	wc, gc := comps(want), comps(got)
-	for _, n := range sortedKeys(union(wc, gc)) {
+	for _, n := range slices.Sorted(maps.Keys(union(wc, gc))) {
 		add("components."+n, wc[n], gc[n])
 	}
 
@@ -104,7 +106,7 @@ func Diff(st *api.Stack, live *Result) []Drift {
 		return m
 	}
 	wt, gt := tenants(want), tenants(got)
-	for _, n := range sortedKeys(union(wt, gt)) {
+	for _, n := range slices.Sorted(maps.Keys(union(wt, gt))) {
 		add("tenants."+n, wt[n], gt[n])
 	}
 
@@ -118,7 +120,7 @@ func Diff(st *api.Stack, live *Result) []Drift {
 		return m
 	}
 	wj, gj := jobs(want), jobs(got)
-	for _, n := range sortedKeys(union(wj, gj)) {
+	for _, n := range slices.Sorted(maps.Keys(union(wj, gj))) {
 		add("jobs."+n, wj[n], gj[n])
 	}
 	return out
@@ -142,7 +144,7 @@ func minorOf(v string) string {
 
 func describeShape(g api.NodeGroup) string {
 	var parts []string
-	for _, k := range sortedKeys(g.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(g.Labels)) {
 		parts = append(parts, k+"="+g.Labels[k])
 	}
 	for _, t := range g.Taints {
@@ -160,15 +162,6 @@ func copyDefaulted(s *api.Stack) *api.Stack {
 	_ = json.Unmarshal(data, &c)
 	stack.Default(&c)
 	return &c
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func sortedCopy(s []string) []string {

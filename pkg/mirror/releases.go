@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -293,7 +295,7 @@ func (m *mirrorer) scrub(values map[string]any, owner, at string) map[string]any
 		switch t := v.(type) {
 		case map[string]any:
 			out := make(map[string]any, len(t))
-			for _, k := range sortedKeys(t) { // variables in a stable order
+			for _, k := range slices.Sorted(maps.Keys(t)) { // variables in a stable order
 				out[k] = walk(t[k], append(keys, k), (secretish || secretKey.MatchString(k)) && !secretName.MatchString(k))
 			}
 			return out
