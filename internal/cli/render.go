@@ -30,7 +30,7 @@ shared cluster without kindred:
 
 What only makes sense on a local cluster is left out or replaced by a
 placeholder, and listed in the README.md written into DIR: the cluster, the
-local CA's issuer, Envoy's host ports, the CoreDNS rewrite. Secrets (database
+local CA's issuer, the ingress proxy's host ports, the CoreDNS rewrite. Secrets (database
 credentials) are never written: the README lists them, with their keys, to
 create first.`,
 		Example: `  kindred render shop.yaml --format manifests -o deploy/

@@ -72,7 +72,7 @@ func NewExporter(cfg Config) *Exporter {
 }
 
 // Run resolves and renders st with no cluster. Left out: the cluster
-// step, the local CA's issuer step, placement that only fits kind (Envoy's
+// step, the local CA's issuer step, placement that only fits kind (the ingress proxy's
 // host ports on the ingress node), and every Secret's data.
 func (a *Exporter) Run(ctx context.Context, st *stack.Stack) (*Export, error) {
 	p, err := plan.Build(st, a.cfg.forProvider()...)
