@@ -119,7 +119,7 @@ func TestIntegrationMirror(t *testing.T) {
 		"workload: batch", "key: dedicated", "scaled to 1 (at most 4 nodes)",
 		"cni: calico # Calico: Installation default", "podSubnet: 192.168.0.0/16",
 		"ingress: # Contour: Deployment projectcontour/contour", "ClusterIssuer platform-internal (selfSigned)",
-		"# helm release shop/shop (chart storefront 2.1.0)", "apiToken: ${SHOP_PAYMENTS_APITOKEN}",
+		"# helm release shop/shop (chart storefront 2.1.0)", `apiToken: "${SHOP_PAYMENTS_APITOKEN}"`,
 		"# helm release monitoring/agent", "# helm release platform/greeter", "# helm release platform/operator", "# helm release shop/backoffice",
 		"host: shop.shop.localhost", "# HTTPProxy shop/shop-prod-localhost (host shop.prod.localhost)",
 		"networkPolicy: default-deny", "group:auditors", "user:lead@example.test",

@@ -110,8 +110,10 @@ func (a *Exporter) Run(ctx context.Context, st *stack.Stack) (*Export, error) {
 			ch := s.Inputs.Chart
 			es.Chart = &ExportChart{Repo: ch.Repo, OCI: ch.OCI, Name: f.Chart.Metadata.Name, Version: f.Chart.Metadata.Version, Values: rel.Values}
 			if ch.Path != "" {
-				es.Chart.Repo = ""
-				ex.LeftOut = append(ex.LeftOut, fmt.Sprintf("step %s: its chart is a local folder (%s): publish it to a repository, or point the output at it", s.ID, ch.Path))
+				// No repository to point a tool at: the step is written
+				// as its rendered objects.
+				es.Chart = nil
+				ex.LeftOut = append(ex.LeftOut, fmt.Sprintf("step %s: its chart is a local folder (%s), so it is written rendered, as plain objects; publish the chart to keep it a release", s.ID, ch.Path))
 			}
 			manifest, err := r.helm.Render(ctx, helm.Release{Name: rel.Name, Namespace: rel.Namespace, Chart: rel.Chart, Values: rel.Values}, st.Cluster.KubernetesVersion)
 			if err != nil {
@@ -167,7 +169,45 @@ func (a *Exporter) Run(ctx context.Context, st *stack.Stack) (*Export, error) {
 	if st.Ingress != nil {
 		ex.LeftOut = append(ex.LeftOut, fmt.Sprintf("routes: hosts are under the stack's local domain %s; change them for the target cluster", st.Ingress.Domain))
 	}
+	// A ${VAR} may hold a secret: what it expanded to is written as the
+	// reference, for the target's own tooling to fill in.
+	redacted := false
+	for i := range ex.Steps {
+		s := &ex.Steps[i]
+		if s.Chart != nil {
+			s.Chart.Values, _ = redactAll(st, s.Chart.Values, &redacted).(map[string]any)
+		}
+		for _, objs := range [][]*unstructured.Unstructured{s.Objects, s.After} {
+			for _, o := range objs {
+				o.Object, _ = redactAll(st, o.Object, &redacted).(map[string]any)
+			}
+		}
+	}
+	if redacted {
+		ex.LeftOut = append(ex.LeftOut, "values that came from the stack's ${VAR}s are written as the ${VAR} reference, never their value: fill them in on the target (helmfile: requiredEnv; Flux: valuesFrom a Secret; Argo CD: a plugin or a Secret)")
+	}
 	return ex, nil
+}
+
+// redactAll replaces, in every string of v, the values the stack's
+// variables expanded to by their references.
+func redactAll(st *stack.Stack, v any, changed *bool) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, c := range t {
+			t[k] = redactAll(st, c, changed)
+		}
+	case []any:
+		for i, c := range t {
+			t[i] = redactAll(st, c, changed)
+		}
+	case string:
+		if r := st.Redact(t); r != t {
+			*changed = true
+			return r
+		}
+	}
+	return v
 }
 
 func crdFirst(u *unstructured.Unstructured) bool {

@@ -52,7 +52,7 @@ func (e *Export) Files(format string) (map[string][]byte, error) {
 		if err := e.argocd(out); err != nil {
 			return nil, err
 		}
-		how = fmt.Sprintf("Commit this folder to a Git repository, replace `%s` in `applications.yaml` with its URL, and apply `applications.yaml` as an app of apps in the `argocd` namespace. Each step is an Application whose sync wave is twice its level in the stack's graph (what a chart's operator needs after it, one more), so Argo CD syncs a level only once the previous one is healthy.", GitPlaceholder)
+		how = fmt.Sprintf("Commit this folder to a Git repository, replace `%s` in `applications.yaml` with its URL, and apply `applications.yaml` as an app of apps in the `argocd` namespace. Each step is an Application whose sync wave is twice its level in the stack's graph (what a chart's operator needs after it, one more), so Argo CD syncs a level only once the previous one is healthy. Argo CD judges an Application's health only with the health check for `argoproj.io/Application` configured (`resource.customizations.health.argoproj.io_Application` in `argocd-cm`; see Argo CD's \"app of apps\" documentation); without it the waves order the sync but do not wait.", GitPlaceholder)
 	default:
 		return nil, fmt.Errorf("unknown format %q: want %s", format, strings.Join(Formats, ", "))
 	}
@@ -98,6 +98,11 @@ func (e *Export) stepFolders(out map[string][]byte, all, namespaces bool) {
 			out[dir+"/after.yaml"] = documents(e.placed(s, s.After, made))
 		}
 		var first, rest []*unstructured.Unstructured
+		for _, o := range s.Objects {
+			if o.GetKind() == "Namespace" && o.GetAPIVersion() == "v1" {
+				made[o.GetName()] = true // the step makes it itself (a tenant)
+			}
+		}
 		if s.Namespace != "" && !made[s.Namespace] {
 			made[s.Namespace] = true
 			first = append(first, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": s.Namespace}}})

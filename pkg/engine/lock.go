@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -102,8 +103,19 @@ func ReadLock(path string) (*Lock, error) {
 	return &l, nil
 }
 
-// lockInputs hashes what a plan asks for that a lock resolves.
-func lockInputs(st *stack.Stack, p *plan.Plan) string {
+// lockInputs hashes what a stack asks for that a lock resolves, planned
+// for no provider in particular (a lock serves every provider), with
+// local paths relative to the stack's folder (however its path was
+// written on the command line).
+func lockInputs(st *stack.Stack) (string, error) {
+	p, err := plan.Build(st)
+	if err != nil {
+		return "", err
+	}
+	return lockInputsOf(st, p), nil
+}
+
+func lockInputsOf(st *stack.Stack, p *plan.Plan) string {
 	type step struct {
 		ID        string     `json:"id"`
 		Chart     *api.Chart `json:"chart,omitempty"`
@@ -113,8 +125,16 @@ func lockInputs(st *stack.Stack, p *plan.Plan) string {
 		Kubernetes string `json:"kubernetes"`
 		Steps      []step `json:"steps"`
 	}{Kubernetes: st.Cluster.KubernetesVersion}
+	dir := filepath.Dir(st.File)
 	for _, s := range p.Steps {
 		st := step{ID: s.ID, Chart: s.Inputs.Chart}
+		if c := st.Chart; c != nil && c.Path != "" {
+			rel := *c
+			if r, err := filepath.Rel(dir, c.Path); err == nil {
+				rel.Path = filepath.ToSlash(r)
+			}
+			st.Chart = &rel
+		}
 		for _, m := range s.Inputs.Manifests {
 			if m.URL != "" {
 				st.Manifests = append(st.Manifests, m.URL+"#"+m.SHA256)
@@ -151,7 +171,11 @@ func (a *Locker) Run(ctx context.Context, st *stack.Stack) (*Lock, error) {
 		return nil, err
 	}
 	r := offlineRunner(&a.cfg, st, p)
-	l := &Lock{Version: LockVersion, Inputs: lockInputs(st, p)}
+	inputs, err := lockInputs(st)
+	if err != nil {
+		return nil, err
+	}
+	l := &Lock{Version: LockVersion, Inputs: inputs}
 	if st.Cluster.Provider == api.ProviderKind || st.Cluster.Provider == "" {
 		if img, err := cluster.NodeImage(st.Cluster.KubernetesVersion); err == nil {
 			l.NodeImage = img
@@ -200,6 +224,9 @@ func (a *Locker) Run(ctx context.Context, st *stack.Stack) (*Lock, error) {
 		}
 		l.Images = append(l.Images, li)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // images asked while cancelling are not unresolved
+	}
 	sort.Slice(l.Charts, func(i, j int) bool { return l.Charts[i].Step < l.Charts[j].Step })
 	sort.Slice(l.Manifests, func(i, j int) bool {
 		return l.Manifests[i].Step+l.Manifests[i].URL < l.Manifests[j].Step+l.Manifests[j].URL
@@ -218,7 +245,11 @@ func (l *Lock) Check(st *stack.Stack, opts ...plan.Option) error {
 }
 
 func (l *Lock) check(st *stack.Stack, p *plan.Plan) error {
-	if got := lockInputs(st, p); got != l.Inputs {
+	got, err := lockInputs(st)
+	if err != nil {
+		return err
+	}
+	if got != l.Inputs {
 		return fmt.Errorf("%w: its charts, manifest URLs or Kubernetes version differ from what the lock resolved; run kindred lock again", ErrLockStale)
 	}
 	return nil

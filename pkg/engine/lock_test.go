@@ -31,7 +31,11 @@ components:
 		return st, p
 	}
 	st, p := parse("~1.2")
-	l := &Lock{Version: LockVersion, Inputs: lockInputs(st, p),
+	inputs, err := lockInputs(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Lock{Version: LockVersion, Inputs: inputs,
 		Charts: []LockedChart{{Step: "web", Chart: "web", Source: "https://charts.example.test", Version: "1.2.7", Digest: "sha256:abc"}}}
 	if err := l.apply(st, p); err != nil {
 		t.Fatal(err)

@@ -55,6 +55,9 @@ func (l *live) List(ctx context.Context, apiVersion, kind, namespace string) []*
 	objs, err := l.kc.List(ctx, gvkOf(apiVersion, kind), namespace)
 	if err != nil {
 		objs = nil
+		if ctx.Err() != nil {
+			return nil // Read reports the cancellation
+		}
 		if !meta.IsNoMatchError(err) && !strings.Contains(err.Error(), "no matches for kind") {
 			l.refused(kind, namespace, err)
 		}

@@ -93,10 +93,19 @@ func (r *Result) omit(what, why string) {
 
 // variable adds a ${NAME} placeholder and returns the reference.
 func (r *Result) variable(name, what string) string {
-	for _, v := range r.Variables {
-		if v.Name == name {
-			return "${" + name + "}"
+	base := name
+	for i := 2; ; i++ {
+		taken := false
+		for _, v := range r.Variables {
+			if v.Name == name && v.For == what {
+				return "${" + name + "}"
+			}
+			taken = taken || v.Name == name
 		}
+		if !taken {
+			break
+		}
+		name = fmt.Sprintf("%s_%d", base, i) // another value with the same name
 	}
 	r.Variables = append(r.Variables, Variable{Name: name, For: what})
 	ref := "${" + name + "}"
@@ -151,6 +160,9 @@ func Read(ctx context.Context, cfg *rest.Config, o Options) (*Result, error) {
 		r.Inferences = append(r.Inferences, got.Notes...)
 	}
 	m.leftOut(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, err // what was read is partial: no stack from it
+	}
 	r.Unread = l.Unread()
 	sort.SliceStable(r.Omissions, func(i, j int) bool { return r.Omissions[i].What < r.Omissions[j].What })
 	return r, nil

@@ -13,7 +13,8 @@ func TestScrubReplacesSecretsOnly(t *testing.T) {
 	values := map[string]any{
 		"replicas": 3,
 		"image":    "example.test/web:2.1",
-		"auth":     map[string]any{"password": "hunter2", "existingSecret": "web-auth", "enabled": true},
+		"auth":     map[string]any{"password": "hunter2", "existingSecret": "web-auth", "enabled": true, "pin": 12345678},
+		"extraEnv": []any{map[string]any{"name": "DB_PASSWORD", "value": "hunter2"}},
 		"db":       map[string]any{"url": "postgres://app:s3cret@db:5432/app"},
 		"tls":      map[string]any{"key": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"},
 		"webhook":  "https://hooks.example.test/notify",
@@ -24,6 +25,9 @@ func TestScrubReplacesSecretsOnly(t *testing.T) {
 	got := m.scrub(values, "web", "components[0].values")
 	want := map[string]string{
 		"auth.password":       "${WEB_AUTH_PASSWORD}",
+		"auth.pin":            "${WEB_AUTH_PIN}",
+		"extraEnv.0.value":    "${WEB_EXTRAENV_0_VALUE}",
+		"extraEnv.0.name":     "DB_PASSWORD",
 		"db.url":              "${WEB_DB_URL}",
 		"tls.key":             "${WEB_TLS_KEY}",
 		"extra.0.token":       "${WEB_EXTRA_0_TOKEN}",
@@ -50,8 +54,13 @@ func TestScrubReplacesSecretsOnly(t *testing.T) {
 	if got["replicas"] != 3 || got["auth"].(map[string]any)["enabled"] != true {
 		t.Errorf("non-strings changed: %v", got)
 	}
-	if len(m.r.Variables) != 5 {
-		t.Errorf("variables %v, want 5", m.r.Variables)
+	if len(m.r.Variables) != 7 {
+		t.Errorf("variables %v, want 7", m.r.Variables)
+	}
+	// Two values that make the same name get two variables.
+	a, b := m.r.variable("X_KEY", "a"), m.r.variable("X_KEY", "b")
+	if a != "${X_KEY}" || b != "${X_KEY_2}" || m.r.variable("X_KEY", "a") != a {
+		t.Errorf("colliding names: %s %s", a, b)
 	}
 }
 
@@ -103,7 +112,7 @@ func TestYAMLCommentsAndEscapes(t *testing.T) {
 	for _, want := range []string{
 		"kubernetesVersion: v1.35.4 # the server's version\n",
 		"  # helm release default/web\n  - name: web\n",
-		"password: ${WEB_PASSWORD}\n",
+		"password: \"${WEB_PASSWORD}\"\n",
 		"greeting: costs $$5\n",
 		"flag: \"true\"\n",
 		"#   WEB_PASSWORD: components[0].values.password\n",

@@ -295,8 +295,13 @@ func (m *mirrorer) scrub(values map[string]any, owner, at string) map[string]any
 		switch t := v.(type) {
 		case map[string]any:
 			out := make(map[string]any, len(t))
+			// An entry like {name: DB_PASSWORD, value: …} is a secret by
+			// its name.
+			named, _ := t["name"].(string)
+			pair := named != "" && secretKey.MatchString(named)
 			for _, k := range slices.Sorted(maps.Keys(t)) { // variables in a stable order
-				out[k] = walk(t[k], append(keys, k), (secretish || secretKey.MatchString(k)) && !secretName.MatchString(k))
+				s := (secretish || secretKey.MatchString(k) || pair && k == "value") && !secretName.MatchString(k)
+				out[k] = walk(t[k], append(keys, k), s)
 			}
 			return out
 		case []any:
@@ -307,6 +312,12 @@ func (m *mirrorer) scrub(values map[string]any, owner, at string) map[string]any
 			return out
 		case string:
 			if t != "" && (secretish || looksSecret(t)) {
+				name := envName(append([]string{owner}, keys...)...)
+				return m.r.variable(name, fmt.Sprintf("%s.%s (a secret: not copied)", at, strings.Join(keys, ".")))
+			}
+		case bool, nil:
+		default: // a number under a secret key is a secret too
+			if secretish {
 				name := envName(append([]string{owner}, keys...)...)
 				return m.r.variable(name, fmt.Sprintf("%s.%s (a secret: not copied)", at, strings.Join(keys, ".")))
 			}

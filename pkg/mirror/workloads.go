@@ -117,6 +117,17 @@ func (m *mirrorer) jobs(ctx context.Context) {
 		j.Image, _ = c["image"].(string)
 		j.Command, _, _ = unstructured.NestedStringSlice(c, "command")
 		j.Args, _, _ = unstructured.NestedStringSlice(c, "args")
+		for _, argv := range [][]string{j.Command, j.Args} {
+			for i, a := range argv {
+				// --password=…, or a value that looks like a key.
+				if k, v, ok := strings.Cut(strings.TrimLeft(a, "-"), "="); ok && v != "" && (secretKey.MatchString(k) && !secretName.MatchString(k) || looksSecret(v)) {
+					argv[i] = a[:len(a)-len(v)] + m.r.variable(envName(name, k), fmt.Sprintf("%s: the value of %s (a secret: not copied)", path, k))
+					m.r.placeholders[argv[i]] = true
+				} else if !ok && looksSecret(a) {
+					argv[i] = m.r.variable(envName(name, "arg", fmt.Sprint(i)), fmt.Sprintf("%s: an argument (a secret: not copied)", path))
+				}
+			}
+		}
 		if b, ok, _ := unstructured.NestedInt64(cj.Object, "spec", "jobTemplate", "spec", "backoffLimit"); ok {
 			j.BackoffLimit = int(b)
 		}

@@ -92,7 +92,13 @@ func (r *Result) YAML(source string) ([]byte, error) {
 // the one ${VAR} meant).
 func (r *Result) plain(n *yaml.Node, isKey bool) {
 	n.Style = 0
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && !isKey && !r.placeholders[n.Value] {
+	switch {
+	case n.Kind != yaml.ScalarNode || n.Tag != "!!str" || isKey:
+	case r.placeholders[n.Value]:
+		// Quoted, so the loader keeps the value a string whatever it is
+		// (a password of digits, "true").
+		n.Style = yaml.DoubleQuotedStyle
+	default:
 		n.Value = strings.ReplaceAll(n.Value, "$", "$$")
 	}
 	for i, c := range n.Content {

@@ -56,6 +56,11 @@ func (s *Stack) Problemf(path, format string, args ...any) Problem {
 	return Problem{Pos: s.Pos(path), Path: path, Msg: redact(fmt.Sprintf(format, args...), s.vars)}
 }
 
+// Redact replaces in s every value a ${VAR} of the stack expanded to (six
+// characters or longer) by the reference ${VAR}: what is written out of a
+// stack (kindred render) keeps its secrets out the way messages do.
+func (st *Stack) Redact(s string) string { return redact(s, st.vars) }
+
 // ReadFile reads a file the stack names, such as a values file.
 // Like the stack file, it must be a regular file of at most MaxFileSize.
 func (s *Stack) ReadFile(name string) ([]byte, error) {
