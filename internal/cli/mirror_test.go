@@ -164,11 +164,17 @@ func TestIntegrationMirror(t *testing.T) {
 	// A reader bound to view: no Secrets, no Nodes, no cluster-wide kinds.
 	roKC := viewerKubeconfig(t, prodKC, filepath.Join(home, "viewer.kubeconfig"))
 	out = must(ExitOK, "mirror", "--kubeconfig", roKC, "--name", "shop")
-	for _, want := range []string{"# Could not read", "helm release Secrets (all): forbidden", "Node (all): forbidden", "components:", "tenants:"} {
+	for _, want := range []string{"# Could not read", "helm release Secrets (all): forbidden", "Node (all): forbidden", "components:", "tenants:",
+		`repo: "${SHOP_CHART_REPO:-https://charts.invalid/storefront}"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("mirror as a viewer lacks %q:\n%s", want, out)
 		}
 	}
+	// With no record of the repositories and no values read, the file
+	// validates as written.
+	viewed := filepath.Join(work, "viewed.yaml")
+	must(ExitOK, "mirror", "--kubeconfig", roKC, "--name", "shop", "-o", viewed)
+	must(ExitOK, "validate", viewed)
 
 	// Round trip: up the mirrored stack, mirror that cluster, get the
 	// same stack but for the comments.

@@ -64,6 +64,30 @@ func TestScrubReplacesSecretsOnly(t *testing.T) {
 	}
 }
 
+// TestUnrecordedRepositoryStillValidates: a release whose repository no
+// record holds gets a variable with a default that never resolves, so the
+// file validates as written, and the variable or a chart mirror supplies it.
+func TestUnrecordedRepositoryStillValidates(t *testing.T) {
+	m := &mirrorer{o: Options{Name: "shop"}, l: nil, r: &Result{Stack: &api.Stack{APIVersion: api.APIVersion, Kind: api.Kind, Metadata: api.Metadata{Name: "shop"}}},
+		claimed: map[string]string{}, releases: map[string]*release{}}
+	m.releases["web/web"] = &release{name: "web", namespace: "web", chart: "web", version: "1.2.3"}
+	ref := "${WEB_CHART_REPO:-https://charts.invalid/web}"
+	m.r.Stack.Components = []api.Component{{Name: "web", Namespace: "web", Chart: &api.Chart{Repo: ref, Name: "web", Version: "1.2.3"}}}
+	m.r.variable("WEB_CHART_REPO", "the repository")
+	m.r.placeholders[ref] = true
+	out, err := m.r.YAML("context prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stack.Parse("shop.yaml", out, stack.WithEnv(func(string) (string, bool) { return "", false }))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := st.Components[0].Chart.Repo; got != "https://charts.invalid/web" {
+		t.Errorf("repo %q", got)
+	}
+}
+
 func TestSubtractKeepsOnlyWhatDiffers(t *testing.T) {
 	base := map[string]any{"crds": map[string]any{"enabled": true}, "replicas": 1, "a": map[string]any{"b": 1, "c": 2}}
 	got := subtract(map[string]any{"crds": map[string]any{"enabled": true}, "replicas": 2, "a": map[string]any{"b": 1, "c": 3}, "new": "x"}, base)

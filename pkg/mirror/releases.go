@@ -188,7 +188,12 @@ func (m *mirrorer) mirrorReleases(ctx context.Context) {
 		} else {
 			repo := repos[k]
 			if repo == "" {
-				repo = m.r.variable(envName(rel.name, "chart", "repo"), fmt.Sprintf("the repository of chart %s (a helm release does not record it)", rel.chart))
+				// A default under .invalid (which never resolves) keeps
+				// the file valid, and a chart mirror needs no repository.
+				name := envName(rel.name, "chart", "repo")
+				ref := m.r.variable(name, fmt.Sprintf("the repository of chart %s: a helm release does not record it; set it, or use a chart mirror (KINDRED_CHART_MIRROR)", rel.chart))
+				repo = strings.TrimSuffix(ref, "}") + ":-https://charts.invalid/" + rel.chart + "}"
+				m.r.placeholders[repo] = true
 			}
 			c.Chart = &api.Chart{Repo: repo, Name: rel.chart, Version: rel.version}
 		}
