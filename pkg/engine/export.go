@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -27,6 +26,10 @@ type Export struct {
 	Secrets []SecretToCreate
 	// LeftOut says what was left out or replaced, and why.
 	LeftOut []string
+
+	// scopes says, for the kinds the export's own CRDs define (by
+	// group/kind), whether they are namespaced; built on first use.
+	scopes map[string]bool
 }
 
 // ExportStep is one step.
@@ -228,18 +231,22 @@ func (e *Export) namespaced(u *unstructured.Unstructured) bool {
 	if clusterScoped[u.GetKind()] {
 		return false
 	}
-	for _, s := range e.Steps {
-		for _, o := range s.Objects {
-			if o.GetKind() != "CustomResourceDefinition" {
-				continue
-			}
-			kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
-			group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
-			scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
-			if kind == u.GetKind() && strings.HasPrefix(u.GetAPIVersion(), group+"/") {
-				return scope != "Cluster"
+	if e.scopes == nil {
+		e.scopes = map[string]bool{}
+		for _, s := range e.Steps {
+			for _, o := range s.Objects {
+				if o.GetKind() != "CustomResourceDefinition" {
+					continue
+				}
+				kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+				group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+				scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
+				e.scopes[group+"/"+kind] = scope != "Cluster"
 			}
 		}
+	}
+	if namespaced, ok := e.scopes[u.GroupVersionKind().Group+"/"+u.GetKind()]; ok {
+		return namespaced
 	}
 	return true
 }

@@ -178,6 +178,9 @@ type mirrorer struct {
 	claimed map[string]string
 	// releases are the helm releases found, by namespace/name.
 	releases map[string]*release
+	// creds are the workloads and releases that use cloud credentials,
+	// found once (cloudCredentials).
+	creds map[string]string
 }
 
 // selected applies Include and Exclude to a namespace or release name.

@@ -32,7 +32,11 @@ func podSpecPath(kind string) []string {
 // account is bound to. It returns why, by "Kind namespace/name" and by
 // release namespace/name.
 func (m *mirrorer) cloudCredentials(ctx context.Context) map[string]string {
+	if m.creds != nil {
+		return m.creds
+	}
 	out := map[string]string{}
+	defer func() { m.creds = out }()
 	identities := map[string]string{}
 	for _, sa := range m.l.List(ctx, "v1", "ServiceAccount", "") {
 		for _, a := range cloudIdentity {
