@@ -147,28 +147,46 @@ func Poll(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured
 // poll is Poll; with prev (the statuses of an earlier poll) it does not
 // read pods again, and keeps what prev found for workloads still not ready.
 func poll(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured, prev []Status) ([]Status, error) {
-	out := make([]Status, 0, len(objs))
-	for _, o := range objs {
+	out, found, err := look(ctx, c, objs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		switch st := &out[i]; {
+		case st.Ready || st.Failed || found[i] == nil:
+		case prev != nil:
+			st.Trouble = prev[i].Trouble
+		default:
+			st.Trouble = workloadTrouble(ctx, c, found[i])
+		}
+	}
+	return out, nil
+}
+
+// look reads each object once and judges it, without looking at pods; it
+// also returns each object as read (nil when not found).
+func look(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured) ([]Status, []*unstructured.Unstructured, error) {
+	out := make([]Status, len(objs))
+	found := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
 		cur, err := c.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
 		if apierrors.IsNotFound(err) {
-			out = append(out, Status{Object: o.GetKind() + " " + kube.Name(o), Message: "not found"})
+			out[i] = Status{Object: o.GetKind() + " " + kube.Name(o), Message: "not found"}
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		st := Object(cur)
-		judgeCustom(ctx, c, cur, &st)
-		switch {
-		case st.Ready || st.Failed:
-		case prev != nil:
-			st.Trouble = prev[len(out)].Trouble
-		default:
-			st.Trouble = workloadTrouble(ctx, c, cur)
-		}
-		out = append(out, st)
+		out[i], found[i] = judge(ctx, c, cur), cur
 	}
-	return out, nil
+	return out, found, nil
+}
+
+// judge is the readiness of cur as stored, custom resources included.
+func judge(ctx context.Context, c *kube.Client, cur *unstructured.Unstructured) Status {
+	st := Object(cur)
+	judgeCustom(ctx, c, cur, &st)
+	return st
 }
 
 // workloads are the kinds whose pods workloadTrouble looks at.
@@ -193,7 +211,27 @@ func workloadTrouble(ctx context.Context, c *kube.Client, obj *unstructured.Unst
 		}
 		return PodTrouble(&pod)
 	}
-	if !workloads[gk] {
+	sel := podSelector(obj)
+	if sel == "" {
+		return ""
+	}
+	pods, err := c.Typed.CoreV1().Pods(obj.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return ""
+	}
+	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
+	for i := range pods.Items {
+		if t := PodTrouble(&pods.Items[i]); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
+// podSelector is the label selector of a workload's pods, or "" for an
+// object that is not one of the workloads or selects nothing.
+func podSelector(obj *unstructured.Unstructured) string {
+	if !workloads[obj.GroupVersionKind().GroupKind()] {
 		return ""
 	}
 	raw, ok, _ := unstructured.NestedMap(obj.Object, "spec", "selector")
@@ -208,17 +246,7 @@ func workloadTrouble(ctx context.Context, c *kube.Client, obj *unstructured.Unst
 	if err != nil || sel.Empty() {
 		return ""
 	}
-	pods, err := c.Typed.CoreV1().Pods(obj.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-	if err != nil {
-		return ""
-	}
-	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
-	for i := range pods.Items {
-		if t := PodTrouble(&pods.Items[i]); t != "" {
-			return t
-		}
-	}
-	return ""
+	return sel.String()
 }
 
 // stuck are the reasons a container waits for that will not pass by
@@ -278,12 +306,49 @@ func shorten(s string) string {
 	return s
 }
 
-// Wait polls objs until every one is ready, one has failed, or timeout
-// passes. progress, if not nil, gets every object's status and those still
-// pending after each poll. The error names every object still not ready.
+// Wait waits until every one of objs is ready, one has failed, or timeout
+// passes. It reads each object once, then watches those not yet ready (and
+// the pods of pending workloads, for what troubles them); where the cluster
+// refuses watches it polls instead. progress, if not nil, gets every
+// object's status and those still pending whenever they change. The error
+// names every object still not ready.
 func Wait(parent context.Context, c *kube.Client, objs []*unstructured.Unstructured, timeout time.Duration, progress func(all, pending []Status)) error {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
+	for {
+		sts, found, err := look(ctx, c, objs)
+		if err == nil {
+			if done, err := report(sts, progress); done || err != nil {
+				return err
+			}
+			err = watchUntilReady(ctx, c, objs, found, sts, progress)
+			switch {
+			case errors.Is(err, errWatchRefused):
+				return pollUntilReady(ctx, parent, c, objs, timeout, progress)
+			case err != nil && ctx.Err() != nil:
+				return expired(parent, timeout, sts, err)
+			}
+			return err
+		}
+		// The API server may be restarting: read again soon.
+		select {
+		case <-ctx.Done():
+			return expired(parent, timeout, nil, err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// PollWait is Wait by polling alone: every object read four times a
+// second, the pods of pending workloads once a second. Wait falls back to
+// it where watches are refused; benchmarks compare the two.
+func PollWait(parent context.Context, c *kube.Client, objs []*unstructured.Unstructured, timeout time.Duration, progress func(all, pending []Status)) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+	return pollUntilReady(ctx, parent, c, objs, timeout, progress)
+}
+
+func pollUntilReady(ctx, parent context.Context, c *kube.Client, objs []*unstructured.Unstructured, timeout time.Duration, progress func(all, pending []Status)) error {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	var last []Status
@@ -297,36 +362,31 @@ func Wait(parent context.Context, c *kube.Client, objs []*unstructured.Unstructu
 		sts, err := poll(ctx, c, objs, prev)
 		if err == nil {
 			last = sts
-			var pending []Status
-			for _, s := range sts {
-				if s.Failed {
-					return fmt.Errorf("%s failed: %s", s.Object, s.Message)
-				}
-				if !s.Ready {
-					pending = append(pending, s)
-				}
-			}
-			if progress != nil {
-				progress(sts, pending)
-			}
-			if len(pending) == 0 {
-				return nil
+			if done, err := report(sts, progress); done || err != nil {
+				return err
 			}
 		}
 		select {
 		case <-ctx.Done():
-			if parent.Err() != nil {
-				return parent.Err()
-			}
-			// The deadline may fall in the middle of a poll; what the
-			// last whole one saw is the answer.
-			if last == nil {
-				return fmt.Errorf("%w after %s: %w", ErrNotReady, timeout, err)
-			}
-			return fmt.Errorf("%w after %s: %s", ErrNotReady, timeout, Describe(last))
+			return expired(parent, timeout, last, err)
 		case <-tick.C:
 		}
 	}
+}
+
+// expired is the error of a wait whose context ended: the caller's own
+// error when it was the caller's, else ErrNotReady with what last saw
+// (or, when nothing was ever read, with why).
+func expired(parent context.Context, timeout time.Duration, last []Status, err error) error {
+	if parent.Err() != nil {
+		return parent.Err()
+	}
+	// The deadline may fall in the middle of a read; what the last whole
+	// one saw is the answer.
+	if last == nil {
+		return fmt.Errorf("%w after %s: %w", ErrNotReady, timeout, err)
+	}
+	return fmt.Errorf("%w after %s: %s", ErrNotReady, timeout, Describe(last))
 }
 
 // Describe lists the objects that are not ready, with why.
