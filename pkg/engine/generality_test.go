@@ -101,6 +101,9 @@ components:
     values:
       global: {environment: staging}
       cache: {enabled: true}
+  - name: plain
+    namespace: plain
+    chart: {oci: oci://registry.example.invalid/team/storefront, version: "~2.1"}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +124,11 @@ components:
 	if _, err := kc.Typed.AppsV1().StatefulSets("shop").Get(r.ctx, "shop-cache", metav1.GetOptions{}); err != nil {
 		t.Errorf("the subchart the stack enabled: %v", err)
 	}
+	// The same chart with the condition left false: reading the chart's
+	// CRDs before the install once turned the disabled subchart on.
+	if sts, err := kc.Typed.AppsV1().StatefulSets("plain").List(r.ctx, metav1.ListOptions{}); err != nil || len(sts.Items) != 0 {
+		t.Errorf("the subchart its condition disables was installed: %v, %d StatefulSets", err, len(sts.Items))
+	}
 	if _, err := kc.Get(r.ctx, schema.GroupVersionKind{Group: "catalog.example.test", Version: "v1", Kind: "Category"}, "shop", "featured"); err != nil {
 		t.Errorf("the custom resource of the subchart's CRD: %v", err)
 	}
@@ -135,7 +143,7 @@ components:
 		t.Errorf("re-run: %v", got)
 	}
 	rep, err := engine.NewStatus(r.cfg).Run(r.ctx, st)
-	if err != nil || len(rep.Steps) != 1 || !rep.Steps[0].Healthy {
+	if err != nil || len(rep.Steps) != 2 || !rep.Steps[0].Healthy || !rep.Steps[1].Healthy {
 		t.Errorf("status: %v %+v", err, rep)
 	}
 }

@@ -3,6 +3,7 @@ package helm
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
@@ -33,8 +34,8 @@ const CRDFieldManager = "kindred"
 // chartCRDs decodes the CRDs of the chart's crds/ folders, its enabled
 // subcharts' included.
 func chartCRDs(ch *chart.Chart, values map[string]any) ([]*unstructured.Unstructured, error) {
-	cp := *ch
-	if err := chartutil.ProcessDependencies(&cp, values); err != nil {
+	cp := detached(ch)
+	if err := chartutil.ProcessDependencies(cp, values); err != nil {
 		return nil, err
 	}
 	var out []*unstructured.Unstructured
@@ -50,6 +51,34 @@ func chartCRDs(ch *chart.Chart, values map[string]any) ([]*unstructured.Unstruct
 		}
 	}
 	return out, nil
+}
+
+// detached copies what processing a chart's dependencies changes in place
+// (its metadata's dependency list and their Enabled flags, its subcharts,
+// its values), so that processing the copy leaves ch as loaded. Helm
+// processes the chart again for the install; had the copy shared ch's
+// metadata, helm would find a subchart that the condition removed from it
+// and install it as one Chart.yaml does not list, whatever the condition.
+func detached(ch *chart.Chart) *chart.Chart {
+	cp := *ch
+	if ch.Metadata != nil {
+		md := *ch.Metadata
+		md.Dependencies = make([]*chart.Dependency, len(ch.Metadata.Dependencies))
+		for i, d := range ch.Metadata.Dependencies {
+			if d != nil {
+				dd := *d
+				md.Dependencies[i] = &dd
+			}
+		}
+		cp.Metadata = &md
+	}
+	cp.Values = maps.Clone(ch.Values)
+	subs := make([]*chart.Chart, len(ch.Dependencies()))
+	for i, d := range ch.Dependencies() {
+		subs[i] = detached(d)
+	}
+	cp.SetDependencies(subs...)
+	return &cp
 }
 
 // applyCRDs applies the chart's CRDs and waits until each is established.
