@@ -44,6 +44,10 @@ blackhole:
 
 test: testbed e2e-image
 	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" KINDRED_BENCH_TOOLS="$$(testbed/bench/build.sh)" env $$(testbed/e2e/build.sh) $(GO) test -count=1 -timeout 50m ./...
+	@# Every benchmark's code, once, at its smallest size, so none can rot
+	@# (make bench runs them in full); figures are printed, not kept.
+	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" KINDRED_BENCH_TOOLS="$$(testbed/bench/build.sh)" KINDRED_BENCH_SIZES=10 KINDRED_BENCH_RUNS=1 \
+		env $$(testbed/e2e/build.sh) $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/... ./internal/...
 	@$(MAKE) -s check-leaks
 	@testbed/e2e/tidy.sh
 
@@ -87,12 +91,17 @@ cross:
 fuzz:
 	$(GO) test ./pkg/stack -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 
-# Benchmarks, side by side in one run: the simulated cluster's start-up, and
+# Benchmarks, side by side in one run: the simulated cluster's start-up;
 # kindred against helmfile and a serial helm script (built once by
-# testbed/bench/build.sh, about 10 minutes). Medians go to bench/out/results.json.
-bench: testbed
-	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" KINDRED_BENCH_TOOLS="$$(testbed/bench/build.sh)" \
-		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./pkg/... ./internal/...
+# testbed/bench/build.sh, about 10 minutes) on a balanced and an unbalanced
+# graph; generated stacks of 10, 50 and 200 components; readiness by
+# watching against polling; and kindred's kind cluster step against kind's
+# CLI on the e2e node image. Medians go to bench/out/results.json, and
+# bench/table.sh turns them into the README's table. About 40 minutes.
+bench: testbed e2e-image
+	KINDRED_TESTBED_DIR="$$(testbed/build.sh)" KINDRED_BENCH_TOOLS="$$(testbed/bench/build.sh)" KINDRED_BENCH_OUT="$(CURDIR)/bench/out/results.json" \
+		env $$(testbed/e2e/build.sh) $(GO) test -run '^$$' -p 1 -bench . -benchtime 1x -timeout 120m ./pkg/... ./internal/...
+	@testbed/e2e/tidy.sh
 
 clean:
 	rm -rf $(BIN) dist

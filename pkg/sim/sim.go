@@ -69,6 +69,9 @@ type Cluster struct {
 	Kubeconfig string
 	// Server is the API server's URL.
 	Server string
+	// AuditLog is the API server's audit log (JSON lines), when the
+	// cluster was started WithAuditLog.
+	AuditLog string
 	// Version is the Kubernetes version the API server reports.
 	Version string
 	// ReadyzAfter and ReadyAfter measure Start: until the API server's
@@ -93,6 +96,7 @@ type options struct {
 	keep       bool
 	log        *slog.Logger
 	startGrace time.Duration
+	audit      bool
 }
 
 // Option configures Start.
@@ -147,6 +151,13 @@ func WithReadyDelay(delay time.Duration, rules ...ReadyDelay) Option {
 // cluster that a command starts and a later command stops.
 func WithKeep() Option {
 	return func(o *options) error { o.keep = true; return nil }
+}
+
+// WithAuditLog makes the API server write an audit log of every request
+// (but those of its own controllers) at Metadata level, as JSON lines, to
+// the cluster's AuditLog file: who asked what, with which verb.
+func WithAuditLog() Option {
+	return func(o *options) error { o.audit = true; return nil }
 }
 
 // WithLogger sends diagnostics to log; the default discards them.

@@ -178,29 +178,52 @@ func startEtcd(_ context.Context, s *starting) error {
 	)
 }
 
+// auditPolicy logs who made each request and how, once it is answered,
+// leaving out the simulated cluster's own controllers and nodes.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+  - level: None
+    users: ["system:kube-controller-manager", "system:kube-scheduler", "system:apiserver"]
+  - level: None
+    userGroups: ["system:serviceaccounts", "system:nodes"]
+  - level: Metadata
+`
+
 func startAPIServer(ctx context.Context, s *starting) error {
 	p := s.pki
 	egressFile := filepath.Join(s.c.Dir, "egress-selector.yaml")
 	if err := os.WriteFile(egressFile, []byte(egressConfig(egressSocket(s.c.Dir))), 0o600); err != nil {
 		return err
 	}
-	if err := s.c.group.start("kube-apiserver", s.bins.path("kube-apiserver"),
-		"--etcd-servers="+s.etcdURL(),
-		"--etcd-cafile="+p.CACert, "--etcd-certfile="+p.EtcdClient, "--etcd-keyfile="+p.EtcdCKey,
+	var audit []string
+	if s.o.audit {
+		policy := filepath.Join(s.c.Dir, "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+			return err
+		}
+		s.c.AuditLog = filepath.Join(s.c.Dir, "audit.log")
+		audit = []string{"--audit-policy-file=" + policy, "--audit-log-path=" + s.c.AuditLog,
+			"--audit-log-format=json", "--audit-log-mode=blocking", "--audit-log-maxbackup=0", "--audit-log-maxsize=0"}
+	}
+	if err := s.c.group.start("kube-apiserver", s.bins.path("kube-apiserver"), append([]string{
+		"--etcd-servers=" + s.etcdURL(),
+		"--etcd-cafile=" + p.CACert, "--etcd-certfile=" + p.EtcdClient, "--etcd-keyfile=" + p.EtcdCKey,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(s.api),
-		"--tls-cert-file="+p.ServerCert, "--tls-private-key-file="+p.ServerKey,
-		"--client-ca-file="+p.CACert,
-		"--service-account-key-file="+p.SAPub, "--service-account-signing-key-file="+p.SAKey,
+		"--secure-port=" + strconv.Itoa(s.api),
+		"--tls-cert-file=" + p.ServerCert, "--tls-private-key-file=" + p.ServerKey,
+		"--client-ca-file=" + p.CACert,
+		"--service-account-key-file=" + p.SAPub, "--service-account-signing-key-file=" + p.SAKey,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-cluster-ip-range="+ServiceSubnet,
+		"--service-cluster-ip-range=" + ServiceSubnet,
 		"--authorization-mode=Node,RBAC", "--allow-privileged=true",
 		"--enable-aggregator-routing=true",
-		"--egress-selector-config-file="+egressFile,
+		"--egress-selector-config-file=" + egressFile,
 		"--endpoint-reconciler-type=none",
-		"--cert-dir="+filepath.Join(s.c.Dir, "apiserver-certs"),
+		"--cert-dir=" + filepath.Join(s.c.Dir, "apiserver-certs"),
 		"--profiling=false",
-	); err != nil {
+	}, audit...)...); err != nil {
 		return err
 	}
 	if err := s.c.waitReadyz(ctx, s.o.startGrace); err != nil {

@@ -41,6 +41,7 @@ func BenchmarkWait(b *testing.B) {
 		wait func(context.Context, *kube.Client, []*unstructured.Unstructured, time.Duration, func(all, pending []ready.Status)) error
 	}{{"watch", ready.Wait}, {"poll", ready.PollWait}}
 	round := 0
+	results := map[string]float64{}
 	for b.Loop() {
 		for _, m := range modes {
 			round++
@@ -61,11 +62,15 @@ func BenchmarkWait(b *testing.B) {
 			returned := time.Now()
 			reqs := rc.take()
 			last := <-seen
-			b.ReportMetric(float64(total(reqs))/n, m.name+"-requests/object")
-			b.ReportMetric(float64(returned.Sub(last).Microseconds())/1000, m.name+"-detect-ms")
+			results["ready_"+m.name+"_requests_per_object"] = float64(total(reqs)) / n
+			results["ready_"+m.name+"_detect_ms"] = float64(returned.Sub(last).Microseconds()) / 1000
 			b.Logf("%s: %v requests for %d objects; returned %s after the last turned ready", m.name, reqs, n, returned.Sub(last).Round(100*time.Microsecond))
 		}
 	}
+	for k, v := range results {
+		b.ReportMetric(v, k)
+	}
+	testbed.MergeResults(b, results)
 }
 
 // readyTimes watches the Deployments named prefix* and sends, once n of
