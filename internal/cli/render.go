@@ -52,7 +52,7 @@ create first.`,
 				return err
 			}
 			if entries, err := os.ReadDir(a.outPath); err == nil && len(entries) > 0 && !force {
-				return usageError{fmt.Errorf("%s is not empty: choose another -o folder, or --force to write over what is there (nothing else is removed)", a.outPath)}
+				return usageError{fmt.Errorf("%s is not empty: choose another -o folder, or --force to write over what is there (of what is there, only files an earlier render wrote and this one does not are removed)", a.outPath)}
 			}
 			ctx, stop := interruptible()
 			defer stop()
@@ -78,6 +78,7 @@ create first.`,
 				names = append(names, n)
 			}
 			sort.Strings(names)
+			previous := renderedBefore(a.outPath)
 			for _, n := range names {
 				p := filepath.Join(a.outPath, filepath.FromSlash(n))
 				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -87,12 +88,62 @@ create first.`,
 					return err
 				}
 			}
+			if err := removeStale(a.outPath, previous, files); err != nil {
+				return err
+			}
+			if err := writeFile(filepath.Join(a.outPath, renderList), []byte(strings.Join(names, "\n")+"\n")); err != nil {
+				return err
+			}
 			fmt.Fprintf(a.stdout, "wrote %d files for %s into %s: %d steps, %d Secrets to create first, %d things left out (see %s)\n",
 				len(files), format, a.outPath, len(out.Steps), len(out.Secrets), len(out.LeftOut), filepath.Join(a.outPath, "README.md"))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", engine.FormatManifests, "manifests, helmfile, flux or argocd")
-	cmd.Flags().BoolVar(&force, "force", false, "write into a folder that is not empty")
+	cmd.Flags().BoolVar(&force, "force", false, "write into a folder that is not empty (removing only what an earlier render wrote there and this one does not)")
 	return cmd
+}
+
+// renderList names, in a rendered folder, the files kindred render wrote
+// there, one per line, so that rendering again removes those the stack no
+// longer makes, and nothing else.
+const renderList = ".kindred-render"
+
+// renderedBefore reads the files an earlier render wrote into dir.
+func renderedBefore(dir string) []string {
+	data, err := os.ReadFile(filepath.Join(dir, renderList))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for line := range strings.Lines(string(data)) {
+		// Only paths below dir: the list is a file anyone could edit.
+		if n := strings.TrimSpace(line); n != "" && filepath.IsLocal(filepath.FromSlash(n)) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// removeStale removes the files of previous that the new render (files)
+// did not write, and the folders that leaves empty, up to dir.
+func removeStale(dir string, previous []string, files map[string][]byte) error {
+	for _, n := range previous {
+		if _, kept := files[n]; kept {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(n))
+		if info, err := os.Lstat(p); err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+		for d := filepath.Dir(p); d != filepath.Clean(dir); d = filepath.Dir(d) {
+			if os.Remove(d) != nil { // not empty: someone's files are there
+				break
+			}
+		}
+	}
+	return nil
 }

@@ -79,9 +79,9 @@ func referenceWithChart(t *testing.T) (stackFile, mirror string) {
 }
 
 // The CRDs Flux's and Argo CD's objects are checked against, from their Go
-// modules as the proxy serves them (helm-controller's is not served, so
-// HelmReleases are checked for their shape only).
+// modules as the proxy serves them.
 var gitopsCRDs = []string{
+	"github.com/fluxcd/helm-controller@v1.4.3/config/crd/bases/helm.toolkit.fluxcd.io_helmreleases.yaml",
 	"github.com/fluxcd/kustomize-controller@v1.6.0/config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml",
 	"github.com/fluxcd/source-controller@v1.8.5/config/crd/bases/source.toolkit.fluxcd.io_helmrepositories.yaml",
 	"github.com/argoproj/argo-cd/v3@v3.0.0/manifests/crds/application-crd.yaml",
@@ -118,6 +118,34 @@ func TestIntegrationRender(t *testing.T) {
 	}
 	if out := run(ExitBadInput, "render", stackFile, "--format", "manifests", "-o", filepath.Join(out, "manifests")); !strings.Contains(out, "is not empty") {
 		t.Errorf("render into a folder that is not empty: %s", out)
+	}
+	// --force over an earlier render: what that render wrote and this one
+	// does not (a step the stack no longer has) goes, someone's own file
+	// stays.
+	flux := filepath.Join(out, "flux")
+	stale := filepath.Join(flux, "steps", "99-gone", "helmrelease.yaml")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{stale, filepath.Join(flux, "mine.txt"), filepath.Join(flux, "steps", "mine.txt")} {
+		if err := os.WriteFile(f, []byte("x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := os.OpenFile(filepath.Join(flux, ".kindred-render"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(list, "steps/99-gone/helmrelease.yaml\n../outside.txt")
+	list.Close()
+	run(ExitOK, "render", stackFile, "--format", "flux", "--force", "-o", flux)
+	if _, err := os.Stat(filepath.Dir(stale)); !os.IsNotExist(err) {
+		t.Errorf("render --force left the earlier render's stale step: %v", err)
+	}
+	for _, f := range []string{"mine.txt", "steps/mine.txt"} {
+		if _, err := os.Stat(filepath.Join(flux, f)); err != nil {
+			t.Errorf("render --force removed %s, which it did not write: %v", f, err)
+		}
 	}
 	if out := run(ExitBadInput, "render", stackFile, "--format", "kustomize", "-o", filepath.Join(out, "x")); !strings.Contains(out, "invalid --format") {
 		t.Errorf("an unknown format: %s", out)
@@ -209,7 +237,16 @@ func TestIntegrationRender(t *testing.T) {
 	applyFolders(t, dyn, mapper, tmp)
 	t.Logf("Flux's and Argo CD's CRDs applied in %s", time.Since(began))
 	var checked int
-	for _, f := range []string{"flux/flux/sources.yaml", "flux/flux/kustomizations.yaml", "argocd/applications.yaml"} {
+	files := []string{"flux/flux/sources.yaml", "flux/flux/kustomizations.yaml", "argocd/applications.yaml"}
+	releases, _ := filepath.Glob(filepath.Join(out, "flux/steps/*/helmrelease.yaml"))
+	if len(releases) < 3 {
+		t.Errorf("%d HelmRelease files in the flux render", len(releases))
+	}
+	for _, r := range releases {
+		rel, _ := filepath.Rel(out, r)
+		files = append(files, rel)
+	}
+	for _, f := range files {
 		data, err := os.ReadFile(filepath.Join(out, f))
 		if err != nil {
 			t.Fatal(err)

@@ -29,8 +29,8 @@ const scaleSeed = 24
 // BenchmarkScaling measures kindred on generated stacks of 10, 50 and 200
 // components from the test charts (random but seeded dependency graphs;
 // KINDRED_BENCH_SIZES picks others, KINDRED_BENCH_RUNS the runs per size),
-// each run on a fresh simulated cluster whose pods turn Ready after a
-// second: validate and plan, a cold install against the graph's critical
+// each run on a fresh simulated cluster of three nodes whose pods turn
+// Ready after a second: validate and plan, a cold install against the graph's critical
 // path (from the run's own step times), a no-op re-run and one changed
 // value, kindred's peak RSS, and the API requests kindred made, by verb,
 // from the API server's audit log. helmfile installs the same graphs at 10
@@ -75,7 +75,9 @@ func BenchmarkScaling(b *testing.B) {
 					if tool == "helmfile" && n > 50 {
 						continue
 					}
-					c := testbed.Sim(b, sim.WithReadyDelay(time.Second), sim.WithAuditLog())
+					// Three nodes of 250 pods: 200 components run about 550.
+					c := testbed.Sim(b, sim.WithReadyDelay(time.Second), sim.WithAuditLog(),
+						sim.WithNodes(sim.Node{Name: "control-plane", Count: 1, ControlPlane: true}, sim.Node{Name: "worker", Count: 2}))
 					env := append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "XDG_STATE_HOME="+b.TempDir(),
 						"HELM_CACHE_HOME="+b.TempDir(), "HELM_CONFIG_HOME="+b.TempDir(), "HELM_DATA_HOME="+b.TempDir())
 					var at int64
@@ -208,7 +210,14 @@ func runBench(ctx context.Context, b *testing.B, env []string, name string, args
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		b.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, tail(out.Bytes(), 4000))
+		// The failed steps first: a big stack's output is long.
+		var failed []string
+		for line := range strings.Lines(out.String()) {
+			if strings.Contains(line, `"type":"failed"`) {
+				failed = append(failed, strings.TrimSpace(line))
+			}
+		}
+		b.Fatalf("%s %s: %v\n%s\n%s", filepath.Base(name), strings.Join(args, " "), err, strings.Join(failed, "\n"), tail(out.Bytes(), 2000))
 	}
 	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
 	return time.Since(start), rss, out.Bytes()
