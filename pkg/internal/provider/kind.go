@@ -440,10 +440,11 @@ func waitNodesReady(ctx context.Context, kubeconfig string, timeout time.Duratio
 		return err
 	}
 	// A node that has just joined can report Ready and drop back while its
-	// kubelet and network settle, so Ready must hold for a few polls.
-	const settled = 3
+	// kubelet and network settle, so Ready must hold for a second (five
+	// polls a quarter of a second apart: the wait ends soon after it does).
+	const settled = 5
 	missing, streak := "nodes", 0
-	err = wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		notReady, err := ready.NodesNotReadySince(ctx, cs, since)
 		if err != nil {
 			streak = 0
