@@ -24,6 +24,9 @@ server-side dry-run apply against the live ones. Secrets' values are never
 shown, only whether they change. -o json gives the whole report; -v also
 shows the objects a created step would add in full.
 
+With a kindred.lock beside the stack, diff compares what up would install
+from it, and refuses a stack changed since it was locked, as up does.
+
 It exits 0 whether or not anything would change; with --exit-code, 1 when
 something would.`,
 		Args: maxArgs(1),
@@ -31,6 +34,11 @@ something would.`,
 			return a.onTarget(&f, args, func(t *target) error {
 				d := engine.NewDiff(a.engineConfig(t.p))
 				d.Adopt = f.adopt
+				lock, err := lockFor(t.st, t.p, false)
+				if err != nil {
+					return err
+				}
+				d.Lock = lock
 				rep, err := d.Run(t.ctx, t.st)
 				if err != nil {
 					return err

@@ -18,9 +18,10 @@ import (
 // TestIntegrationLock locks the reference stack (plus a chart of the test
 // charts) through a chart mirror holding the real upstream artifacts:
 // locking twice gives the same bytes; up --locked installs exactly the
-// locked digests; a chart changed in the mirror under the same version
-// fails its step with a digest mismatch; a changed stack is refused by
-// up --locked and by lock --check until it is locked again.
+// locked digests, and diff then finds nothing to do; a chart changed in
+// the mirror under the same version fails its step with a digest mismatch;
+// a changed stack is refused by up --locked, diff and lock --check until
+// it is locked again.
 func TestIntegrationLock(t *testing.T) {
 	testbed.Integration(t)
 	testbed.RequireBlackholes(t)
@@ -68,6 +69,8 @@ func TestIntegrationLock(t *testing.T) {
 
 	// up installs exactly the locked charts.
 	run(ExitOK, "up", "--provider", "sim", "--locked", "-o", "text", stackFile)
+	// diff compares what up would install from the lock: nothing to do.
+	run(ExitOK, "diff", "--exit-code", stackFile)
 	cs := clientFor(t, strings.TrimSpace(run(ExitOK, "kubeconfig", "kindred")))
 	for _, c := range l.Charts {
 		ns := map[string]string{"calico": "tigera-operator", "cert-manager": "cert-manager", "greeter": "demo"}[c.Step]
@@ -100,6 +103,9 @@ func TestIntegrationLock(t *testing.T) {
 	}
 	if out := run(ExitBadInput, "up", "--provider", "sim", "--locked", stackFile); !strings.Contains(out, "run kindred lock again") {
 		t.Errorf("up --locked with a stale lock:\n%s", out)
+	}
+	if out := run(ExitBadInput, "diff", stackFile); !strings.Contains(out, "run kindred lock again") {
+		t.Errorf("diff with a stale lock:\n%s", out)
 	}
 	run(ExitFailure, "lock", "--check", stackFile)
 	run(ExitOK, "lock", stackFile)

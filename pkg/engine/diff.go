@@ -81,6 +81,10 @@ type Diff struct {
 	// Adopt is Up's: releases kindred did not install that up may take
 	// over; diff shows their upgrade instead of refusing.
 	Adopt []string
+	// Lock is Up's: with it, diff compares what up would install, the
+	// locked charts and files, and refuses a stack changed since it was
+	// locked, as up does.
+	Lock *Lock
 }
 
 // NewDiff returns a Diff action.
@@ -96,6 +100,11 @@ func (d *Diff) Run(ctx context.Context, st *stack.Stack) (*DiffReport, error) {
 	p, err := plan.Build(st, d.cfg.forProvider()...)
 	if err != nil {
 		return nil, err
+	}
+	if d.Lock != nil {
+		if err := d.Lock.apply(st, p); err != nil {
+			return nil, err
+		}
 	}
 	rep := &DiffReport{Stack: st.Metadata.Name}
 	acc, kc, hc, err := connect(ctx, &d.cfg, st)
