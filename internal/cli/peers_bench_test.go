@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -134,16 +133,7 @@ func peers(b *testing.B, c *sim.Cluster, bin, tools string, runs int) map[string
 	}
 	env := append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "HELM_CACHE_HOME="+b.TempDir(), "HELM_CONFIG_HOME="+b.TempDir(), "HELM_DATA_HOME="+b.TempDir())
 	run := func(name string, args ...string) (time.Duration, int64, []byte) {
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Env = env
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out.Bytes())
-		}
-		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
-		return time.Since(start), rss, out.Bytes()
+		return runBench(ctx, b, env, name, args...)
 	}
 	reset := func() {
 		for _, r := range releases {

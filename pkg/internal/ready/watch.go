@@ -9,10 +9,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"kindred.dev/kindred/pkg/internal/kube"
@@ -254,15 +254,13 @@ func follow(ctx context.Context, rv *string, start func(context.Context) (watch.
 				if st := apierrors.FromObject(ev.Object); apierrors.IsGone(st) || apierrors.IsResourceExpired(st) {
 					*rv = ""
 				}
-			case watch.Bookmark:
-				if m, err := metaOf(ev.Object); err == nil {
-					*rv = m.GetResourceVersion()
-				}
 			default:
-				if m, err := metaOf(ev.Object); err == nil {
+				if m, err := meta.Accessor(ev.Object); err == nil {
 					*rv = m.GetResourceVersion()
 				}
-				on(ev)
+				if ev.Type != watch.Bookmark {
+					on(ev)
+				}
 			}
 		}
 		w.Stop()
@@ -272,11 +270,4 @@ func follow(ctx context.Context, rv *string, start func(context.Context) (watch.
 			return
 		}
 	}
-}
-
-func metaOf(obj runtime.Object) (metav1.Object, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		return m, nil
-	}
-	return nil, fmt.Errorf("%T has no metadata", obj)
 }
