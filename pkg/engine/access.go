@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -13,8 +16,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	api "kindred.dev/kindred/pkg/api/v1alpha1"
+	"kindred.dev/kindred/pkg/catalog"
 	"kindred.dev/kindred/pkg/component"
 	"kindred.dev/kindred/pkg/plan"
+	"kindred.dev/kindred/pkg/stack"
 )
 
 // ErrForbidden is wrapped when the user may not do what the plan needs on
@@ -46,11 +52,58 @@ var (
 	leases     = schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"}
 )
 
+// fingerprint sums up what a step is asked to do: its definition, its
+// catalogue entry, its resolved inputs (chart, values files, manifests,
+// scripts) and the stack's settings outside its lists of steps. A step
+// whose record has the same fingerprint last ran here, and succeeded,
+// with what it has now. "" (never recorded as such) when it cannot be
+// computed.
+func fingerprint(st *stack.Stack, s *plan.Step) string {
+	settings := st.Stack
+	settings.Include, settings.Databases, settings.Components, settings.Routes, settings.Tenants, settings.Jobs = nil, nil, nil, nil, nil, nil
+	data, err := json.Marshal(struct {
+		Kind      string
+		Settings  api.Stack
+		Component *api.Component
+		Entry     *catalog.Entry
+		Database  *api.Database
+		Route     *api.Route
+		Tenant    *api.Tenant
+		Job       *api.Job
+		Inputs    plan.Inputs
+	}{s.Kind, settings, s.Component, s.Entry, s.Database, s.Route, s.Tenant, s.Job, s.Inputs})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// unchecked are the steps whose permissions a run on someone else's
+// cluster must check: all of them when nothing is recorded, else those
+// the record does not show succeeding with what they have now.
+func (r *runner) unchecked(prev *State) []*plan.Step {
+	var out []*plan.Step
+	for _, s := range r.plan.Steps {
+		if s.Kind == plan.KindCluster {
+			continue
+		}
+		if prev != nil {
+			if rec := prev.Steps[s.ID]; rec != nil && rec.Failed == "" && rec.Fingerprint != "" && rec.Fingerprint == fingerprint(r.st, s) {
+				continue
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // checkPermissions asks the cluster, before anything is changed, whether
-// the user may do what the plan needs: kindred's records, the namespaces
-// it creates, helm's release records, and applying each object the steps
-// render. It names everything that is missing.
-func (r *runner) checkPermissions(ctx context.Context) error {
+// the user may do what the steps need, and what removing the steps the
+// stack dropped needs: kindred's records, the namespaces it creates,
+// helm's release records, and applying each object the steps render. It
+// names everything that is missing.
+func (r *runner) checkPermissions(ctx context.Context, steps []*plan.Step) error {
 	need := map[permission]bool{}
 	add := func(gvr schema.GroupVersionResource, ns string, verbs ...string) {
 		for _, v := range verbs {
@@ -71,10 +124,7 @@ func (r *runner) checkPermissions(ctx context.Context) error {
 		}
 	}
 	missingNS(SystemNamespace)
-	for _, s := range r.plan.Steps {
-		if s.Kind == plan.KindCluster {
-			continue
-		}
+	for _, s := range steps {
 		mod := component.For(r.st, s)
 		env := r.env(s, func(string) {})
 		missingNS(env.Namespace)

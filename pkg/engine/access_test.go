@@ -25,12 +25,7 @@ import (
 func TestIntegrationLimitedUserOnExistingCluster(t *testing.T) {
 	f := newBareFixture(t)
 	cs := f.kube.Typed
-	if _, err := cs.CoreV1().Namespaces().Create(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.CoreV1().ServiceAccounts("team").Create(f.ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "dev"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := devUser(t, f)
 	// Everything in the team's namespace, nothing elsewhere. (A Role of
 	// its own: the aggregated ClusterRole edit fills in only once the
 	// controller manager gets to it.)
@@ -43,20 +38,6 @@ func TestIntegrationLimitedUserOnExistingCluster(t *testing.T) {
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "dev"},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "dev", Namespace: "team"}}}
 	if _, err := cs.RbacV1().RoleBindings("team").Create(f.ctx, rb, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := cs.CoreV1().ServiceAccounts("team").CreateToken(f.ctx, "dev", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := f.sim.RESTConfig()
-	kcfg := clientcmdapi.NewConfig()
-	kcfg.Clusters["sim"] = &clientcmdapi.Cluster{Server: rc.Host, CertificateAuthorityData: rc.CAData}
-	kcfg.AuthInfos["dev"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
-	kcfg.Contexts["dev"] = &clientcmdapi.Context{Cluster: "sim", AuthInfo: "dev", Namespace: "team"}
-	kcfg.CurrentContext = "dev"
-	kubeconfig := filepath.Join(t.TempDir(), "dev.kubeconfig")
-	if err := clientcmd.WriteToFile(*kcfg, kubeconfig); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -72,7 +53,7 @@ func TestIntegrationLimitedUserOnExistingCluster(t *testing.T) {
 	}), nil)
 
 	p, _ := cluster.New(cluster.Existing, cluster.Options{Kubeconfig: kubeconfig})
-	_, err = engine.NewUp(engine.Config{Provider: p, CacheDir: f.cache}).Run(f.ctx, st)
+	_, err := engine.NewUp(engine.Config{Provider: p, CacheDir: f.cache}).Run(f.ctx, st)
 	if !errors.Is(err, engine.ErrForbidden) {
 		t.Fatalf("up as a user limited to one namespace: %v", err)
 	}
@@ -96,5 +77,113 @@ func TestIntegrationLimitedUserOnExistingCluster(t *testing.T) {
 	}
 	if _, err := cs.CoreV1().ConfigMaps("team").Get(f.ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the team's ConfigMap after the refusal: %v", err)
+	}
+}
+
+// devUser makes ServiceAccount dev in a new namespace team, with no
+// permissions yet, and returns a kubeconfig for it.
+func devUser(t *testing.T, f *fixture) string {
+	t.Helper()
+	cs := f.kube.Typed
+	if _, err := cs.CoreV1().Namespaces().Create(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().ServiceAccounts("team").Create(f.ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "dev"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cs.CoreV1().ServiceAccounts("team").CreateToken(f.ctx, "dev", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := f.sim.RESTConfig()
+	kcfg := clientcmdapi.NewConfig()
+	kcfg.Clusters["sim"] = &clientcmdapi.Cluster{Server: rc.Host, CertificateAuthorityData: rc.CAData}
+	kcfg.AuthInfos["dev"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	kcfg.Contexts["dev"] = &clientcmdapi.Context{Cluster: "sim", AuthInfo: "dev", Namespace: "team"}
+	kcfg.CurrentContext = "dev"
+	kubeconfig := filepath.Join(t.TempDir(), "dev.kubeconfig")
+	if err := clientcmd.WriteToFile(*kcfg, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	return kubeconfig
+}
+
+// bindDev binds ClusterRole name, made with rules, to the dev user
+// cluster-wide, in place of what it had.
+func bindDev(t *testing.T, f *fixture, name string, rules ...rbacv1.PolicyRule) {
+	t.Helper()
+	cs := f.kube.Typed
+	if _, err := cs.RbacV1().ClusterRoles().Create(f.ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.RbacV1().ClusterRoleBindings().Delete(f.ctx, "dev", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "dev"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "dev", Namespace: "team"}}}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(f.ctx, crb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On someone else's cluster, a run checks the permissions of the steps
+// that changed since they last succeeded there, not of the whole stack:
+// a user who may no longer change an unchanged step can still change the
+// others, and is refused, naming what is missing, once that step changes.
+func TestIntegrationPermissionsOfChangedSteps(t *testing.T) {
+	f := newBareFixture(t)
+	kubeconfig := devUser(t, f)
+	files := map[string]string{
+		"stack.yaml": "apiVersion: kindred.dev/v1alpha1\nkind: Stack\nmetadata: {name: changes}\ncomponents:\n" +
+			"  - {name: web, namespace: team, manifests: [web.yaml]}\n" +
+			"  - {name: cluster-wide, manifests: [rbac.yaml]}\n",
+		"web.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {a: b}\n",
+		"rbac.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: team-reader}\nrules: []\n",
+	}
+	path := writeStack(t, files)
+	up := func() error {
+		t.Helper()
+		p, err := cluster.New(cluster.Existing, cluster.Options{Kubeconfig: kubeconfig})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = engine.NewUp(engine.Config{Provider: p, CacheDir: f.cache}).Run(f.ctx, load(t, path, nil))
+		return err
+	}
+	edit := func(name, data string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(filepath.Dir(path), name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bindDev(t, f, "dev-all", rbacv1.PolicyRule{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}})
+	if err := up(); err != nil {
+		t.Fatalf("up with every permission: %v", err)
+	}
+	// Now the user may read ClusterRoles but no longer change them.
+	bindDev(t, f, "dev-most",
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"*"}, Verbs: []string{"*"}},
+		rbacv1.PolicyRule{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"*"}},
+		rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, Verbs: []string{"get", "list", "watch"}})
+	edit("web.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {a: c}\n")
+	if err := up(); err != nil {
+		t.Fatalf("up after changing only the step the user may still change: %v", err)
+	}
+	cm, err := f.kube.Typed.CoreV1().ConfigMaps("team").Get(f.ctx, "web", metav1.GetOptions{})
+	if err != nil || cm.Data["a"] != "c" {
+		t.Fatalf("the changed ConfigMap: %v %v", cm, err)
+	}
+	edit("rbac.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: team-reader}\nrules: [{apiGroups: [''], resources: [pods], verbs: [get]}]\n")
+	err = up()
+	if !errors.Is(err, engine.ErrForbidden) {
+		t.Fatalf("up after changing the step the user may no longer change: %v", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "patch clusterroles.rbac.authorization.k8s.io (cluster-wide)") || strings.Contains(msg, "in namespace team") {
+		t.Errorf("the refusal names the wrong things:\n%v", msg)
+	}
+	cr, err := f.kube.Typed.RbacV1().ClusterRoles().Get(f.ctx, "team-reader", metav1.GetOptions{})
+	if err != nil || len(cr.Rules) != 0 {
+		t.Errorf("the ClusterRole after the refusal: %v %v", cr, err)
 	}
 }

@@ -96,7 +96,7 @@ func (r *runner) step(ctx context.Context, s *plan.Step, progress func(string)) 
 		}
 	}
 	rec.Kind, rec.Level, rec.Applied = s.Kind, s.Level, r.cfg.Now().UTC().Format(time.RFC3339)
-	rec.Skipped = env.Skipped
+	rec.Skipped, rec.Fingerprint = env.Skipped, fingerprint(r.st, s)
 	// A step that failed last time and passes now changed: from failed to done.
 	changed = changed || (prev != nil && prev.Failed != "")
 	return changed, r.store.update(ctx, func(st *State) { st.Steps[s.ID] = rec })

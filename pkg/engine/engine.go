@@ -6,7 +6,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -264,17 +263,16 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 	}
 	if acc.Existing && r.lock == nil {
 		// Someone else's cluster: before the first write, make sure the
-		// user may do what the plan needs, unless this very stack ran
-		// here cleanly before.
+		// user may do what the plan needs, except for the steps that
+		// succeeded here before with what they have now.
 		prev, err := (&stateStore{cs: r.kube.Typed, stack: r.st.Metadata.Name}).load(ctx)
-		spec, _ := json.Marshal(r.st.Stack)
-		if err != nil || !bytes.Equal(prev.Spec, spec) || prev.hasFailed() {
-			progress("checking what you may do on this cluster")
-			r.prev = prev
-			if err != nil {
-				r.prev = nil
-			}
-			if err := r.checkPermissions(ctx); err != nil {
+		if r.prev = prev; err != nil {
+			r.prev = nil
+		}
+		steps := r.unchecked(r.prev)
+		if len(steps) > 0 || (r.prev != nil && len(r.removals()) > 0) {
+			progress(fmt.Sprintf("checking what you may do on this cluster (%d of %d steps)", len(steps), len(r.plan.Steps)-1))
+			if err := r.checkPermissions(ctx, steps); err != nil {
 				return false, err
 			}
 		}
