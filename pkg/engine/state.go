@@ -50,6 +50,9 @@ type StepRecord struct {
 	Level int    `json:"level"`
 	// Hash of the step's desired state when it last succeeded.
 	Hash string `json:"hash,omitempty"`
+	// Fingerprint of what the step was asked to do when it last succeeded
+	// (see fingerprint).
+	Fingerprint string `json:"fingerprint,omitempty"`
 	// Release, for chart steps.
 	Release   string `json:"release,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
@@ -79,22 +82,21 @@ type State struct {
 	Steps map[string]*StepRecord `json:"steps"`
 }
 
-// hasFailed reports whether a recorded step failed.
-func (s *State) hasFailed() bool {
-	for _, rec := range s.Steps {
-		if rec.Failed != "" {
-			return true
-		}
-	}
-	return false
-}
-
-// stateStore reads and writes one stack's State Secret; writes are
-// serialised.
+// stateStore reads and writes one stack's State Secret. Writes are
+// serialised, and those that arrive while one is under way go out
+// together in the next.
 type stateStore struct {
 	cs    kubernetes.Interface
 	stack string
-	mu    sync.Mutex
+
+	mu      sync.Mutex
+	writing bool
+	pending []pendingUpdate
+}
+
+type pendingUpdate struct {
+	fn   func(*State)
+	done chan error
 }
 
 func ensureSystemNamespace(ctx context.Context, cs kubernetes.Interface) error {
@@ -130,10 +132,57 @@ func (s *stateStore) load(ctx context.Context) (*State, error) {
 }
 
 // update applies fn to the recorded state and writes it back, retrying on
-// conflicts.
+// conflicts. When another write is under way, fn waits for it and goes
+// out with the others that waited, in one write: a run of hundreds of
+// steps writes its record a few dozen times, not once per step.
+//
+// A write, once started, is finished even if ctx is cancelled (within
+// stateWriteTimeout): the record then says what the run did.
 func (s *stateStore) update(ctx context.Context, fn func(*State)) error {
+	done := make(chan error, 1)
+	s.mu.Lock()
+	s.pending = append(s.pending, pendingUpdate{fn: fn, done: done})
+	first := !s.writing
+	s.writing = true
+	s.mu.Unlock()
+	if first {
+		s.flush(ctx)
+	}
+	return <-done
+}
+
+// flush writes what is pending as one write. What arrived meanwhile goes
+// out in another goroutine, so a caller waits for its own write only.
+func (s *stateStore) flush(ctx context.Context) {
+	s.mu.Lock()
+	batch := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateWriteTimeout)
+	err := s.write(wctx, func(st *State) {
+		for _, u := range batch {
+			u.fn(st)
+		}
+	})
+	cancel()
+	for _, u := range batch {
+		u.done <- err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.pending) > 0 {
+		go s.flush(ctx)
+		return
+	}
+	s.writing = false
+}
+
+// stateWriteTimeout bounds one write of the record.
+const stateWriteTimeout = 30 * time.Second
+
+// write applies fn to the recorded state and writes it back, retrying on
+// conflicts.
+func (s *stateStore) write(ctx context.Context, fn func(*State)) error {
 	for attempt := 0; ; attempt++ {
 		sec, err := s.secret(ctx)
 		create := apierrors.IsNotFound(err)

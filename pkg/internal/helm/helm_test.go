@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -320,4 +322,38 @@ func TestIntegrationForeignRelease(t *testing.T) {
 	}
 	rel.Adopt = false
 	f.ensure(rel, ActionNone)
+}
+
+// An object with a field its kind does not have fails the install, and
+// the upgrade, naming the field: the API server validates strictly,
+// without helm's client-side OpenAPI pass.
+func TestIntegrationUnknownFieldRefused(t *testing.T) {
+	f := newFixture(t)
+	chart := func(field string) string {
+		dir := t.TempDir()
+		files := map[string]string{
+			"Chart.yaml":         "apiVersion: v2\nname: typo\nversion: 0.1.0\n",
+			"templates/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo}\ndata: {a: b}\n",
+			"templates/dep.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: typo}\nspec:\n  selector: {matchLabels: {app: typo}}\n  template:\n    metadata: {labels: {app: typo}}\n    spec:\n      containers:\n      - name: app\n        image: example.test/app:1\n" + field,
+		}
+		for name, data := range files {
+			if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	typo := "        imagePullPolicyy: Always\n"
+	_, err := f.client.Ensure(f.ctx, Release{Name: "typo", Namespace: "apps", Chart: ChartRef{Path: chart(typo)}, Timeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "imagePullPolicyy") {
+		t.Fatalf("installing a Deployment with an unknown field: %v", err)
+	}
+	f.ensure(Release{Name: "fine", Namespace: "web", Chart: ChartRef{Path: chart("")}}, ActionInstall)
+	_, err = f.client.Ensure(f.ctx, Release{Name: "fine", Namespace: "web", Chart: ChartRef{Path: chart(typo)}, Timeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "imagePullPolicyy") {
+		t.Fatalf("upgrading to a Deployment with an unknown field: %v", err)
+	}
 }
