@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"kindred.dev/kindred/pkg/internal/kube"
 	"kindred.dev/kindred/pkg/sim"
 	"kindred.dev/kindred/pkg/stack"
 )
@@ -44,8 +45,7 @@ func (acc Access) RESTConfig() (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading kubeconfig %s: %w", acc.Kubeconfig, err)
 	}
-	rc.QPS, rc.Burst = 100, 200
-	return rc, nil
+	return kube.Unthrottled(rc), nil
 }
 
 // Provider supplies the cluster a stack runs on: kind, the simulated

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"sync"
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
@@ -87,7 +88,7 @@ func (c *Client) applyCRDs(ctx context.Context, cfg *action.Configuration, ch *c
 	if err != nil || len(crds) == 0 {
 		return 0, err
 	}
-	kc, err := clusterClient(cfg)
+	kc, err := c.cluster(cfg)
 	if err != nil {
 		return 0, err
 	}
@@ -162,17 +163,30 @@ func mergeMaps(a, b map[string]string) map[string]string {
 	return out
 }
 
-// clusterClient reaches the cluster of cfg, at a rate fit for a chart's
-// objects: client-go's default (5 requests a second) made a chart's 32
-// CRDs wait 13 s on the client alone.
-func clusterClient(cfg *action.Configuration) (*kube.Client, error) {
-	rc, err := cfg.RESTClientGetter.ToRESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	rc = rest.CopyConfig(rc)
-	rc.QPS, rc.Burst = 100, 200
-	return kube.New(rc)
+// cluster is the one client of the cluster that every operation of c
+// shares (reading objects for drift, applying CRDs), made from the first
+// configuration asked for: one connection pool and one discovery of the
+// cluster's APIs per run, not one per release. Like every client of
+// kindred's it is not rate limited on the client (see kube.Unthrottled;
+// client-go's default 5 requests a second made a chart's 32 CRDs wait 13 s
+// on the client alone).
+func (c *Client) cluster(cfg *action.Configuration) (*kube.Client, error) {
+	s := &c.shared
+	s.once.Do(func() {
+		rc, err := cfg.RESTClientGetter.ToRESTConfig()
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.kc, s.err = kube.New(kube.Unthrottled(rest.CopyConfig(rc)))
+	})
+	return s.kc, s.err
+}
+
+type sharedCluster struct {
+	once sync.Once
+	kc   *kube.Client
+	err  error
 }
 
 func established(u *unstructured.Unstructured) bool {

@@ -24,7 +24,7 @@ import (
 // compared with the live object; what others added and the chart does not
 // set is not drift.
 func (c *Client) drift(ctx context.Context, cfg *action.Configuration, rel *rspb.Release) ([]string, error) {
-	kc, err := clusterClient(cfg)
+	kc, err := c.cluster(cfg)
 	if err != nil {
 		return nil, err
 	}

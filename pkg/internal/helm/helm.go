@@ -22,6 +22,8 @@ import (
 	rspb "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	kindredkube "kindred.dev/kindred/pkg/internal/kube"
 )
 
 // Labels kindred stores on each release, to tell whether anything changed.
@@ -43,6 +45,8 @@ type Client struct {
 	Context    string
 	Fetcher    *Fetcher
 	Log        *slog.Logger
+
+	shared sharedCluster // see cluster
 }
 
 // Release is the desired state of one release.
@@ -102,6 +106,7 @@ func (c *Client) config(namespace string) (*action.Configuration, error) {
 	flags := genericclioptions.NewConfigFlags(false)
 	flags.KubeConfig = &c.Kubeconfig
 	flags.Namespace = &namespace
+	flags.WrapConfigFn = kindredkube.Unthrottled
 	if c.Context != "" {
 		flags.Context = &c.Context
 	}

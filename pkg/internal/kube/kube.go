@@ -114,6 +114,18 @@ func (c *Client) Resource(gvk schema.GroupVersionKind, namespace string) (dynami
 	return c.Dynamic.Resource(gvr), false, nil
 }
 
+// Unthrottled lifts client-go's client-side rate limit from rc (5
+// requests a second unless set) and returns it. kindred's requests are
+// bounded (a stack's objects read, applied and watched, polls a quarter
+// of a second apart at the most), and a cluster's API server limits its
+// clients itself (API priority and fairness). A client-side limit of 100
+// a second made the steps of a 200-component stack queue on the client:
+// its no-op re-run took 4.5 s, and 2.2 s without.
+func Unthrottled(rc *rest.Config) *rest.Config {
+	rc.QPS, rc.Burst, rc.RateLimiter = -1, 0, nil
+	return rc
+}
+
 // Mapping is the resource that serves gvk, and whether it is namespaced.
 func (c *Client) Mapping(gvk schema.GroupVersionKind) (schema.GroupVersionResource, bool, error) {
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
