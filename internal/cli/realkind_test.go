@@ -633,7 +633,7 @@ func appStarts(t *testing.T, cs *kubernetes.Clientset, cluster string) string {
 
 // pushApp builds testdata/e2e/app into a one-layer image and pushes it to
 // ref, a registry on loopback.
-func pushApp(t *testing.T, ref string) {
+func pushApp(t testing.TB, ref string) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "app")
 	cmd := exec.Command("go", "build", "-o", bin, "../../testdata/e2e/app")
@@ -686,7 +686,7 @@ func pushApp(t *testing.T, ref string) {
 	}
 }
 
-func withPlatform(t *testing.T, img v1.Image) *v1.ConfigFile {
+func withPlatform(t testing.TB, img v1.Image) *v1.ConfigFile {
 	t.Helper()
 	cf, err := img.ConfigFile()
 	if err != nil {

@@ -295,6 +295,7 @@ func (a *app) upCmd() *cobra.Command {
 	var parallel int
 	var lockTimeout time.Duration
 	var prune, deleteData, locked bool
+	prefetch := true
 	cmd := &cobra.Command{
 		Use:   "up [STACK]",
 		Short: "Create the cluster and install the stack, or bring it up to date",
@@ -323,7 +324,7 @@ any chart or file whose digest differs. --locked refuses to run without one.`,
 				if err != nil {
 					return err
 				}
-				return a.up(ctx, &f, st, p, upOptions{parallel: parallel, lockTimeout: lockTimeout, prune: prune, deleteData: deleteData, lock: lock})
+				return a.up(ctx, &f, st, p, upOptions{parallel: parallel, lockTimeout: lockTimeout, prune: prune, deleteData: deleteData, lock: lock, prefetch: prefetch})
 			})
 		},
 	}
@@ -338,6 +339,7 @@ any chart or file whose digest differs. --locked refuses to run without one.`,
 	cmd.Flags().StringSliceVar(&f.adopt, "adopt", nil, "take over these helm releases, which kindred did not install, upgrading them with the stack's chart and values")
 	cmd.Flags().BoolVar(&deleteData, "delete-data", false, "let a removal destroy a database's data (its claims, or data kept only in its pod)")
 	cmd.Flags().BoolVar(&locked, "locked", false, "refuse to run without an up-to-date kindred.lock beside the stack (for CI)")
+	cmd.Flags().BoolVar(&prefetch, "prefetch", true, "warm the stack's pull-through caches with its images while a kind cluster boots")
 	return cmd
 }
 
@@ -347,12 +349,13 @@ type upOptions struct {
 	lockTimeout       time.Duration
 	prune, deleteData bool
 	lock              *engine.Lock
+	prefetch          bool // warm the pull-through caches while the cluster boots
 }
 
 // up brings the stack up on p's cluster, creating or starting the cluster
 // as needed, shows the run, and remembers the cluster.
 func (a *app) up(ctx context.Context, f *clusterFlags, st *stack.Stack, p cluster.Provider, o upOptions) error {
-	if pl, ok := p.(cluster.Preloader); ok && st.Cluster.Registry != nil && len(st.Cluster.Registry.Mirrors) > 0 {
+	if pl, ok := p.(cluster.Preloader); ok && o.prefetch && st.Cluster.Registry != nil && len(st.Cluster.Registry.Mirrors) > 0 {
 		// The images to warm the caches with while the cluster boots.
 		imgs, err := engine.NewImages(a.engineConfig(p)).Run(ctx, st)
 		if err != nil {

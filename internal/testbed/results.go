@@ -99,6 +99,12 @@ func Table(r map[string]float64) string {
 	row("Readiness wait: returned after the last object turned ready", "ms", "ready_watch_detect_ms", "polling", "ready_poll_detect_ms")
 	row("kind cluster, one node: create", "s", "cluster_kindred_create_s", "kind create cluster", "cluster_kind_create_s")
 	row("kind cluster, one node: delete", "s", "cluster_kindred_delete_s", "kind delete cluster", "cluster_kind_delete_s")
+	row("Image pulls at 50 Mbit/s, real kind: up, cold cache", "s", "pulls_cold_s", "", "")
+	row("Image pulls at 50 Mbit/s, real kind: up, warm cache", "s", "pulls_warm_s", "cold cache", "pulls_cold_s")
+	row("Image pulls at 50 Mbit/s, real kind: up, prefetch while booting", "s", "pulls_prefetch_s", "cold cache", "pulls_cold_s")
+	row("Image pulls: from the upstream, cold cache", "MB", "pulls_cold_upstream_mb", "", "")
+	row("Image pulls: from the upstream, warm cache", "MB", "pulls_warm_upstream_mb", "", "")
+	row("Image pulls: from the upstream, prefetch", "MB", "pulls_prefetch_upstream_mb", "", "")
 	return b.String()
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -32,6 +34,10 @@ func (r Runtime) Prefetch(ctx context.Context, caches []Container, images []stri
 			addrs[c.Host] = addr
 			names[c.Host] = c.Name
 		}
+	}
+	// A cache created a moment ago may not listen yet.
+	for _, addr := range addrs {
+		answers(ctx, addr, 15*time.Second)
 	}
 	if parallel < 1 {
 		parallel = 4
@@ -60,12 +66,45 @@ func (r Runtime) Prefetch(ctx context.Context, caches []Container, images []stri
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out[i].Err = fetchThrough(ctx, addr, ref, platform)
+			// A cache streaming a large layer from a slow upstream
+			// sometimes drops the connection; it keeps the layers it
+			// finished, so trying again costs only the rest.
+			for attempt := range 3 {
+				if out[i].Err = fetchThrough(ctx, addr, ref, platform); out[i].Err == nil || ctx.Err() != nil {
+					break
+				}
+				if attempt < 2 {
+					time.Sleep(time.Second)
+				}
+			}
 		}()
 	}
 	wg.Wait()
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Image < out[j].Image })
 	return out
+}
+
+// answers waits, up to timeout, until the registry at addr answers its
+// API's base endpoint (with any status).
+func answers(ctx context.Context, addr string, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)
+		if err != nil {
+			return
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // fetchThrough reads ref's manifest and every layer from the cache at addr;
