@@ -192,6 +192,17 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	// pull from upstream themselves.
 	var warmed chan []registry.Fetched
 	if reg != nil && len(reg.caches) > 0 && len(p.Preloaded) > 0 {
+		// Joining kind's network publishes a container's ports again, on
+		// new host ports: when the network is there already (from an
+		// earlier cluster), the caches join it first, so that warming them
+		// is not cut off when the cluster is wired to them.
+		if rt.NetworkExists(ctx, kind.Network()) {
+			for _, c := range reg.caches {
+				if err := rt.Connect(ctx, c, kind.Network()); err != nil {
+					return acc, false, err
+				}
+			}
+		}
 		warmed = make(chan []registry.Fetched, 1)
 		go func() {
 			warmed <- rt.Prefetch(ctx, reg.caches, p.Preloaded, v1.Platform{OS: "linux", Architecture: goruntime.GOARCH}, 4)
@@ -440,9 +451,12 @@ func waitNodesReady(ctx context.Context, kubeconfig string, timeout time.Duratio
 		return err
 	}
 	// A node that has just joined can report Ready and drop back while its
-	// kubelet and network settle, so Ready must hold for a second (five
-	// polls a quarter of a second apart: the wait ends soon after it does).
-	const settled = 5
+	// kubelet and network settle, so Ready must be seen twice, a quarter of
+	// a second apart. (A full second, five polls, cost the cluster step
+	// most of what it took beyond `kind create cluster --wait`, which looks
+	// once; a node that still drops back after that only delays the pods
+	// of the first steps, whose readiness waits see it.)
+	const settled = 2
 	missing, streak := "nodes", 0
 	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		notReady, err := ready.NodesNotReadySince(ctx, cs, since)

@@ -66,8 +66,12 @@ func BenchmarkWait(b *testing.B) {
 			reqs := rc.take()
 			last := <-seen
 			samples["ready_"+m.name+"_requests_per_object"] = append(samples["ready_"+m.name+"_requests_per_object"], float64(total(reqs))/n)
-			samples["ready_"+m.name+"_detect_ms"] = append(samples["ready_"+m.name+"_detect_ms"], float64(returned.Sub(last).Microseconds())/1000)
-			b.Logf("%s: %v requests for %d objects; returned %s after the last turned ready", m.name, reqs, n, returned.Sub(last).Round(100*time.Microsecond))
+			// Both watches see the same event; when the wait's own goroutine
+			// gets it before the observer's, the difference is below what
+			// this measures, and counts as none.
+			lag := max(0, returned.Sub(last))
+			samples["ready_"+m.name+"_detect_ms"] = append(samples["ready_"+m.name+"_detect_ms"], float64(lag.Microseconds())/1000)
+			b.Logf("%s: %v requests for %d objects; returned %s after the last turned ready (as an independent watch saw it)", m.name, reqs, n, returned.Sub(last).Round(100*time.Microsecond))
 		}
 	}
 	results := map[string]float64{}

@@ -28,11 +28,11 @@ type Fetched struct {
 // nodes (linux/amd64 or linux/arm64, as given) is fetched.
 func (r Runtime) Prefetch(ctx context.Context, caches []Container, images []string, platform v1.Platform, parallel int) []Fetched {
 	addrs := map[string]string{} // registry host -> cache address
-	names := map[string]string{}
+	byHost := map[string]Container{}
 	for _, c := range caches {
 		if addr, err := r.HostAddr(ctx, c); err == nil {
 			addrs[c.Host] = addr
-			names[c.Host] = c.Name
+			byHost[c.Host] = c
 		}
 	}
 	// A cache created a moment ago may not listen yet.
@@ -60,21 +60,26 @@ func (r Runtime) Prefetch(ctx context.Context, caches []Container, images []stri
 		if !ok {
 			continue
 		}
-		out[i].Cache = names[host]
+		c := byHost[host]
+		out[i].Cache = c.Name
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			// A cache streaming a large layer from a slow upstream
-			// sometimes drops the connection; it keeps the layers it
-			// finished, so trying again costs only the rest.
+			// A fetch cut short (the cache's port moved when it joined a
+			// network, or it dropped a stream) is tried again at the
+			// cache's address then; the cache keeps the layers it
+			// finished, so that costs only the rest.
 			for attempt := range 3 {
+				if attempt > 0 {
+					time.Sleep(time.Second)
+					if a, err := r.HostAddr(ctx, c); err == nil {
+						addr = a
+					}
+				}
 				if out[i].Err = fetchThrough(ctx, addr, ref, platform); out[i].Err == nil || ctx.Err() != nil {
 					break
-				}
-				if attempt < 2 {
-					time.Sleep(time.Second)
 				}
 			}
 		}()

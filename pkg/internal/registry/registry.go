@@ -197,6 +197,12 @@ func (r Runtime) Connect(ctx context.Context, c Container, network string) error
 	return nil
 }
 
+// NetworkExists reports whether the container network exists.
+func (r Runtime) NetworkExists(ctx context.Context, network string) bool {
+	_, err := r.run(ctx, "network", "inspect", network)
+	return err == nil
+}
+
 // Remove deletes c's container and, with volume, its data.
 func (r Runtime) Remove(ctx context.Context, c Container, volume bool) error {
 	if _, err := r.run(ctx, "rm", "-f", c.Name); err != nil && !isMissing(err) {
