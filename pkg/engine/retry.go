@@ -17,13 +17,20 @@ import (
 // an outage instead of failing. Other errors return at once.
 func retryTransient(ctx context.Context, progress func(string), fn func() (bool, error)) (bool, error) {
 	delay := time.Second
-	changedAny := false
+	changedAny, outage := false, false
 	for attempt := 1; ; attempt++ {
 		changed, err := fn()
 		changedAny = changedAny || changed
-		if err == nil || !transient(err) || attempt == 6 || ctx.Err() != nil {
+		if err == nil || attempt == 6 || ctx.Err() != nil {
 			return changedAny, err
 		}
+		// Just after an API server restarts, the kinds its CRDs serve are
+		// missing from discovery for a moment: after an outage, a kind
+		// not found is waited out too. Without one it fails at once.
+		if !transient(err) && !(outage && missingKind(err)) {
+			return changedAny, err
+		}
+		outage = true
 		progress("the API server did not answer (" + firstLine(err.Error()) + "); retrying")
 		select {
 		case <-ctx.Done():
@@ -32,6 +39,12 @@ func retryTransient(ctx context.Context, progress func(string), fn func() (bool,
 		}
 		delay = min(2*delay, 8*time.Second)
 	}
+}
+
+// missingKind reports whether err is a kind the API server does not serve.
+func missingKind(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "no matches for kind") || strings.Contains(msg, "resource mapping not found")
 }
 
 // transient reports whether err means the API server was briefly away. A

@@ -34,3 +34,33 @@ func TestRetryOnlyAPIOutages(t *testing.T) {
 		t.Errorf("a readiness timeout ran %d times (%v); once is enough", calls, err)
 	}
 }
+
+// A kind the API server does not serve is waited out only after an outage
+// (its CRDs come back a moment after it restarts); otherwise it fails at
+// once.
+func TestRetryMissingKindOnlyAfterAnOutage(t *testing.T) {
+	outage := fmt.Errorf("Get https://127.0.0.1:6443/api: dial tcp: %w", syscall.ECONNREFUSED)
+	missing := errors.New(`unable to build kubernetes objects from release manifest: resource mapping not found for name: "user" namespace: "" from "": no matches for kind "Widget" in version "test.kindred.dev/v1"`)
+	calls := 0
+	_, err := retryTransient(context.Background(), func(string) {}, func() (bool, error) {
+		calls++
+		return false, missing
+	})
+	if err == nil || calls != 1 {
+		t.Errorf("a missing kind with no outage: %d calls, %v", calls, err)
+	}
+	calls = 0
+	_, err = retryTransient(context.Background(), func(string) {}, func() (bool, error) {
+		calls++
+		switch calls {
+		case 1:
+			return false, outage
+		case 2:
+			return false, missing
+		}
+		return true, nil
+	})
+	if err != nil || calls != 3 {
+		t.Errorf("a missing kind after an outage: %d calls, %v", calls, err)
+	}
+}
