@@ -199,10 +199,5 @@ databases:
 	report := fmt.Sprintf("image pulls at %s, real kind, one node: cold %.1f s (%.0f MB from upstream); warm cache %.1f s (%.1f MB, %.2fx faster); prefetch while booting %.1f s (%.0f MB, %.2fx faster)\n",
 		pullRate, out["pulls_cold_s"], out["pulls_cold_upstream_mb"], out["pulls_warm_s"], out["pulls_warm_upstream_mb"], out["pulls_cold_s"]/out["pulls_warm_s"],
 		out["pulls_prefetch_s"], out["pulls_prefetch_upstream_mb"], out["pulls_cold_s"]/out["pulls_prefetch_s"])
-	for k, v := range out {
-		b.ReportMetric(v, k)
-	}
-	b.Log(report)
-	fmt.Print(report)
-	testbed.MergeResults(b, out)
+	testbed.Publish(b, out, report)
 }

@@ -87,12 +87,7 @@ cluster:
 	report := fmt.Sprintf("cluster step (one node, %s): kindred create %.1f s, kind create %.1f s (%.3fx); kindred delete %.1f s, kind delete %.1f s (%.3fx)\n",
 		imgs.Node, out2["cluster_kindred_create_s"], out2["cluster_kind_create_s"], out2["cluster_kindred_create_s"]/out2["cluster_kind_create_s"],
 		out2["cluster_kindred_delete_s"], out2["cluster_kind_delete_s"], out2["cluster_kindred_delete_s"]/out2["cluster_kind_delete_s"])
-	for k, v := range out2 {
-		b.ReportMetric(v, k)
-	}
-	b.Log(report)
-	fmt.Print(report)
-	testbed.MergeResults(b, out2)
+	testbed.Publish(b, out2, report)
 }
 
 // kindConfig takes the kind config out of `kindred up --dry-run -v`: the

@@ -76,12 +76,7 @@ func BenchmarkPeers(b *testing.B) {
 			}
 		}
 	}
-	for k, v := range all {
-		b.ReportMetric(v, k)
-	}
-	b.Log("\n" + report.String())
-	fmt.Print(report.String())
-	testbed.MergeResults(b, all)
+	testbed.Publish(b, all, report.String())
 }
 
 // unbalancedDelays slow the pods of the benchmark graph's platform charts

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,12 +144,7 @@ func BenchmarkScaling(b *testing.B) {
 			report.WriteString("\n")
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(out)) {
-		b.ReportMetric(out[k], k)
-	}
-	b.Log("\n" + report.String())
-	fmt.Print(report.String())
-	testbed.MergeResults(b, out)
+	testbed.Publish(b, out, report.String())
 }
 
 // changedSteps counts the steps a run's JSON events call changed.

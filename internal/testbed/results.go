@@ -42,6 +42,19 @@ func MergeResults(b testing.TB, out map[string]float64) {
 	}
 }
 
+// Publish reports a benchmark's figures: each as a metric of b, report
+// in b's log and on standard output, and the figures merged into the
+// results file (MergeResults).
+func Publish(b *testing.B, out map[string]float64, report string) {
+	b.Helper()
+	for _, k := range slices.Sorted(maps.Keys(out)) {
+		b.ReportMetric(out[k], k)
+	}
+	b.Log("\n" + report)
+	fmt.Print(report)
+	MergeResults(b, out)
+}
+
 // Table renders the benchmark figures as the README's markdown table: each
 // measure with kindred's median, its peer's (the critical path, helmfile,
 // helm, polling, kind's CLI) and their ratio. Rows whose figures are
