@@ -21,35 +21,16 @@ import (
 // objects applies objects server-side with an inventory: unchanged objects
 // are left alone, removed ones are pruned, and all are waited for.
 func (r *runner) objects(ctx context.Context, id, ns string, prev *StepRecord, progress func(string), render func() ([]*unstructured.Unstructured, error), timeout time.Duration) (*StepRecord, bool, error) {
-	objs, err := render()
+	objs, rec, err := r.inventory(ctx, id, ns, prev, render)
 	if err != nil {
 		return nil, false, err
 	}
-	for _, o := range objs {
-		if o.GetNamespace() == "" && ns != "" {
-			if _, namespaced, err := r.kube.Resource(o.GroupVersionKind(), ns); err == nil && namespaced {
-				o.SetNamespace(ns)
-			}
-		}
-	}
-	hash, err := hashObjects(objs)
-	if err != nil {
-		return nil, false, err
-	}
-	rec := &StepRecord{Hash: hash}
-	for _, o := range objs {
-		ref := ObjectRef{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName()}
-		if owner, ok := r.claims[ref]; ok {
-			return nil, false, fmt.Errorf("%w: step %s would apply %s %s, which %s created; two stacks cannot share an object: rename it in one of them, or run `kindred down` for that stack first",
-				ErrClaimed, id, ref.Kind, kube.Name(o), owner)
-		}
-		ref.Adopted = r.adopted(ctx, prev, ref)
-		rec.Inventory = append(rec.Inventory, ref)
-	}
-	changed := prev == nil || prev.Hash != hash
+	changed := prev == nil || prev.Hash != rec.Hash
+	var seen []*unstructured.Unstructured
 	if !changed {
 		// The same objects as last time: put back any deleted by hand.
-		if gone := r.missing(ctx, objs); len(gone) > 0 {
+		var gone []string
+		if gone, seen = r.missing(ctx, objs); len(gone) > 0 {
 			changed = true
 			progress("restoring what drifted: " + strings.Join(gone, "; "))
 			r.noteRepair(id, gone)
@@ -86,10 +67,45 @@ func (r *runner) objects(ctx context.Context, id, ns string, prev *StepRecord, p
 			}
 		}
 	}
-	if err := r.waitReady(ctx, objs, timeout, progress); err != nil {
+	if changed {
+		seen = nil // applied since: read again
+	}
+	if err := r.waitReady(ctx, objs, seen, timeout, progress); err != nil {
 		return rec, changed, err
 	}
 	return rec, changed, nil
+}
+
+// inventory renders a step's objects, in ns where they name none, and
+// makes the record of them: their hash and references. It refuses objects
+// another stack created.
+func (r *runner) inventory(ctx context.Context, id, ns string, prev *StepRecord, render func() ([]*unstructured.Unstructured, error)) ([]*unstructured.Unstructured, *StepRecord, error) {
+	objs, err := render()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, o := range objs {
+		if o.GetNamespace() == "" && ns != "" {
+			if _, namespaced, err := r.kube.Resource(o.GroupVersionKind(), ns); err == nil && namespaced {
+				o.SetNamespace(ns)
+			}
+		}
+	}
+	hash, err := hashObjects(objs)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec := &StepRecord{Hash: hash}
+	for _, o := range objs {
+		ref := ObjectRef{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName()}
+		if owner, ok := r.claims[ref]; ok {
+			return nil, nil, fmt.Errorf("%w: step %s would apply %s %s, which %s created; two stacks cannot share an object: rename it in one of them, or run `kindred down` for that stack first",
+				ErrClaimed, id, ref.Kind, kube.Name(o), owner)
+		}
+		ref.Adopted = r.adopted(ctx, prev, ref)
+		rec.Inventory = append(rec.Inventory, ref)
+	}
+	return objs, rec, nil
 }
 
 // withPrevious adds to rec what prev recorded and rec lacks.
@@ -105,12 +121,19 @@ func withPrevious(rec, prev *StepRecord) *StepRecord {
 	return rec
 }
 
-func (r *runner) waitReady(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration, progress func(string)) error {
+// waitReady waits for objs to be ready; seen are those of them just read,
+// which it need not read again.
+func (r *runner) waitReady(ctx context.Context, objs, seen []*unstructured.Unstructured, timeout time.Duration, progress func(string)) error {
 	if len(objs) == 0 {
 		return nil
 	}
+	return ready.WaitSeen(ctx, r.kube, objs, seen, timeout, readyProgress(progress))
+}
+
+// readyProgress turns the statuses of a readiness wait into progress lines.
+func readyProgress(progress func(string)) func(all, pending []ready.Status) {
 	last := ""
-	return ready.Wait(ctx, r.kube, objs, timeout, func(all, pending []ready.Status) {
+	return func(all, pending []ready.Status) {
 		n, total := len(all)-len(pending), len(all)
 		msg := fmt.Sprintf("%d/%d objects ready", n, total)
 		if len(pending) > 0 {
@@ -135,18 +158,21 @@ func (r *runner) waitReady(ctx context.Context, objs []*unstructured.Unstructure
 				}
 			}
 		}
-	})
+	}
 }
 
-// missing lists the objects that are not in the cluster (deleted by hand).
-func (r *runner) missing(ctx context.Context, objs []*unstructured.Unstructured) []string {
-	var out []string
+// missing lists the objects that are not in the cluster (deleted by
+// hand), and returns those that are, as read.
+func (r *runner) missing(ctx context.Context, objs []*unstructured.Unstructured) (gone []string, found []*unstructured.Unstructured) {
 	for _, o := range objs {
-		if _, err := r.kube.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName()); err != nil {
-			out = append(out, o.GetKind()+" "+kube.Name(o)+" was deleted")
+		cur, err := r.kube.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
+		if err != nil {
+			gone = append(gone, o.GetKind()+" "+kube.Name(o)+" was deleted")
+			continue
 		}
+		found = append(found, cur)
 	}
-	return out
+	return gone, found
 }
 
 // ensureNamespaces creates the namespaces objects live in, first waiting

@@ -52,7 +52,7 @@ func (r *runner) chart(ctx context.Context, s *plan.Step, mod component.Componen
 	if err != nil {
 		return rec, nil, res.Changed(), err
 	}
-	if err := r.waitReady(ctx, objs, timeout, progress); err != nil {
+	if err := r.waitReady(ctx, objs, res.Live, timeout, progress); err != nil {
 		return rec, nil, res.Changed(), err
 	}
 	return rec, objs, res.Changed(), nil

@@ -21,7 +21,9 @@ import (
 	"helm.sh/helm/v4/pkg/release/common"
 	rspb "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/kubectl/pkg/validation"
 
 	kindredkube "kindred.dev/kindred/pkg/internal/kube"
 )
@@ -89,6 +91,10 @@ type Result struct {
 	// Repaired lists the drift an unchanged release had (objects deleted
 	// or changed by hand), which Ensure restored.
 	Repaired []string
+	// Live holds, for a release left unchanged, its objects as read when
+	// checking for drift (in the manifest's order; nil where one is
+	// missing), so that the readiness wait need not read them again.
+	Live []*unstructured.Unstructured
 }
 
 // Changed reports whether Ensure changed the cluster.
@@ -114,7 +120,24 @@ func (c *Client) config(namespace string) (*action.Configuration, error) {
 	if err := cfg.Init(flags, namespace, "secret"); err != nil {
 		return nil, fmt.Errorf("initialising helm: %w", err)
 	}
+	if kc, ok := cfg.KubeClient.(*kube.Client); ok {
+		kc.Factory = serverValidated{kc.Factory}
+	}
 	return cfg, nil
+}
+
+// serverValidated is helm's factory without its client-side validation
+// (see serverValidates). helm builds what it creates itself (the release's
+// namespace) and its hooks with validation asked for whatever the options
+// say; each time, the validator first learns whether the server validates
+// by fetching and parsing the group's OpenAPI document, which for the core
+// group is megabytes. Every server kindred supports validates (field
+// validation is GA since Kubernetes 1.27; kindred needs 1.31), so the
+// answer is always that the client need not.
+type serverValidated struct{ kube.Factory }
+
+func (serverValidated) Validator(string) (validation.Schema, error) {
+	return validation.NullSchema{}, nil
 }
 
 // Ensure makes the release match rel: it installs an absent release,
@@ -188,7 +211,7 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 		// Unchanged, unless what the release made drifted: then the same
 		// chart and values are applied again, taking back fields others
 		// changed.
-		drift, err := c.drift(ctx, cfg, last)
+		drift, live, err := c.drift(ctx, cfg, last)
 		if err != nil {
 			c.log().Warn("checking a release for drift", "release", rel.Name, "err", err)
 		}
@@ -196,6 +219,7 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 			res.Action = ActionNone
 			res.Revision = last.Version
 			res.Manifest = last.Manifest
+			res.Live = live
 			return res, nil
 		}
 		res.Repaired = drift

@@ -52,7 +52,7 @@ func (c *Client) Plan(ctx context.Context, rel Release) (Planned, error) {
 		return Planned{}, err
 	}
 	if madeFrom(last, labels) {
-		drift, err := c.drift(ctx, cfg, last)
+		drift, _, err := c.drift(ctx, cfg, last)
 		if err != nil {
 			return Planned{}, err
 		}
@@ -117,6 +117,31 @@ func (c *Client) start(ctx context.Context, rel Release) (*Fetched, map[string]s
 		return nil, nil, nil, nil, err
 	}
 	return fetched, labels, cfg, last, refuseForeign(rel, last)
+}
+
+// ErrWouldChange is Verify's answer for a release Ensure would change.
+var ErrWouldChange = errors.New("the release would change")
+
+// Verify is Ensure for a release that should need nothing, reading only:
+// the release is deployed from rel's chart and values and none of its
+// objects drifted. It returns what Ensure would return then, or
+// ErrWouldChange.
+func (c *Client) Verify(ctx context.Context, rel Release) (Result, error) {
+	fetched, labels, cfg, last, err := c.start(ctx, rel)
+	if err != nil {
+		return Result{}, err
+	}
+	if !madeFrom(last, labels) {
+		return Result{}, ErrWouldChange
+	}
+	drift, live, err := c.drift(ctx, cfg, last)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(drift) > 0 {
+		return Result{}, ErrWouldChange
+	}
+	return Result{Action: ActionNone, Revision: last.Version, Manifest: last.Manifest, ChartVersion: fetched.Chart.Metadata.Version, Live: live}, nil
 }
 
 // madeFrom reports whether release r is deployed and was made from the

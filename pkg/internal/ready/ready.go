@@ -147,7 +147,7 @@ func Poll(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured
 // poll is Poll; with prev (the statuses of an earlier poll) it does not
 // read pods again, and keeps what prev found for workloads still not ready.
 func poll(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured, prev []Status) ([]Status, error) {
-	out, found, err := look(ctx, c, objs)
+	out, found, err := look(ctx, c, objs, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -164,11 +164,30 @@ func poll(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured
 }
 
 // look reads each object once and judges it, without looking at pods; it
-// also returns each object as read (nil when not found).
-func look(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured) ([]Status, []*unstructured.Unstructured, error) {
+// also returns each object as read (nil when not found). An object in seen
+// (the same kind, namespace and name) is taken as read.
+func look(ctx context.Context, c *kube.Client, objs, seen []*unstructured.Unstructured) ([]Status, []*unstructured.Unstructured, error) {
 	out := make([]Status, len(objs))
 	found := make([]*unstructured.Unstructured, len(objs))
+	read := map[string]*unstructured.Unstructured{}
+	for _, o := range seen {
+		if o != nil {
+			read[identity(o)] = o
+		}
+	}
 	for i, o := range objs {
+		cur, ok := read[identity(o)]
+		if !ok && o.GetNamespace() != "" {
+			// A cluster-scoped object is read without the namespace a
+			// manifest may give it.
+			cp := unstructured.Unstructured{Object: map[string]any{"apiVersion": o.GetAPIVersion(), "kind": o.GetKind()}}
+			cp.SetName(o.GetName())
+			cur, ok = read[identity(&cp)]
+		}
+		if ok {
+			out[i], found[i] = judge(ctx, c, cur), cur
+			continue
+		}
 		cur, err := c.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
 		if apierrors.IsNotFound(err) {
 			out[i] = Status{Object: o.GetKind() + " " + kube.Name(o), Message: "not found"}
@@ -180,6 +199,12 @@ func look(ctx context.Context, c *kube.Client, objs []*unstructured.Unstructured
 		out[i], found[i] = judge(ctx, c, cur), cur
 	}
 	return out, found, nil
+}
+
+// identity names an object by API group, kind, namespace and name.
+func identity(o *unstructured.Unstructured) string {
+	gvk := o.GroupVersionKind()
+	return gvk.Group + "/" + gvk.Kind + "/" + o.GetNamespace() + "/" + o.GetName()
 }
 
 // judge is the readiness of cur as stored, custom resources included.
@@ -313,10 +338,25 @@ func shorten(s string) string {
 // object's status and those still pending whenever they change. The error
 // names every object still not ready.
 func Wait(parent context.Context, c *kube.Client, objs []*unstructured.Unstructured, timeout time.Duration, progress func(all, pending []Status)) error {
+	return WaitSeen(parent, c, objs, nil, timeout, progress)
+}
+
+// Now judges each object as it is now, without waiting: objects in seen
+// are taken as read, the others read once.
+func Now(ctx context.Context, c *kube.Client, objs, seen []*unstructured.Unstructured) ([]Status, error) {
+	sts, _, err := look(ctx, c, objs, seen)
+	return sts, err
+}
+
+// WaitSeen is Wait for objects some of which were just read (seen): those
+// are judged as read instead of read again, which on a re-run that changes
+// nothing spares a request per object.
+func WaitSeen(parent context.Context, c *kube.Client, objs, seen []*unstructured.Unstructured, timeout time.Duration, progress func(all, pending []Status)) error {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	for {
-		sts, found, err := look(ctx, c, objs)
+		sts, found, err := look(ctx, c, objs, seen)
+		seen = nil // read again after an error
 		if err == nil {
 			if done, err := report(sts, progress); done || err != nil {
 				return err
