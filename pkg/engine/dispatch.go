@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -99,7 +101,23 @@ func (r *runner) step(ctx context.Context, s *plan.Step, progress func(string)) 
 	rec.Skipped, rec.Fingerprint = env.Skipped, fingerprint(r.st, s)
 	// A step that failed last time and passes now changed: from failed to done.
 	changed = changed || (prev != nil && prev.Failed != "")
-	return changed, r.store.update(ctx, func(st *State) { st.Steps[s.ID] = rec })
+	return changed, r.record(ctx, s.ID, prev, rec, changed)
+}
+
+// record writes a step's record, unless the step changed nothing and the
+// record would say what it already says: then the record keeps when the
+// step was last applied, and a run that changes nothing writes nothing.
+func (r *runner) record(ctx context.Context, id string, prev, rec *StepRecord, changed bool) error {
+	if !changed && prev != nil {
+		same := *rec
+		same.Applied = prev.Applied
+		a, aerr := json.Marshal(&same)
+		b, berr := json.Marshal(prev)
+		if aerr == nil && berr == nil && bytes.Equal(a, b) {
+			return nil
+		}
+	}
+	return r.store.update(ctx, func(st *State) { st.Steps[id] = rec })
 }
 
 // failure is what a failed step's record says of its error: its first

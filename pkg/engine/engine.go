@@ -155,9 +155,10 @@ func (u *Up) Run(ctx context.Context, st *stack.Stack) (event.Summary, error) {
 	u.cfg.Sink.Emit(event.Event{Time: started, Type: event.PlanReady, Levels: p.Levels, Message: fmt.Sprintf("%d steps in %d levels", len(p.Steps), len(p.Levels))})
 
 	r := &runner{cfg: &u.cfg, st: st, plan: p, lockTimeout: u.LockTimeout,
-		pruneAllowed: u.Prune, deleteData: u.DeleteData, confirm: u.Confirm, keep: u.Keep, adopt: u.Adopt}
+		pruneAllowed: u.Prune, deleteData: u.DeleteData, confirm: u.Confirm, keep: u.Keep, adopt: u.Adopt, parallel: u.Parallelism}
 	nodes := r.nodes()
 	sum, err := execute(ctx, nodes, u.Parallelism, u.cfg.Sink, u.cfg.Now)
+	r.endChecks()
 	if r.lock != nil {
 		r.lock.release()
 	}
@@ -188,6 +189,13 @@ type runner struct {
 	lock   *lock
 
 	repairs sync.Map // step ID → what drift the step restored
+	// outcomes: step ID → whether the step changed anything (or failed).
+	outcomes sync.Map
+	// checks of the steps that should have nothing to do (startChecks).
+	parallel   int // at most this many steps at once; 0 is no bound
+	checks     map[string]*check
+	checking   sync.WaitGroup
+	stopChecks context.CancelFunc
 	// claims are the objects other stacks on the cluster created, and
 	// which stack and step did.
 	claims map[ObjectRef]string
@@ -215,11 +223,16 @@ func (r *runner) nodes() []*node {
 		n := &node{id: s.ID, kind: s.Kind, needs: s.Needs, repaired: func() string { return r.repairedOf(s.ID) }}
 		if s.Kind == plan.KindCluster {
 			n.run = func(ctx context.Context, progress func(string)) (bool, error) {
-				return retryTransient(ctx, progress, func() (bool, error) { return r.cluster(ctx, progress) })
+				changed, err := retryTransient(ctx, progress, func() (bool, error) { return r.cluster(ctx, progress) })
+				r.outcomes.Store(s.ID, changed || err != nil)
+				if err == nil {
+					r.startChecks(ctx)
+				}
+				return changed, err
 			}
 		} else {
 			n.run = func(ctx context.Context, progress func(string)) (bool, error) {
-				return retryTransient(ctx, progress, func() (bool, error) { return r.step(ctx, s, progress) })
+				return r.runStep(ctx, s, progress)
 			}
 		}
 		out = append(out, n)
