@@ -459,15 +459,15 @@ in the cluster, so the stack file may have changed or be gone.`,
 				if d, ok := p.(cluster.Deleter); ok && !keepCluster {
 					// Deleting the cluster removes what it runs; uninstalling
 					// first would only take longer.
-					state, _ := cluster.State(ctx, p, st)
-					if err := d.Delete(ctx, st); err != nil {
+					existed, err := d.Delete(ctx, st)
+					if err != nil {
 						return err
 					}
 					if err := a.registry().Forget(st); err != nil {
 						return err
 					}
 					what := map[string]string{cluster.Kind: "kind cluster", cluster.Sim: "simulated cluster"}[p.Name()]
-					if state == cluster.StateGone {
+					if !existed {
 						a.note(fmt.Sprintf("nothing to remove: no %s %s made by kindred", what, st.Cluster.Name))
 					} else {
 						a.note(fmt.Sprintf("removed %s %s, and everything it ran (the cluster is deleted whole; --keep-cluster uninstalls the stack instead)", what, st.Cluster.Name))

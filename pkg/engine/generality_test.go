@@ -56,7 +56,7 @@ func (r *simRun) up(st *stack.Stack) map[string]string {
 // when the test ends.
 func (r *simRun) upWith(st *stack.Stack, rec *event.Recorder) map[string]string {
 	r.t.Helper()
-	r.deleteOnCleanup.Do(func() { r.t.Cleanup(func() { _ = r.p.(cluster.Deleter).Delete(context.Background(), st) }) })
+	r.deleteOnCleanup.Do(func() { r.t.Cleanup(func() { _, _ = r.p.(cluster.Deleter).Delete(context.Background(), st) }) })
 	cfg := r.cfg
 	cfg.Sink = rec
 	if _, err := engine.NewUp(cfg).Run(r.ctx, st); err != nil {

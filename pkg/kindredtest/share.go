@@ -137,7 +137,7 @@ func gc(root string, ttl time.Duration) error {
 		if err != nil {
 			return err
 		}
-		if err := p.(cluster.Deleter).Delete(context.Background(), st); err != nil {
+		if _, err := p.(cluster.Deleter).Delete(context.Background(), st); err != nil {
 			return fmt.Errorf("removing the idle cluster %s: %w", hash, err)
 		}
 		_ = os.RemoveAll(dir)

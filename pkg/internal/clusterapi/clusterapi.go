@@ -60,9 +60,11 @@ type Provider interface {
 	Access(ctx context.Context, st *stack.Stack) (Access, error)
 }
 
-// Deleter is a provider that can delete the clusters it made.
+// Deleter is a provider that can delete the clusters it made. Delete
+// reports whether the stack's cluster was there to delete; an absent one
+// is no error.
 type Deleter interface {
-	Delete(ctx context.Context, st *stack.Stack) error
+	Delete(ctx context.Context, st *stack.Stack) (bool, error)
 }
 
 // Stopper is a provider that can stop the clusters it made and keep them

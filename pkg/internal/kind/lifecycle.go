@@ -118,16 +118,21 @@ func New(runtime string, log *slog.Logger) (*Clusters, error) {
 
 // Exists reports whether a kind cluster called name exists.
 func (c *Clusters) Exists(name string) (bool, error) {
-	names, err := c.p.List()
+	names, err := c.NodeNames(name)
+	return len(names) > 0, err
+}
+
+// NodeNames lists the names of cluster name's node containers.
+func (c *Clusters) NodeNames(name string) ([]string, error) {
+	nodes, err := c.p.ListNodes(name)
 	if err != nil {
-		return false, fmt.Errorf("listing kind clusters: %w", err)
+		return nil, fmt.Errorf("listing the nodes of kind cluster %s: %w", name, err)
 	}
-	for _, n := range names {
-		if n == name {
-			return true, nil
-		}
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.String()
 	}
-	return false, nil
+	return names, nil
 }
 
 // Create creates the cluster cfg describes and writes its kubeconfig to the
@@ -219,17 +224,22 @@ func (c *Clusters) WriteKubeconfig(name, path string) error {
 
 // Nodes lists the cluster's node containers and whether each runs.
 func (c *Clusters) Nodes(ctx context.Context, name string) (map[string]bool, error) {
-	nodes, err := c.p.ListNodes(name)
-	if err != nil {
-		return nil, err
+	names, err := c.NodeNames(name)
+	if err != nil || len(names) == 0 {
+		return map[string]bool{}, err
 	}
 	out := map[string]bool{}
-	for _, n := range nodes {
-		state, err := exec.CommandContext(ctx, c.Runtime, "inspect", "--format", "{{.State.Running}}", n.String()).Output()
-		if err != nil {
-			return nil, fmt.Errorf("inspecting node %s: %w", n, err)
-		}
-		out[n.String()] = strings.TrimSpace(string(state)) == "true"
+	args := append([]string{"inspect", "--format", "{{.State.Running}}"}, names...)
+	states, err := exec.CommandContext(ctx, c.Runtime, args...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("inspecting nodes %s: %w", strings.Join(names, ", "), err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(states)), "\n")
+	if len(lines) != len(names) {
+		return nil, fmt.Errorf("inspecting nodes %s: %d states for %d nodes", strings.Join(names, ", "), len(lines), len(names))
+	}
+	for i, n := range names {
+		out[n] = strings.TrimSpace(lines[i]) == "true"
 	}
 	return out, nil
 }

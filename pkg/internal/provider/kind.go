@@ -178,6 +178,9 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return clusterapi.Access{}, false, err
 	}
+	if err := os.WriteFile(filepath.Join(dir, runtimeFile), []byte(runtime+"\n"), 0o600); err != nil {
+		return clusterapi.Access{}, false, err
+	}
 	acc := clusterapi.Access{Kubeconfig: kubeconfig, HostData: st.Cluster.DataDir != ""}
 	rt := registry.Runtime{Bin: runtime}
 	if reg != nil {
@@ -402,20 +405,26 @@ func (p *Kind) Access(ctx context.Context, st *stack.Stack) (clusterapi.Access, 
 
 // Delete deletes the stack's kind cluster and its private kubeconfig. The
 // data folder stays unless Purge is set; so do the shared registry and
-// caches, unless Purge is set and no other kindred cluster remains.
-func (p *Kind) Delete(ctx context.Context, st *stack.Stack) error {
-	kc, err := p.clusters(ctx)
+// caches, unless Purge is set and no other kindred cluster remains. It
+// reports whether the cluster was there.
+func (p *Kind) Delete(ctx context.Context, st *stack.Stack) (bool, error) {
+	kc, err := p.clustersOf(ctx, st)
 	if err != nil {
-		return err
+		return false, err
 	}
+	nodes, err := kc.NodeNames(st.Cluster.Name)
+	if err != nil {
+		return false, err
+	}
+	existed := len(nodes) > 0
 	if err := kc.Delete(st.Cluster.Name, p.Kubeconfig(st)); err != nil {
-		return err
+		return existed, err
 	}
 	if err := os.RemoveAll(p.dir(st)); err != nil {
-		return err
+		return existed, err
 	}
 	if !p.Purge {
-		return nil
+		return existed, nil
 	}
 	if dir := st.Cluster.DataDir; dir != "" {
 		nodes, _ := filepath.Glob(filepath.Join(dir, st.Cluster.Name+"-*"))
@@ -429,7 +438,7 @@ func (p *Kind) Delete(ctx context.Context, st *stack.Stack) error {
 				continue
 			}
 			if err := os.RemoveAll(n); err != nil {
-				return fmt.Errorf("purging the data folder: %w", err)
+				return existed, fmt.Errorf("purging the data folder: %w", err)
 			}
 		}
 	}
@@ -438,11 +447,11 @@ func (p *Kind) Delete(ctx context.Context, st *stack.Stack) error {
 		rt := registry.Runtime{Bin: kc.Runtime}
 		for _, c := range reg.all() {
 			if err := rt.Remove(ctx, c, true); err != nil {
-				return err
+				return existed, err
 			}
 		}
 	}
-	return nil
+	return existed, nil
 }
 
 func waitNodesReady(ctx context.Context, kubeconfig string, timeout time.Duration, since time.Time) error {
@@ -512,6 +521,27 @@ func (p *Kind) clusters(ctx context.Context) (*kind.Clusters, error) {
 	return kind.New(runtime, p.Log)
 }
 
+// runtimeFile, in the cluster's folder, names the container runtime kindred
+// created the cluster with.
+const runtimeFile = "runtime"
+
+// clustersOf works with the stack's cluster through the runtime asked for,
+// else the one the cluster was created with, else the one detected. A
+// runtime named or recorded is not asked first whether it answers: what
+// follows asks it anyway.
+func (p *Kind) clustersOf(ctx context.Context, st *stack.Stack) (*kind.Clusters, error) {
+	rt := p.Runtime
+	if rt == "" {
+		if b, err := os.ReadFile(filepath.Join(p.dir(st), runtimeFile)); err == nil {
+			rt = strings.TrimSpace(string(b))
+		}
+	}
+	if rt == "" {
+		return p.clusters(ctx)
+	}
+	return kind.New(rt, p.Log)
+}
+
 // Stop stops the node containers of the stack's kind cluster and keeps
 // them; Ensure starts them again.
 func (p *Kind) Stop(ctx context.Context, st *stack.Stack) error {
@@ -548,7 +578,7 @@ func (p *Kind) existing(ctx context.Context, st *stack.Stack) (*kind.Clusters, e
 	if _, err := p.Access(ctx, st); err != nil {
 		return nil, err
 	}
-	kc, err := p.clusters(ctx)
+	kc, err := p.clustersOf(ctx, st)
 	if err != nil {
 		return nil, err
 	}

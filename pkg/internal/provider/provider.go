@@ -186,17 +186,17 @@ func (p *Sim) Stopped(ctx context.Context, st *stack.Stack) (bool, error) {
 }
 
 // Delete stops the stack's simulated cluster, if one runs, and removes it.
-func (p *Sim) Delete(ctx context.Context, st *stack.Stack) error {
+func (p *Sim) Delete(ctx context.Context, st *stack.Stack) (bool, error) {
 	c, err := sim.Open(p.root(st))
 	if err != nil {
-		return err
+		return false, err
 	}
 	if c != nil {
 		if err := c.Stop(); err != nil {
-			return err
+			return true, err
 		}
 	}
-	return os.RemoveAll(p.root(st))
+	return c != nil, os.RemoveAll(p.root(st))
 }
 
 // Nodes shapes simulated nodes like the stack's node groups, named as kind
