@@ -30,7 +30,7 @@ func (r *runner) objects(ctx context.Context, id, ns string, prev *StepRecord, p
 	if !changed {
 		// The same objects as last time: put back any deleted by hand.
 		var gone []string
-		if gone, seen = r.missing(ctx, objs); len(gone) > 0 {
+		if gone, seen = r.missing(ctx, objs, false); len(gone) > 0 {
 			changed = true
 			progress("restoring what drifted: " + strings.Join(gone, "; "))
 			r.noteRepair(id, gone)
@@ -162,10 +162,15 @@ func readyProgress(progress func(string)) func(all, pending []ready.Status) {
 }
 
 // missing lists the objects that are not in the cluster (deleted by
-// hand), and returns those that are, as read.
-func (r *runner) missing(ctx context.Context, objs []*unstructured.Unstructured) (gone []string, found []*unstructured.Unstructured) {
+// hand), and returns those that are, as read; cached reads them from the
+// API server's watch cache.
+func (r *runner) missing(ctx context.Context, objs []*unstructured.Unstructured, cached bool) (gone []string, found []*unstructured.Unstructured) {
+	get := r.kube.Get
+	if cached {
+		get = r.kube.GetCached
+	}
 	for _, o := range objs {
-		cur, err := r.kube.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
+		cur, err := get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
 		if err != nil {
 			gone = append(gone, o.GetKind()+" "+kube.Name(o)+" was deleted")
 			continue

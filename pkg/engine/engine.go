@@ -6,6 +6,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -312,6 +313,9 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 		return false, err
 	}
 	spec, _ := json.Marshal(r.st.Stack)
+	if r.prev.Stack == r.st.Metadata.Name && r.prev.File == r.st.File && bytes.Equal(r.prev.Spec, spec) {
+		return changed, nil // recorded already
+	}
 	err = r.store.update(ctx, func(s *State) {
 		s.Stack, s.File, s.Spec = r.st.Metadata.Name, r.st.File, spec
 	})

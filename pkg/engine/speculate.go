@@ -23,7 +23,9 @@ import (
 // is ready now. The steps still run in graph order. When a step's turn
 // comes and no step it needs changed anything in this run, its check
 // stands and the step is done; otherwise, or when the check found work,
-// the step runs as it would have.
+// the step runs as it would have. Checks read from the API server's watch
+// cache (a moment behind at most, and no read of etcd): a check is as old
+// as its start anyway.
 
 // errWouldChange is a check's answer for a step that has work to do.
 var errWouldChange = errors.New("the step would change")
@@ -175,7 +177,7 @@ func (r *runner) verify(ctx context.Context, s *plan.Step, progress func(string)
 			return nil, errWouldChange
 		}
 		var gone []string
-		if gone, seen = r.missing(ctx, objs); len(gone) > 0 {
+		if gone, seen = r.missing(ctx, objs, true); len(gone) > 0 {
 			return nil, errWouldChange
 		}
 	}

@@ -10,12 +10,16 @@ import (
 	"helm.sh/helm/v4/pkg/action"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/storage"
+	"helm.sh/helm/v4/pkg/storage/driver"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"kindred.dev/kindred/pkg/internal/kube"
 )
@@ -181,6 +185,34 @@ func (c *Client) cluster(cfg *action.Configuration) (*kube.Client, error) {
 		s.kc, s.err = kube.New(kube.Unthrottled(rest.CopyConfig(rc)))
 	})
 	return s.kc, s.err
+}
+
+// shareStorage points cfg's release records at the shared client (one
+// client for every release, instead of a client set made for each); with
+// cached, their listings come from the API server's watch cache.
+func (c *Client) shareStorage(cfg *action.Configuration, namespace string, cached bool) error {
+	kc, err := c.cluster(cfg)
+	if err != nil {
+		return err
+	}
+	var secrets corev1client.SecretInterface = kc.Typed.CoreV1().Secrets(namespace)
+	if cached {
+		secrets = cachedSecrets{secrets}
+	}
+	d := driver.NewSecrets(secrets)
+	d.SetLogger(c.log().Handler())
+	cfg.Releases = storage.Init(d)
+	return nil
+}
+
+// cachedSecrets lists from the API server's watch cache.
+type cachedSecrets struct{ corev1client.SecretInterface }
+
+func (s cachedSecrets) List(ctx context.Context, opts metav1.ListOptions) (*corev1.SecretList, error) {
+	if opts.ResourceVersion == "" {
+		opts.ResourceVersion = "0"
+	}
+	return s.SecretInterface.List(ctx, opts)
 }
 
 type sharedCluster struct {

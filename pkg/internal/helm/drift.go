@@ -22,7 +22,8 @@ import (
 // else (kubectl scale, kubectl edit). It also returns each object as read,
 // in the manifest's order (nil where deleted), for the readiness wait that
 // follows. What others added and the chart does not set is not drift.
-func (c *Client) drift(ctx context.Context, cfg *action.Configuration, rel *rspb.Release) ([]string, []*unstructured.Unstructured, error) {
+// cached reads the objects from the API server's watch cache.
+func (c *Client) drift(ctx context.Context, cfg *action.Configuration, rel *rspb.Release, cached bool) ([]string, []*unstructured.Unstructured, error) {
 	kc, err := c.cluster(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -43,7 +44,7 @@ func (c *Client) drift(ctx context.Context, cfg *action.Configuration, rel *rspb
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i], live[i], errs[i] = driftOf(ctx, kc, rel, u)
+			results[i], live[i], errs[i] = driftOf(ctx, kc, rel, u, cached)
 		}()
 	}
 	wg.Wait()
@@ -66,7 +67,7 @@ func (c *Client) drift(ctx context.Context, cfg *action.Configuration, rel *rspb
 // the result compared with the live object; that also settles values the
 // server writes in its own form (a quantity of "1000m" read back as "1",
 // a defaulted list entry).
-func driftOf(ctx context.Context, kc *kube.Client, rel *rspb.Release, u *unstructured.Unstructured) (string, *unstructured.Unstructured, error) {
+func driftOf(ctx context.Context, kc *kube.Client, rel *rspb.Release, u *unstructured.Unstructured, cached bool) (string, *unstructured.Unstructured, error) {
 	gvk := u.GroupVersionKind()
 	ns := u.GetNamespace()
 	if ns == "" {
@@ -82,7 +83,11 @@ func driftOf(ctx context.Context, kc *kube.Client, rel *rspb.Release, u *unstruc
 	} else {
 		ns = ""
 	}
-	live, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
+	opts := metav1.GetOptions{}
+	if cached {
+		opts.ResourceVersion = "0"
+	}
+	live, err := ri.Get(ctx, u.GetName(), opts)
 	if apierrors.IsNotFound(err) {
 		return name + " was deleted", nil, nil
 	}
@@ -215,6 +220,6 @@ func (c *Client) Drift(ctx context.Context, name, namespace string) ([]string, e
 	if err != nil || last == nil {
 		return nil, err
 	}
-	drift, _, err := c.drift(ctx, cfg, last)
+	drift, _, err := c.drift(ctx, cfg, last, false)
 	return drift, err
 }

@@ -144,7 +144,7 @@ func (serverValidated) Validator(string) (validation.Schema, error) {
 // upgrades one whose chart or values changed, does nothing to one that is
 // unchanged, and first repairs a release an interrupted run left pending.
 func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
-	fetched, labels, cfg, last, err := c.start(ctx, rel)
+	fetched, labels, cfg, last, err := c.start(ctx, rel, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -211,7 +211,7 @@ func (c *Client) Ensure(ctx context.Context, rel Release) (Result, error) {
 		// Unchanged, unless what the release made drifted: then the same
 		// chart and values are applied again, taking back fields others
 		// changed.
-		drift, live, err := c.drift(ctx, cfg, last)
+		drift, live, err := c.drift(ctx, cfg, last, false)
 		if err != nil {
 			c.log().Warn("checking a release for drift", "release", rel.Name, "err", err)
 		}

@@ -47,12 +47,12 @@ type Planned struct {
 // rendered as a server-side dry run), upgrade (the same, against the live
 // release), or nothing (the chart and values are the ones deployed).
 func (c *Client) Plan(ctx context.Context, rel Release) (Planned, error) {
-	fetched, labels, cfg, last, err := c.start(ctx, rel)
+	fetched, labels, cfg, last, err := c.start(ctx, rel, false)
 	if err != nil {
 		return Planned{}, err
 	}
 	if madeFrom(last, labels) {
-		drift, _, err := c.drift(ctx, cfg, last)
+		drift, _, err := c.drift(ctx, cfg, last, false)
 		if err != nil {
 			return Planned{}, err
 		}
@@ -98,7 +98,7 @@ func (c *Client) Plan(ctx context.Context, rel Release) (Planned, error) {
 // which chart and values a release is made from, the action
 // configuration, and the release in the cluster (nil when there is none).
 // A release kindred did not install is refused unless rel adopts it.
-func (c *Client) start(ctx context.Context, rel Release) (*Fetched, map[string]string, *action.Configuration, *rspb.Release, error) {
+func (c *Client) start(ctx context.Context, rel Release, cached bool) (*Fetched, map[string]string, *action.Configuration, *rspb.Release, error) {
 	fetched, err := c.Fetcher.Fetch(ctx, rel.Chart)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -110,6 +110,9 @@ func (c *Client) start(ctx context.Context, rel Release) (*Fetched, map[string]s
 	labels := map[string]string{LabelChartDigest: fetched.Digest[:32], LabelValuesHash: valuesHash}
 	cfg, err := c.config(rel.Namespace)
 	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if err := c.shareStorage(cfg, rel.Namespace, cached); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	last, err := lastRelease(cfg, rel.Name)
@@ -126,15 +129,19 @@ var ErrWouldChange = errors.New("the release would change")
 // the release is deployed from rel's chart and values and none of its
 // objects drifted. It returns what Ensure would return then, or
 // ErrWouldChange.
+//
+// Verify reads the release record and the objects from the API server's
+// watch cache (see kube.Client.GetCached): a moment behind at most, which
+// a check made before its step's turn may be.
 func (c *Client) Verify(ctx context.Context, rel Release) (Result, error) {
-	fetched, labels, cfg, last, err := c.start(ctx, rel)
+	fetched, labels, cfg, last, err := c.start(ctx, rel, true)
 	if err != nil {
 		return Result{}, err
 	}
 	if !madeFrom(last, labels) {
 		return Result{}, ErrWouldChange
 	}
-	drift, live, err := c.drift(ctx, cfg, last)
+	drift, live, err := c.drift(ctx, cfg, last, true)
 	if err != nil {
 		return Result{}, err
 	}

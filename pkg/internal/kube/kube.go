@@ -180,6 +180,18 @@ func (c *Client) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace
 	return ri.Get(ctx, name, metav1.GetOptions{})
 }
 
+// GetCached reads an object as the API server's watch cache has it: at
+// most a moment behind, and without a read of etcd, which a loaded or
+// flushing etcd makes slow. For checks that do not follow a write of
+// their own.
+func (c *Client) GetCached(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
+	ri, _, err := c.Resource(gvk, namespace)
+	if err != nil {
+		return nil, err
+	}
+	return ri.Get(ctx, name, metav1.GetOptions{ResourceVersion: "0"})
+}
+
 // List reads every object of a kind, in namespace or (when empty) in all.
 func (c *Client) List(ctx context.Context, gvk schema.GroupVersionKind, namespace string) ([]*unstructured.Unstructured, error) {
 	ri, _, err := c.Resource(gvk, namespace)
