@@ -387,7 +387,10 @@ jobs:
 	}
 
 	// down deletes the cluster and keeps the data folder.
-	_, took = k.must("down", full)
+	out, took = k.must("down", full)
+	if !strings.Contains(out, "removed kind cluster "+cluster) {
+		t.Errorf("down does not say it removed the cluster:\n%s", out)
+	}
 	t.Logf("kindred down: %.1fs", took.Seconds())
 	if left, _ := exec.Command("docker", "ps", "-a", "-q", "--filter", "label=io.x-k8s.kind.cluster="+cluster).Output(); len(bytes.TrimSpace(left)) != 0 {
 		t.Errorf("node containers left after down: %s", left)
@@ -406,6 +409,9 @@ jobs:
 	k.must("down", "--purge", full)
 	if entries, _ := os.ReadDir(dataDir); len(entries) != 0 {
 		t.Errorf("down --purge left data: %v", entries)
+	}
+	if out, _ := k.must("down", full); !strings.Contains(out, "nothing to remove: no kind cluster "+cluster) {
+		t.Errorf("a second down does not say there was nothing to remove:\n%s", out)
 	}
 }
 

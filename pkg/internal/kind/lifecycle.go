@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kindred.dev/kindred/internal/doctor"
@@ -68,6 +69,8 @@ type Clusters struct {
 type phases struct {
 	mu sync.Mutex
 	fn func(string)
+	// heard, if set, gets every line kind logs at its default level.
+	heard func(string)
 }
 
 // say passes on one of kind's status lines, " • Preparing nodes 📦  ...".
@@ -76,9 +79,12 @@ func (p *phases) say(m string) {
 		return
 	}
 	p.mu.Lock()
-	fn := p.fn
+	fn, heard := p.fn, p.heard
 	p.mu.Unlock()
 	m = strings.TrimSpace(m)
+	if heard != nil {
+		heard(m)
+	}
 	phase, ok := strings.CutPrefix(m, "• ")
 	if fn == nil || !ok {
 		return
@@ -187,6 +193,32 @@ func (c *Clusters) explain(cfg *v1alpha4.Cluster, err error) error {
 
 // Delete deletes the cluster; an absent one is no error.
 func (c *Clusters) Delete(name, kubeconfig string) error {
+	_, err := c.Remove(name, kubeconfig)
+	return err
+}
+
+// Remove is Delete, and reports whether kind found node containers to
+// delete (it says so in its log: "Deleted nodes: [...]"), which spares a
+// listing of its own.
+func (c *Clusters) Remove(name, kubeconfig string) (bool, error) {
+	var deleted atomic.Bool
+	c.phases.mu.Lock()
+	c.phases.heard = func(m string) {
+		if strings.HasPrefix(m, "Deleted nodes:") {
+			deleted.Store(true)
+		}
+	}
+	c.phases.mu.Unlock()
+	defer func() {
+		c.phases.mu.Lock()
+		c.phases.heard = nil
+		c.phases.mu.Unlock()
+	}()
+	err := c.delete(name, kubeconfig)
+	return deleted.Load(), err
+}
+
+func (c *Clusters) delete(name, kubeconfig string) error {
 	err := withOutput(c.p.Delete(name, kubeconfig))
 	if err != nil && strings.Contains(err.Error(), "did not receive an exit event") {
 		// On cgroup v1 a task in a frozen cgroup cannot die. A node killed

@@ -412,12 +412,8 @@ func (p *Kind) Delete(ctx context.Context, st *stack.Stack) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	nodes, err := kc.NodeNames(st.Cluster.Name)
+	existed, err := kc.Remove(st.Cluster.Name, p.Kubeconfig(st))
 	if err != nil {
-		return false, err
-	}
-	existed := len(nodes) > 0
-	if err := kc.Delete(st.Cluster.Name, p.Kubeconfig(st)); err != nil {
 		return existed, err
 	}
 	if err := os.RemoveAll(p.dir(st)); err != nil {
