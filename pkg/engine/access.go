@@ -79,6 +79,22 @@ func fingerprint(st *stack.Stack, s *plan.Step) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// succeededAsIs says whether rec records step s succeeding with the
+// definition it has now.
+func (r *runner) succeededAsIs(rec *StepRecord, s *plan.Step) bool {
+	return rec != nil && rec.Failed == "" && rec.Fingerprint != "" && rec.Fingerprint == r.fingerprint(s)
+}
+
+// fingerprint is step s's fingerprint, computed once a run.
+func (r *runner) fingerprint(s *plan.Step) string {
+	if f, ok := r.fingerprints.Load(s.ID); ok {
+		return f.(string)
+	}
+	f := fingerprint(r.st, s)
+	r.fingerprints.Store(s.ID, f)
+	return f
+}
+
 // unchecked are the steps whose permissions a run on someone else's
 // cluster must check: all of them when nothing is recorded, else those
 // the record does not show succeeding with what they have now.
@@ -88,10 +104,8 @@ func (r *runner) unchecked(prev *State) []*plan.Step {
 		if s.Kind == plan.KindCluster {
 			continue
 		}
-		if prev != nil {
-			if rec := prev.Steps[s.ID]; rec != nil && rec.Failed == "" && rec.Fingerprint != "" && rec.Fingerprint == fingerprint(r.st, s) {
-				continue
-			}
+		if prev != nil && r.succeededAsIs(prev.Steps[s.ID], s) {
+			continue
 		}
 		out = append(out, s)
 	}

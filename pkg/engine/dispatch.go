@@ -97,11 +97,16 @@ func (r *runner) step(ctx context.Context, s *plan.Step, progress func(string)) 
 			}
 		}
 	}
-	rec.Kind, rec.Level, rec.Applied = s.Kind, s.Level, r.cfg.Now().UTC().Format(time.RFC3339)
-	rec.Skipped, rec.Fingerprint = env.Skipped, fingerprint(r.st, s)
+	r.stamp(rec, s, env)
 	// A step that failed last time and passes now changed: from failed to done.
 	changed = changed || (prev != nil && prev.Failed != "")
 	return changed, r.record(ctx, s.ID, prev, rec, changed)
+}
+
+// stamp completes the record of step s, which succeeded.
+func (r *runner) stamp(rec *StepRecord, s *plan.Step, env *component.Env) {
+	rec.Kind, rec.Level, rec.Applied = s.Kind, s.Level, r.cfg.Now().UTC().Format(time.RFC3339)
+	rec.Skipped, rec.Fingerprint = env.Skipped, r.fingerprint(s)
 }
 
 // record writes a step's record, unless the step changed nothing and the

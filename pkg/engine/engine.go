@@ -192,6 +192,8 @@ type runner struct {
 	repairs sync.Map // step ID → what drift the step restored
 	// outcomes: step ID → whether the step changed anything (or failed).
 	outcomes sync.Map
+	// fingerprints: step ID → its fingerprint (runner.fingerprint).
+	fingerprints sync.Map
 	// checks of the steps that should have nothing to do (startChecks).
 	parallel   int // at most this many steps at once; 0 is no bound
 	checks     map[string]*check

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sort"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -50,8 +49,7 @@ func (r *runner) checkable(s *plan.Step) bool {
 	if r.prev == nil || s.Kind == plan.KindCluster {
 		return false
 	}
-	prev := r.prev.Steps[s.ID]
-	if prev == nil || prev.Failed != "" || prev.Fingerprint == "" || prev.Fingerprint != fingerprint(r.st, s) {
+	if !r.succeededAsIs(r.prev.Steps[s.ID], s) {
 		return false
 	}
 	mod := component.For(r.st, s)
@@ -68,8 +66,8 @@ func (r *runner) checkable(s *plan.Step) bool {
 }
 
 // startChecks checks every checkable step, checkWidth at a time, lowest
-// level first. It is called once the record is read; stopChecks waits for
-// what is still running.
+// level first. It is called once the record is read; endChecks stops and
+// waits for what is still running.
 func (r *runner) startChecks(ctx context.Context) {
 	var steps []*plan.Step
 	for _, s := range r.plan.Steps {
@@ -193,8 +191,7 @@ func (r *runner) verify(ctx context.Context, s *plan.Step, progress func(string)
 		}
 		readyProgress(progress)(sts, nil)
 	}
-	rec.Kind, rec.Level, rec.Applied = s.Kind, s.Level, r.cfg.Now().UTC().Format(time.RFC3339)
-	rec.Skipped, rec.Fingerprint = env.Skipped, fingerprint(r.st, s)
+	r.stamp(rec, s, env)
 	return rec, nil
 }
 

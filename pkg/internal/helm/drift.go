@@ -150,19 +150,14 @@ func covers(live, want any) bool {
 	return live == want
 }
 
-// number is v as a float64, if it is a number.
+// number is v as a float64, if it is a number (decoded objects hold
+// int64 and float64).
 func number(v any) (float64, bool) {
 	switch n := v.(type) {
 	case int64:
 		return float64(n), true
-	case int:
-		return float64(n), true
-	case int32:
-		return float64(n), true
 	case float64:
 		return n, true
-	case float32:
-		return float64(n), true
 	}
 	return 0, false
 }

@@ -123,6 +123,9 @@ func (c *Client) config(namespace string) (*action.Configuration, error) {
 	if kc, ok := cfg.KubeClient.(*kube.Client); ok {
 		kc.Factory = serverValidated{kc.Factory}
 	}
+	if err := c.shareStorage(cfg, namespace, false); err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
 

@@ -112,8 +112,10 @@ func (c *Client) start(ctx context.Context, rel Release, cached bool) (*Fetched,
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	if err := c.shareStorage(cfg, rel.Namespace, cached); err != nil {
-		return nil, nil, nil, nil, err
+	if cached {
+		if err := c.shareStorage(cfg, rel.Namespace, true); err != nil {
+			return nil, nil, nil, nil, err
+		}
 	}
 	last, err := lastRelease(cfg, rel.Name)
 	if err != nil {

@@ -214,18 +214,13 @@ func (c *Clusters) Remove(name, kubeconfig string) (bool, error) {
 		c.phases.heard = nil
 		c.phases.mu.Unlock()
 	}()
-	err := c.delete(name, kubeconfig)
-	return deleted.Load(), err
-}
-
-func (c *Clusters) delete(name, kubeconfig string) error {
 	err := withOutput(c.p.Delete(name, kubeconfig))
 	if err != nil && strings.Contains(err.Error(), "did not receive an exit event") {
 		// On cgroup v1 a task in a frozen cgroup cannot die. A node killed
 		// while its own runc had a pod's cgroup frozen stays up for good.
-		return fmt.Errorf("deleting kind cluster %s: %w; on cgroup v1 hosts this happens when a node is killed while it starts a container, which leaves that container's cgroup frozen: thaw it (echo THAWED into each FROZEN freezer.state under /sys/fs/cgroup/freezer/docker/NODE-ID/) and delete again", name, err)
+		return deleted.Load(), fmt.Errorf("deleting kind cluster %s: %w; on cgroup v1 hosts this happens when a node is killed while it starts a container, which leaves that container's cgroup frozen: thaw it (echo THAWED into each FROZEN freezer.state under /sys/fs/cgroup/freezer/docker/NODE-ID/) and delete again", name, err)
 	}
-	return err
+	return deleted.Load(), err
 }
 
 // withOutput adds to err what the command kind ran printed, which kind's

@@ -178,9 +178,6 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return clusterapi.Access{}, false, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, runtimeFile), []byte(runtime+"\n"), 0o600); err != nil {
-		return clusterapi.Access{}, false, err
-	}
 	acc := clusterapi.Access{Kubeconfig: kubeconfig, HostData: st.Cluster.DataDir != ""}
 	rt := registry.Runtime{Bin: runtime}
 	if reg != nil {
@@ -269,6 +266,9 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 		err := kc.Create(ctx, cfg, kubeconfig)
 		kc.OnPhase(nil)
 		if err != nil {
+			return acc, false, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, runtimeFile), []byte(runtime+"\n"), 0o600); err != nil {
 			return acc, false, err
 		}
 		if err := os.WriteFile(cfgFile, rendered, 0o600); err != nil {

@@ -172,17 +172,15 @@ func look(ctx context.Context, c *kube.Client, objs, seen []*unstructured.Unstru
 	read := map[string]*unstructured.Unstructured{}
 	for _, o := range seen {
 		if o != nil {
-			read[identity(o)] = o
+			read[identity(o, o.GetNamespace())] = o
 		}
 	}
 	for i, o := range objs {
-		cur, ok := read[identity(o)]
-		if !ok && o.GetNamespace() != "" {
+		cur, ok := read[identity(o, o.GetNamespace())]
+		if !ok {
 			// A cluster-scoped object is read without the namespace a
 			// manifest may give it.
-			cp := unstructured.Unstructured{Object: map[string]any{"apiVersion": o.GetAPIVersion(), "kind": o.GetKind()}}
-			cp.SetName(o.GetName())
-			cur, ok = read[identity(&cp)]
+			cur, ok = read[identity(o, "")]
 		}
 		if ok {
 			out[i], found[i] = judge(ctx, c, cur), cur
@@ -202,9 +200,9 @@ func look(ctx context.Context, c *kube.Client, objs, seen []*unstructured.Unstru
 }
 
 // identity names an object by API group, kind, namespace and name.
-func identity(o *unstructured.Unstructured) string {
+func identity(o *unstructured.Unstructured, namespace string) string {
 	gvk := o.GroupVersionKind()
-	return gvk.Group + "/" + gvk.Kind + "/" + o.GetNamespace() + "/" + o.GetName()
+	return gvk.Group + "/" + gvk.Kind + "/" + namespace + "/" + o.GetName()
 }
 
 // judge is the readiness of cur as stored, custom resources included.
