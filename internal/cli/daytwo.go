@@ -86,7 +86,7 @@ Nothing the stack dropped is removed (that is up's question).`,
 				} else if state == cluster.StateGone {
 					return fmt.Errorf("%w: %s is gone; create it with `kindred up`", cluster.ErrNoCluster, st.Cluster.Name)
 				}
-				return a.up(ctx, &f, st, p, upOptions{lockTimeout: lockTimeout, prefetch: true})
+				return a.up(ctx, &f, st, p, upOptions{lockTimeout: lockTimeout, prefetch: true, tagTTL: cluster.DefaultTagTTL})
 			})
 		},
 	}

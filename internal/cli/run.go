@@ -296,6 +296,7 @@ func (a *app) upCmd() *cobra.Command {
 	var lockTimeout time.Duration
 	var prune, deleteData, locked bool
 	prefetch := true
+	var tagTTL time.Duration
 	cmd := &cobra.Command{
 		Use:   "up [STACK]",
 		Short: "Create the cluster and install the stack, or bring it up to date",
@@ -312,7 +313,12 @@ what up would do.
 
 When a kindred.lock lies beside the stack file (kindred lock), up fetches
 exactly what it pins, and refuses a stack changed since it was written and
-any chart or file whose digest differs. --locked refuses to run without one.`,
+any chart or file whose digest differs. --locked refuses to run without one.
+
+With pull-through caches (cluster.registry.mirrors), an image the caches
+hold whose tag the upstream was asked about within --tag-ttl is served as
+held: a re-created cluster pulls it without reaching the upstream. Older
+tags are asked about again while the cluster boots.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.onTarget(&f, args, func(t *target) error {
@@ -324,7 +330,7 @@ any chart or file whose digest differs. --locked refuses to run without one.`,
 				if err != nil {
 					return err
 				}
-				return a.up(ctx, &f, st, p, upOptions{parallel: parallel, lockTimeout: lockTimeout, prune: prune, deleteData: deleteData, lock: lock, prefetch: prefetch})
+				return a.up(ctx, &f, st, p, upOptions{parallel: parallel, lockTimeout: lockTimeout, prune: prune, deleteData: deleteData, lock: lock, prefetch: prefetch, tagTTL: tagTTL})
 			})
 		},
 	}
@@ -340,6 +346,7 @@ any chart or file whose digest differs. --locked refuses to run without one.`,
 	cmd.Flags().BoolVar(&deleteData, "delete-data", false, "let a removal destroy a database's data (its claims, or data kept only in its pod)")
 	cmd.Flags().BoolVar(&locked, "locked", false, "refuse to run without an up-to-date kindred.lock beside the stack (for CI)")
 	cmd.Flags().BoolVar(&prefetch, "prefetch", true, "warm the stack's pull-through caches with its images while a kind cluster boots")
+	cmd.Flags().DurationVar(&tagTTL, "tag-ttl", cluster.DefaultTagTTL, "serve an image the pull-through caches hold without asking the upstream again when its tag was asked about this recently (0: ask every time)")
 	return cmd
 }
 
@@ -349,14 +356,16 @@ type upOptions struct {
 	lockTimeout       time.Duration
 	prune, deleteData bool
 	lock              *engine.Lock
-	prefetch          bool // warm the pull-through caches while the cluster boots
+	prefetch          bool          // warm the pull-through caches while the cluster boots
+	tagTTL            time.Duration // see cluster.Preload
 }
 
 // up brings the stack up on p's cluster, creating or starting the cluster
 // as needed, shows the run, and remembers the cluster.
 func (a *app) up(ctx context.Context, f *clusterFlags, st *stack.Stack, p cluster.Provider, o upOptions) error {
-	if pl, ok := p.(cluster.Preloader); ok && o.prefetch && st.Cluster.Registry != nil && len(st.Cluster.Registry.Mirrors) > 0 {
-		// The images to warm the caches with while the cluster boots.
+	if pl, ok := p.(cluster.Preloader); ok && st.Cluster.Registry != nil && len(st.Cluster.Registry.Mirrors) > 0 {
+		// The images to warm the caches with while the cluster boots
+		// (without --prefetch, only their tags).
 		imgs, err := engine.NewImages(a.engineConfig(p)).Run(ctx, st)
 		if err != nil {
 			a.log.Warn("not warming the registry caches: listing the stack's images failed", "err", err)
@@ -365,7 +374,7 @@ func (a *app) up(ctx context.Context, f *clusterFlags, st *stack.Stack, p cluste
 		for _, i := range imgs {
 			refs = append(refs, i.Image)
 		}
-		pl.Preload(refs)
+		pl.Preload(refs, cluster.Preload{Layers: o.prefetch, TagTTL: o.tagTTL})
 	}
 	// The run's timeline, for the diagnostics bundle of a failure.
 	timeline := &render.Recorder{}

@@ -53,6 +53,8 @@ type (
 	// Preloader is a provider that can warm image caches while the
 	// cluster boots.
 	Preloader = clusterapi.Preloader
+	// Preload says how a Preloader treats the images it is given.
+	Preload = clusterapi.Preload
 	// Checker is a provider that reports, as bad input, what of a stack
 	// it cannot run.
 	Checker = clusterapi.Checker
@@ -73,6 +75,10 @@ var ErrStopped = clusterapi.ErrStopped
 
 // SimulatedNodeAnnotation marks the simulated cluster's nodes.
 const SimulatedNodeAnnotation = clusterapi.SimulatedNodeAnnotation
+
+// DefaultTagTTL is how long, by default, a tag a pull-through cache's
+// upstream was asked about is served as the cache holds it.
+const DefaultTagTTL = clusterapi.DefaultTagTTL
 
 // StateDir is where kindred keeps clusters' state on this machine.
 func StateDir() string { return clusterapi.StateDir() }

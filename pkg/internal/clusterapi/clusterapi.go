@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -103,7 +104,21 @@ type Checker interface {
 // Preloader is a provider that can pull images into caches while the
 // cluster boots, so the nodes find them there.
 type Preloader interface {
-	Preload(images []string)
+	Preload(images []string, o Preload)
+}
+
+// DefaultTagTTL is how long, by default, a tag the upstream was asked
+// about is served as the caches hold it.
+const DefaultTagTTL = 24 * time.Hour
+
+// Preload says how a Preloader treats the images it is given.
+type Preload struct {
+	// Layers pulls every layer into the caches; without it only the
+	// images' tags are resolved.
+	Layers bool
+	// TagTTL is how long a tag the upstream was asked about is served as
+	// the caches hold it, without asking again; 0 asks every time.
+	TagTTL time.Duration
 }
 
 // Simulator is a provider whose cluster plays controllers that cannot run

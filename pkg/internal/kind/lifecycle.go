@@ -431,6 +431,31 @@ func (c *Clusters) WriteNodeFiles(ctx context.Context, name string, files map[st
 	return nil
 }
 
+// PullImages pulls each image into containerd on every node of the
+// cluster through the CRI (crictl), as the kubelet would: through the same
+// registry hosts, unpacked the same way, so that pods find them there. All
+// pulls run at once; the error names each that failed.
+func (c *Clusters) PullImages(ctx context.Context, name string, images []string) error {
+	nodes, err := c.p.ListNodes(name)
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(nodes)*len(images))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		for j, img := range images {
+			wg.Go(func() {
+				var stderr strings.Builder
+				if err := n.CommandContext(ctx, "crictl", "pull", img).SetStderr(&stderr).Run(); err != nil {
+					errs[i*len(images)+j] = fmt.Errorf("pulling %s into node %s: %v %s", img, n, err, firstLine(stderr.String()))
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // LoadImage copies an image from the runtime's local store into containerd
 // on every node of the cluster, as `kind load docker-image` does.
 func (c *Clusters) LoadImage(ctx context.Context, name, ref string) error {

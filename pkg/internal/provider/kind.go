@@ -46,8 +46,10 @@ type Kind struct {
 	// Recreate allows deleting a cluster whose shape changed.
 	Recreate bool
 	// Preloaded lists images to pull through the stack's pull-through
-	// caches while the cluster boots (see kindred images).
-	Preloaded []string
+	// caches while the cluster boots (see kindred images), and Preloading
+	// says how.
+	Preloaded  []string
+	Preloading clusterapi.Preload
 	// Purge makes Delete remove the data folder too, and the shared
 	// registry and caches when no other kindred cluster is left.
 	Purge bool
@@ -65,8 +67,11 @@ func (p *Kind) dir(st *stack.Stack) string { return filepath.Join(StateDir(), "k
 func (p *Kind) Kubeconfig(st *stack.Stack) string { return filepath.Join(p.dir(st), "kubeconfig") }
 
 // Preload lists images to pull through the stack's pull-through caches
-// while the cluster boots (see kindred images).
-func (p *Kind) Preload(images []string) { p.Preloaded = append(p.Preloaded, images...) }
+// while the cluster boots (see kindred images), and says how.
+func (p *Kind) Preload(images []string, o clusterapi.Preload) {
+	p.Preloaded = append(p.Preloaded, images...)
+	p.Preloading = o
+}
 
 // Check: kind has node images for some Kubernetes versions only (unless
 // a node image is given), and kind warns about node names past 63
@@ -197,7 +202,7 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 		// earlier cluster), the caches join it first, so that warming them
 		// is not cut off when the cluster is wired to them.
 		if rt.NetworkExists(ctx, kind.Network()) {
-			for _, c := range reg.caches {
+			for _, c := range reg.all()[1:] {
 				if err := rt.Connect(ctx, c, kind.Network()); err != nil {
 					return acc, false, err
 				}
@@ -205,7 +210,16 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 		}
 		warmed = make(chan []registry.Fetched, 1)
 		go func() {
-			warmed <- rt.Prefetch(ctx, reg.caches, p.Preloaded, v1.Platform{OS: "linux", Architecture: goruntime.GOARCH}, 4)
+			pins := registry.LoadPins(pinsFile())
+			warmed <- rt.Prefetch(ctx, reg.caches, p.Preloaded, registry.Warm{
+				Platform: v1.Platform{OS: "linux", Architecture: goruntime.GOARCH},
+				Layers:   p.Preloading.Layers,
+				TagTTL:   p.Preloading.TagTTL,
+				Pins:     pins,
+			})
+			if err := pins.Save(); err != nil && p.Log != nil {
+				p.Log.Warn("not recording when the caches' tags were asked upstream", "err", err)
+			}
 		}()
 	}
 	// The configuration a cluster was made from is recorded once kind has
@@ -292,9 +306,44 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 			return acc, changed, err
 		}
 	}
+	// Images the caches hold whole (warmed or held) go into a new
+	// cluster's nodes while they turn Ready, all at once: from the caches
+	// that costs the upstream nothing, and the kubelet, which pulls one
+	// image at a time, finds them there.
+	var pulled chan error
 	if warmed != nil {
-		progress(summarizePrefetch(<-warmed))
+		res := <-warmed
+		progress(summarizePrefetch(res, p.Preloading, p.Log))
+		var held []string // what the caches now hold whole
+		for _, f := range res {
+			if f.Cache != "" && f.Err == nil && p.Preloading.Layers {
+				held = append(held, f.Image)
+			}
+		}
+		if !exists && len(held) > 0 {
+			progress(fmt.Sprintf("pulling %d image%s from the caches into the nodes", len(held), map[bool]string{true: "", false: "s"}[len(held) == 1]))
+			pulled = make(chan error, 1)
+			go func() { pulled <- kc.PullImages(ctx, cfg.Name, held) }()
+		}
 	}
+	// Pulls still running once the nodes are Ready go on while the first
+	// steps start: their pods wait for the image either way.
+	defer func() {
+		if pulled == nil {
+			return
+		}
+		report := func(err error) {
+			if err != nil && p.Log != nil {
+				p.Log.Warn("images not pulled ahead; the kubelet pulls them", "err", err)
+			}
+		}
+		select {
+		case err := <-pulled:
+			report(err)
+		default:
+			go func() { report(<-pulled) }()
+		}
+	}()
 	// With kindnet, nodes turn Ready on their own; with another CNI they
 	// wait for its step, which checks them.
 	if cni := st.Cluster.Networking.CNI; cni == "" || cni == api.CNIKindnet {
@@ -312,8 +361,8 @@ func fileExists(path string) bool {
 }
 
 // summarizePrefetch says how warming the caches went, naming failures.
-func summarizePrefetch(res []registry.Fetched) string {
-	ok, skipped := 0, 0
+func summarizePrefetch(res []registry.Fetched, o clusterapi.Preload, log *slog.Logger) string {
+	ok, held, skipped := 0, 0, 0
 	var failed []string
 	for _, f := range res {
 		switch {
@@ -321,11 +370,23 @@ func summarizePrefetch(res []registry.Fetched) string {
 			skipped++
 		case f.Err != nil:
 			failed = append(failed, fmt.Sprintf("%s (%v)", f.Image, f.Err))
+		case f.Held:
+			held++
+			ok++
 		default:
 			ok++
 		}
+		if f.Unheld != nil && log != nil {
+			log.Debug("asked the upstream about a tag asked within the TTL: the cache does not hold the image whole", "image", f.Image, "err", f.Unheld)
+		}
 	}
 	msg := fmt.Sprintf("caches warmed with %d of %d images", ok, len(res))
+	if !o.Layers {
+		msg = fmt.Sprintf("caches know the tags of %d of %d images (layers not fetched)", ok, len(res))
+	}
+	if held > 0 {
+		msg += fmt.Sprintf("; %d held, their tags asked upstream less than %s ago", held, o.TagTTL)
+	}
 	if skipped > 0 {
 		msg += fmt.Sprintf("; %d from registries with no cache", skipped)
 	}
@@ -334,6 +395,10 @@ func summarizePrefetch(res []registry.Fetched) string {
 	}
 	return msg
 }
+
+// pinsFile records when the caches, shared by every cluster on the
+// machine, last asked their upstreams about each image's tag.
+func pinsFile() string { return filepath.Join(StateDir(), "registry", "tags.json") }
 
 // stackRegistries are the registry containers a stack asks for.
 type stackRegistries struct {
@@ -353,8 +418,14 @@ func registries(st *stack.Stack) *stackRegistries {
 	return out
 }
 
+// all is the local registry, then each cache after its offline face (which
+// is removed first, as it holds the cache's volume).
 func (r *stackRegistries) all() []registry.Container {
-	return append([]registry.Container{r.local}, r.caches...)
+	out := []registry.Container{r.local}
+	for _, c := range r.caches {
+		out = append(out, registry.Offline(c), c)
+	}
+	return out
 }
 
 // wire connects the registries to kind's network, tells every node's
@@ -445,6 +516,9 @@ func (p *Kind) Delete(ctx context.Context, st *stack.Stack) (bool, error) {
 			if err := rt.Remove(ctx, c, true); err != nil {
 				return existed, err
 			}
+		}
+		if err := registry.ForgetPins(pinsFile()); err != nil {
+			return existed, err
 		}
 	}
 	return existed, nil

@@ -18,27 +18,55 @@ import (
 type Fetched struct {
 	Image string
 	Cache string // the cache container it went through; empty when none mirrors its registry
-	Err   error
+	// Held: the cache held the image, with a tag asked upstream within
+	// Warm.TagTTL, so the upstream was not asked again.
+	Held bool
+	// Unheld says why an image with a fresh pin was asked about upstream
+	// after all: what the offline face lacked.
+	Unheld error
+	Err    error
 }
 
-// Prefetch pulls each image through the pull-through cache of its registry,
-// in parallel, so that nodes — of this cluster and of every later one —
-// find it there. Images whose registry has no cache are reported with an
-// empty Cache and left for the nodes to pull. Only the platform of the
-// nodes (linux/amd64 or linux/arm64, as given) is fetched.
-func (r Runtime) Prefetch(ctx context.Context, caches []Container, images []string, platform v1.Platform, parallel int) []Fetched {
-	addrs := map[string]string{} // registry host -> cache address
+// Warm says what Prefetch does.
+type Warm struct {
+	Platform v1.Platform // the nodes' (linux/amd64 or linux/arm64)
+	Parallel int         // images at once; 0 is 4
+	// Layers fetches every layer through the cache; without it only the
+	// tags are resolved, so the cache (and its offline face) knows them.
+	Layers bool
+	// TagTTL: an image whose tag the upstream was asked about within
+	// TagTTL (as Pins records) and that the cache holds whole is left as
+	// it is; the upstream is not asked. 0 asks the upstream about every
+	// tag.
+	TagTTL time.Duration
+	Pins   *Pins // nil records nothing and trusts nothing
+}
+
+// Prefetch resolves each image's tag through the pull-through cache of its
+// registry and, with w.Layers, pulls its layers, in parallel, so that
+// nodes — of this cluster and of every later one — find it there. An image
+// held with a fresh tag (see Warm.TagTTL) is checked on the cache's
+// offline face and costs the upstream nothing. Images whose registry has
+// no cache are reported with an empty Cache and left for the nodes to
+// pull. Only the platform of the nodes is fetched.
+func (r Runtime) Prefetch(ctx context.Context, caches []Container, images []string, w Warm) []Fetched {
+	addrs := map[string]string{}   // registry host -> cache address
+	offline := map[string]string{} // registry host -> offline face address
 	byHost := map[string]Container{}
 	for _, c := range caches {
 		if addr, err := r.HostAddr(ctx, c); err == nil {
 			addrs[c.Host] = addr
 			byHost[c.Host] = c
 		}
+		if addr, err := r.HostAddr(ctx, Offline(c)); err == nil {
+			offline[c.Host] = addr
+		}
 	}
 	// A cache created a moment ago may not listen yet.
 	for _, addr := range addrs {
 		answers(ctx, addr, 15*time.Second)
 	}
+	parallel := w.Parallel
 	if parallel < 1 {
 		parallel = 4
 	}
@@ -62,15 +90,25 @@ func (r Runtime) Prefetch(ctx context.Context, caches []Container, images []stri
 		}
 		c := byHost[host]
 		out[i].Cache = c.Name
+		_, byTag := ref.(name.Tag)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			if byTag && w.TagTTL > 0 && w.Pins.fresh(c.Name, img, w.TagTTL) && offline[host] != "" {
+				_, err := fetchThrough(ctx, offline[host], ref, w.Platform, w.Layers, true)
+				if err == nil {
+					out[i].Held = true
+					return
+				}
+				out[i].Unheld = err
+			}
 			// A fetch cut short (the cache's port moved when it joined a
 			// network, or it dropped a stream) is tried again at the
 			// cache's address then; the cache keeps the layers it
 			// finished, so that costs only the rest.
+			var digest string
 			for attempt := range 3 {
 				if attempt > 0 {
 					time.Sleep(time.Second)
@@ -78,9 +116,12 @@ func (r Runtime) Prefetch(ctx context.Context, caches []Container, images []stri
 						addr = a
 					}
 				}
-				if out[i].Err = fetchThrough(ctx, addr, ref, platform); out[i].Err == nil || ctx.Err() != nil {
+				if digest, out[i].Err = fetchThrough(ctx, addr, ref, w.Platform, w.Layers, false); out[i].Err == nil || ctx.Err() != nil {
 					break
 				}
+			}
+			if out[i].Err == nil && byTag {
+				w.Pins.set(c.Name, img, digest)
 			}
 		}()
 	}
@@ -112,12 +153,14 @@ func answers(ctx context.Context, addr string, timeout time.Duration) {
 	}
 }
 
-// fetchThrough reads ref's manifest and every layer from the cache at addr;
-// reading is what makes the cache keep them.
-func fetchThrough(ctx context.Context, addr string, ref name.Reference, platform v1.Platform) error {
+// fetchThrough reads ref's manifest (for an index, the platform's too)
+// and its config from the registry at addr and, with layers, every layer;
+// reading is what makes a cache keep them. With check it only asks whether
+// the registry has them. It returns the digest ref resolved to.
+func fetchThrough(ctx context.Context, addr string, ref name.Reference, platform v1.Platform, layers, check bool) (string, error) {
 	repo, err := name.NewRepository(addr+"/"+ref.Context().RepositoryStr(), name.Insecure)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var via name.Reference
 	if d, ok := ref.(name.Digest); ok {
@@ -125,27 +168,67 @@ func fetchThrough(ctx context.Context, addr string, ref name.Reference, platform
 	} else {
 		via = repo.Tag(ref.Identifier())
 	}
-	img, err := remote.Image(via, remote.WithContext(ctx), remote.WithPlatform(platform))
+	desc, err := remote.Get(via, remote.WithContext(ctx), remote.WithPlatform(platform))
 	if err != nil {
-		return fmt.Errorf("through %s: %w", addr, err)
+		return "", fmt.Errorf("through %s: %w", addr, err)
 	}
-	layers, err := img.Layers()
+	img, err := desc.Image()
 	if err != nil {
-		return err
+		return "", err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return "", err
+	}
+	if check {
+		blobs := []v1.Descriptor{m.Config}
+		if layers {
+			blobs = append(blobs, m.Layers...)
+		}
+		for _, b := range blobs {
+			if err := hasBlob(ctx, addr, repo.RepositoryStr(), b.Digest.String()); err != nil {
+				return "", err
+			}
+		}
+		return desc.Digest.String(), nil
 	}
 	if _, err := img.RawConfigFile(); err != nil {
-		return err
+		return "", err
 	}
-	for _, l := range layers {
+	if !layers {
+		return desc.Digest.String(), nil
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return "", err
+	}
+	for _, l := range ls {
 		rc, err := l.Compressed()
 		if err != nil {
-			return err
+			return "", err
 		}
 		_, err = io.Copy(io.Discard, rc)
 		rc.Close()
 		if err != nil {
-			return err
+			return "", err
 		}
+	}
+	return desc.Digest.String(), nil
+}
+
+// hasBlob asks the registry at addr whether repo has the blob.
+func hasBlob(ctx context.Context, addr, repo, digest string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, fmt.Sprintf("http://%s/v2/%s/blobs/%s", addr, repo, digest), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: blob %s of %s: %s", addr, digest, repo, resp.Status)
 	}
 	return nil
 }

@@ -2,8 +2,13 @@ package registry_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,7 +72,7 @@ func TestIntegrationPrefetchThroughCache(t *testing.T) {
 	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
 	var res []registry.Fetched
 	for range 50 { // the cache may still be starting
-		res = rt.Prefetch(ctx, []registry.Container{cache}, []string{"upstream.test/team/app:1", "elsewhere.test/other:1"}, amd64, 2)
+		res = rt.Prefetch(ctx, []registry.Container{cache}, []string{"upstream.test/team/app:1", "elsewhere.test/other:1"}, registry.Warm{Platform: amd64, Parallel: 2, Layers: true})
 		if res[1].Err == nil && res[1].Cache != "" {
 			break
 		}
@@ -113,4 +118,180 @@ func setPlatform(img v1.Image) (v1.Image, error) {
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
 	return mutate.ConfigFile(img, cf)
+}
+
+// A cache's offline face serves what the cache holds without asking the
+// upstream, and Prefetch asks the upstream about a tag only when its pin
+// is older than the TTL (or the cache does not hold the image whole). The
+// upstream's access log counts what it was asked.
+func TestIntegrationOfflineFaceAndTagTTL(t *testing.T) {
+	imgs := testbed.RequireE2E(t)
+	t.Setenv("KINDRED_REGISTRY_IMAGE", imgs.Registry)
+	ctx := context.Background()
+	rt := registry.Runtime{Bin: "docker"}
+	id := fmt.Sprint(time.Now().UnixNano() % 1e6)
+	network := "kindred-test-net-" + id
+	up := registry.Local(testbed.FreePort(t))
+	up.Name, up.Volume = "kindred-test-upstream-"+id, "kindred-test-upstream-"+id
+	cache := registry.Cache("upstream.test")
+	cache.Name, cache.Volume = "kindred-test-cache-"+id, "kindred-test-cache-"+id
+	cache.Upstream = "http://" + up.Name + ":5000"
+	offline := registry.Offline(cache)
+	t.Cleanup(func() {
+		for _, c := range []registry.Container{offline, cache, up} {
+			_ = rt.Remove(context.Background(), c, true)
+		}
+		_ = exec.Command("docker", "network", "rm", network).Run()
+	})
+	docker(t, "network", "create", network)
+	for _, c := range []registry.Container{up, offline, cache} {
+		if _, err := rt.Ensure(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Connect(ctx, c, network); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitV2(t, up.HostPort)
+	asked := func() int { // requests the upstream has answered
+		t.Helper()
+		n := 0
+		for line := range strings.Lines(docker(t, "logs", up.Name)) {
+			if strings.Contains(line, `"GET /v2/`) || strings.Contains(line, `"HEAD /v2/`) {
+				n++
+			}
+		}
+		return n
+	}
+	push := func(size int64) v1.Hash {
+		t.Helper()
+		img, err := random.Image(size, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img, err = setPlatform(img); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := name.ParseReference(fmt.Sprintf("127.0.0.1:%d/team/app:1", up.HostPort), name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		return d
+	}
+	const image = "upstream.test/team/app:1"
+	pinsFile := filepath.Join(t.TempDir(), "tags.json")
+	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
+	prefetch := func(ttl time.Duration) registry.Fetched {
+		t.Helper()
+		pins := registry.LoadPins(pinsFile)
+		var res []registry.Fetched
+		for range 50 { // the containers may still be starting
+			res = rt.Prefetch(ctx, []registry.Container{cache}, []string{image}, registry.Warm{Platform: amd64, Layers: true, TagTTL: ttl, Pins: pins})
+			if res[0].Err == nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if res[0].Err != nil {
+			t.Fatalf("prefetch: %v", res[0].Err)
+		}
+		if err := pins.Save(); err != nil {
+			t.Fatal(err)
+		}
+		return res[0]
+	}
+	// served is the digest the offline face gives for the tag, with every
+	// layer readable from it: what a node pulls.
+	served := func() v1.Hash {
+		t.Helper()
+		addr, err := rt.HostAddr(ctx, offline)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := name.ParseReference(addr+"/team/app:1", name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := remote.Image(ref, remote.WithPlatform(amd64))
+		if err != nil {
+			t.Fatalf("the offline face does not serve the tag: %v", err)
+		}
+		layers, _ := img.Layers()
+		for _, l := range layers {
+			rc, err := l.Compressed()
+			if err == nil {
+				_, err = io.Copy(io.Discard, rc)
+				rc.Close()
+			}
+			if err != nil {
+				t.Fatalf("the offline face does not serve a layer: %v", err)
+			}
+		}
+		d, _ := img.Digest()
+		return d
+	}
+
+	first := push(32 << 10)
+	if f := prefetch(time.Hour); f.Held {
+		t.Fatalf("an empty cache held the image: %+v", f)
+	}
+	if d := served(); d != first {
+		t.Fatalf("offline face serves %s, want %s", d, first)
+	}
+
+	// Warm, with a fresh pin: the upstream is not asked at all, and the
+	// offline face (what nodes ask first) answers alone.
+	before := asked()
+	if f := prefetch(time.Hour); !f.Held {
+		t.Errorf("a fresh pin of a held image was asked upstream: %+v", f)
+	}
+	if d := served(); d != first {
+		t.Errorf("offline face serves %s, want %s", d, first)
+	}
+	if n := asked() - before; n != 0 {
+		t.Errorf("the upstream answered %d requests for a warm cache, want 0", n)
+	}
+
+	// The tag moves upstream. Within the TTL the cache serves what it
+	// holds; with a TTL of 0 the upstream is asked, and the offline face
+	// serves the new image after.
+	second := push(48 << 10)
+	if f := prefetch(time.Hour); !f.Held || served() != first {
+		t.Errorf("within the TTL: held %v, serves %s, want the held %s", f.Held, served(), first)
+	}
+	if f := prefetch(0); f.Held {
+		t.Errorf("TTL 0 served the held tag: %+v", f)
+	}
+	if d := served(); d != second {
+		t.Errorf("after asking upstream the offline face serves %s, want %s", d, second)
+	}
+
+	// A pin older than the TTL is asked about again.
+	data, err := os.ReadFile(pinsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pins map[string]registry.Pin
+	if err := json.Unmarshal(data, &pins); err != nil {
+		t.Fatal(err)
+	}
+	for k, p := range pins {
+		p.Asked = p.Asked.Add(-2 * time.Hour)
+		pins[k] = p
+	}
+	data, _ = json.Marshal(pins)
+	if err := os.WriteFile(pinsFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before = asked()
+	if f := prefetch(time.Hour); f.Held {
+		t.Errorf("a stale pin was served as held: %+v", f)
+	}
+	if asked() == before {
+		t.Error("a stale pin did not ask the upstream")
+	}
 }

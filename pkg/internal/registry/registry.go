@@ -51,6 +51,9 @@ type Container struct {
 	Host     string // for a cache: the upstream host it mirrors, like docker.io
 	Upstream string // for a cache: the upstream's endpoint
 	Volume   string // named volume with the registry's data
+	// ReadOnly marks a cache's offline face (see Offline): it mounts the
+	// cache's volume read-only and has no upstream.
+	ReadOnly bool
 }
 
 // Local is the local registry on 127.0.0.1:hostPort.
@@ -67,6 +70,17 @@ func Cache(host string) Container {
 	}
 	name := "kindred-cache-" + strings.NewReplacer(":", "-").Replace(host)
 	return Container{Name: name, Image: Image(), Host: host, Upstream: up, Volume: name}
+}
+
+// Offline is the offline face of cache c: a plain registry over c's
+// volume, mounted read-only, that answers with what the cache holds and
+// never asks the upstream. The cache itself asks the upstream what a tag
+// points at on every pull by tag, even when it holds the image; nodes ask
+// the offline face first, so a warm cache costs the upstream nothing, and
+// fall through to the cache for what it does not hold. How fresh the held
+// tags are is Prefetch's business (see Warm.TagTTL).
+func Offline(c Container) Container {
+	return Container{Name: c.Name + "-offline", Image: c.Image, Host: c.Host, Volume: c.Volume, ReadOnly: true}
 }
 
 // Image is the registry image in use.
@@ -140,21 +154,35 @@ func (r Runtime) create(ctx context.Context, c Container) error {
 			return fmt.Errorf("%w: %s is not on this machine and pulling it failed (%v); pull or build it, or set KINDRED_REGISTRY_IMAGE", ErrImage, c.Image, perr)
 		}
 	}
+	mount := c.Volume + ":/var/lib/registry"
+	if c.ReadOnly {
+		mount += ":ro"
+	}
 	args := []string{"run", "-d", "--name", c.Name, "--restart", "unless-stopped",
 		"--label", Label + "=" + c.Name,
-		"-v", c.Volume + ":/var/lib/registry"}
+		"-v", mount,
+		// The registry exports traces to an OpenTelemetry collector on
+		// localhost unless told not to, and logs each failed export.
+		"-e", "OTEL_TRACES_EXPORTER=none"}
 	switch {
 	case c.HostPort != 0:
 		args = append(args, "-p", fmt.Sprintf("127.0.0.1:%d:%d", c.HostPort, containerPort))
-	case c.Upstream != "":
-		// A cache gets a free loopback port, so kindred can warm it.
+	case c.Upstream != "" || c.ReadOnly:
+		// A cache and its offline face get a free loopback port, so
+		// kindred can warm the one and ask the other what it holds.
 		args = append(args, "-p", fmt.Sprintf("127.0.0.1::%d", containerPort))
 	}
 	if c.Upstream != "" {
 		args = append(args, "-e", "REGISTRY_PROXY_REMOTEURL="+c.Upstream)
 	}
+	if c.ReadOnly {
+		// Nothing to purge and nothing to accept: the volume is the cache's.
+		args = append(args, "-e", "REGISTRY_STORAGE_MAINTENANCE={uploadpurging: {enabled: false}, readonly: {enabled: true}}")
+	}
 	args = append(args, c.Image)
-	if _, err := r.run(ctx, "volume", "create", "--label", Label+"="+c.Name, c.Volume); err != nil {
+	// The volume is labelled with its own name: a cache's offline face
+	// mounts the cache's volume, whichever of the two is created first.
+	if _, err := r.run(ctx, "volume", "create", "--label", Label+"="+c.Volume, c.Volume); err != nil {
 		return fmt.Errorf("creating volume %s: %w", c.Volume, err)
 	}
 	if _, err := r.run(ctx, args...); err != nil {
@@ -203,12 +231,13 @@ func (r Runtime) NetworkExists(ctx context.Context, network string) bool {
 	return err == nil
 }
 
-// Remove deletes c's container and, with volume, its data.
+// Remove deletes c's container and, with volume, its data. An offline
+// face's data is its cache's: removing the face leaves it.
 func (r Runtime) Remove(ctx context.Context, c Container, volume bool) error {
 	if _, err := r.run(ctx, "rm", "-f", c.Name); err != nil && !isMissing(err) {
 		return fmt.Errorf("removing %s: %w", c.Name, err)
 	}
-	if volume {
+	if volume && !c.ReadOnly {
 		if _, err := r.run(ctx, "volume", "rm", "-f", c.Volume); err != nil && !isMissing(err) {
 			return fmt.Errorf("removing volume %s: %w", c.Volume, err)
 		}
@@ -267,7 +296,9 @@ type HostsFile struct {
 }
 
 // HostsFiles wire the local registry as localhost:<port> and each cache as
-// the mirror of its upstream, falling back to the upstream itself.
+// the mirror of its upstream: its offline face first, which answers with
+// what the cache holds (a 404 for the rest makes containerd try the next
+// host), then the cache, then the upstream itself.
 func HostsFiles(local *Container, caches []Container) []HostsFile {
 	var out []HostsFile
 	if local != nil {
@@ -281,8 +312,8 @@ func HostsFiles(local *Container, caches []Container) []HostsFile {
 		host := c.Host
 		out = append(out, HostsFile{
 			Dir: host,
-			Content: fmt.Sprintf("# kindred: pull-through cache of %s\nserver = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n",
-				host, c.Upstream, c.Endpoint()),
+			Content: fmt.Sprintf("# kindred: pull-through cache of %s, asked after its offline face\nserver = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n",
+				host, c.Upstream, Offline(c).Endpoint(), c.Endpoint()),
 		})
 	}
 	return out
