@@ -321,6 +321,9 @@ held: a re-created cluster pulls it without reaching the upstream. Older
 tags are asked about again while the cluster boots.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if tagTTL < 0 {
+				return usageError{fmt.Errorf("--tag-ttl %s: want 0 (ask about every tag) or more", tagTTL)}
+			}
 			return a.onTarget(&f, args, func(t *target) error {
 				st, p, ctx := t.st, t.p, t.ctx
 				if f.dryRun {
@@ -345,7 +348,7 @@ tags are asked about again while the cluster boots.`,
 	cmd.Flags().StringSliceVar(&f.adopt, "adopt", nil, "take over these helm releases, which kindred did not install, upgrading them with the stack's chart and values")
 	cmd.Flags().BoolVar(&deleteData, "delete-data", false, "let a removal destroy a database's data (its claims, or data kept only in its pod)")
 	cmd.Flags().BoolVar(&locked, "locked", false, "refuse to run without an up-to-date kindred.lock beside the stack (for CI)")
-	cmd.Flags().BoolVar(&prefetch, "prefetch", true, "warm the stack's pull-through caches with its images while a kind cluster boots")
+	cmd.Flags().BoolVar(&prefetch, "prefetch", true, "warm the stack's pull-through caches with its images while a kind cluster boots (false still has them resolve tags older than --tag-ttl)")
 	cmd.Flags().DurationVar(&tagTTL, "tag-ttl", cluster.DefaultTagTTL, "serve an image the pull-through caches hold without asking the upstream again when its tag was asked about this recently (0: ask every time)")
 	return cmd
 }

@@ -118,6 +118,9 @@ func Table(r map[string]float64) string {
 	row("Image pulls: from the upstream, cold cache", "MB", "pulls_cold_upstream_mb", "", "")
 	row("Image pulls: from the upstream, warm cache", "MB", "pulls_warm_upstream_mb", "", "")
 	row("Image pulls: from the upstream, prefetch", "MB", "pulls_prefetch_upstream_mb", "", "")
+	row("Image pulls: requests the upstream answered, cold cache", "", "pulls_cold_upstream_requests", "", "")
+	row("Image pulls: requests the upstream answered, warm cache", "", "pulls_warm_upstream_requests", "", "")
+	row("Image pulls: requests the upstream answered, prefetch", "", "pulls_prefetch_upstream_requests", "", "")
 	return b.String()
 }
 
@@ -141,6 +144,8 @@ func num(v float64, unit string) string {
 	switch {
 	case unit == "":
 		return strconv.FormatFloat(v, 'f', -1, 64)
+	case unit == "MB" && v < 0.01:
+		return fmt.Sprintf("%.0f bytes", v*1e6)
 	case v < 10:
 		return fmt.Sprintf("%.2f %s", v, unit)
 	default:

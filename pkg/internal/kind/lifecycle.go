@@ -433,18 +433,21 @@ func (c *Clusters) WriteNodeFiles(ctx context.Context, name string, files map[st
 
 // PullImages pulls each image into containerd on every node of the
 // cluster through the CRI (crictl), as the kubelet would: through the same
-// registry hosts, unpacked the same way, so that pods find them there. All
-// pulls run at once; the error names each that failed.
+// registry hosts, unpacked the same way, so that pods find them there. Up
+// to four pulls run at once; the error names each that failed.
 func (c *Clusters) PullImages(ctx context.Context, name string, images []string) error {
-	nodes, err := c.p.ListNodes(name)
+	nodes, err := c.p.ListInternalNodes(name) // not an HA cluster's load balancer
 	if err != nil {
 		return err
 	}
 	errs := make([]error, len(nodes)*len(images))
+	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		for j, img := range images {
 			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
 				var stderr strings.Builder
 				if err := n.CommandContext(ctx, "crictl", "pull", img).SetStderr(&stderr).Run(); err != nil {
 					errs[i*len(images)+j] = fmt.Errorf("pulling %s into node %s: %v %s", img, n, err, firstLine(stderr.String()))

@@ -211,7 +211,7 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 		warmed = make(chan []registry.Fetched, 1)
 		go func() {
 			pins := registry.LoadPins(pinsFile())
-			warmed <- rt.Prefetch(ctx, reg.caches, p.Preloaded, registry.Warm{
+			res := rt.Prefetch(ctx, reg.caches, p.Preloaded, registry.Warm{
 				Platform: v1.Platform{OS: "linux", Architecture: goruntime.GOARCH},
 				Layers:   p.Preloading.Layers,
 				TagTTL:   p.Preloading.TagTTL,
@@ -220,6 +220,7 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 			if err := pins.Save(); err != nil && p.Log != nil {
 				p.Log.Warn("not recording when the caches' tags were asked upstream", "err", err)
 			}
+			warmed <- res
 		}()
 	}
 	// The configuration a cluster was made from is recorded once kind has
@@ -314,16 +315,16 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	if warmed != nil {
 		res := <-warmed
 		progress(summarizePrefetch(res, p.Preloading, p.Log))
-		var held []string // what the caches now hold whole
+		var whole []string // what the caches now hold whole
 		for _, f := range res {
 			if f.Cache != "" && f.Err == nil && p.Preloading.Layers {
-				held = append(held, f.Image)
+				whole = append(whole, f.Image)
 			}
 		}
-		if !exists && len(held) > 0 {
-			progress(fmt.Sprintf("pulling %d image%s from the caches into the nodes", len(held), map[bool]string{true: "", false: "s"}[len(held) == 1]))
+		if !exists && len(whole) > 0 {
+			progress(fmt.Sprintf("pulling %d image%s from the caches into the nodes", len(whole), map[bool]string{true: "", false: "s"}[len(whole) == 1]))
 			pulled = make(chan error, 1)
-			go func() { pulled <- kc.PullImages(ctx, cfg.Name, held) }()
+			go func() { pulled <- kc.PullImages(ctx, cfg.Name, whole) }()
 		}
 	}
 	// Pulls still running once the nodes are Ready go on while the first
@@ -333,7 +334,8 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 			return
 		}
 		report := func(err error) {
-			if err != nil && p.Log != nil {
+			// A run that ended stops its pulls; that is no failure.
+			if err != nil && ctx.Err() == nil && p.Log != nil {
 				p.Log.Warn("images not pulled ahead; the kubelet pulls them", "err", err)
 			}
 		}
@@ -362,7 +364,7 @@ func fileExists(path string) bool {
 
 // summarizePrefetch says how warming the caches went, naming failures.
 func summarizePrefetch(res []registry.Fetched, o clusterapi.Preload, log *slog.Logger) string {
-	ok, held, skipped := 0, 0, 0
+	ok, held, unanswered, skipped := 0, 0, 0, 0
 	var failed []string
 	for _, f := range res {
 		switch {
@@ -376,6 +378,9 @@ func summarizePrefetch(res []registry.Fetched, o clusterapi.Preload, log *slog.L
 		default:
 			ok++
 		}
+		if f.Unanswered {
+			unanswered++
+		}
 		if f.Unheld != nil && log != nil {
 			log.Debug("asked the upstream about a tag asked within the TTL: the cache does not hold the image whole", "image", f.Image, "err", f.Unheld)
 		}
@@ -385,7 +390,10 @@ func summarizePrefetch(res []registry.Fetched, o clusterapi.Preload, log *slog.L
 		msg = fmt.Sprintf("caches know the tags of %d of %d images (layers not fetched)", ok, len(res))
 	}
 	if held > 0 {
-		msg += fmt.Sprintf("; %d held, their tags asked upstream less than %s ago", held, o.TagTTL)
+		msg += fmt.Sprintf("; %d held, their tags asked upstream less than %s ago", held, shortDuration(o.TagTTL))
+	}
+	if unanswered > 0 {
+		msg += fmt.Sprintf("; %d as the caches hold them: the upstream did not answer", unanswered)
 	}
 	if skipped > 0 {
 		msg += fmt.Sprintf("; %d from registries with no cache", skipped)
@@ -399,6 +407,18 @@ func summarizePrefetch(res []registry.Fetched, o clusterapi.Preload, log *slog.L
 // pinsFile records when the caches, shared by every cluster on the
 // machine, last asked their upstreams about each image's tag.
 func pinsFile() string { return filepath.Join(StateDir(), "registry", "tags.json") }
+
+// shortDuration is d without zero minutes and seconds: 24h, not 24h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
 
 // stackRegistries are the registry containers a stack asks for.
 type stackRegistries struct {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +25,10 @@ type Fetched struct {
 	// Unheld says why an image with a fresh pin was asked about upstream
 	// after all: what the offline face lacked.
 	Unheld error
-	Err    error
+	// Unanswered: the upstream did not answer, so the cache served the
+	// tag as it holds it.
+	Unanswered bool
+	Err        error
 }
 
 // Warm says what Prefetch does.
@@ -62,8 +66,11 @@ func (r Runtime) Prefetch(ctx context.Context, caches []Container, images []stri
 			offline[c.Host] = addr
 		}
 	}
-	// A cache created a moment ago may not listen yet.
+	// A cache or face created a moment ago may not listen yet.
 	for _, addr := range addrs {
+		answers(ctx, addr, 15*time.Second)
+	}
+	for _, addr := range offline {
 		answers(ctx, addr, 15*time.Second)
 	}
 	parallel := w.Parallel
@@ -120,8 +127,15 @@ func (r Runtime) Prefetch(ctx context.Context, caches []Container, images []stri
 					break
 				}
 			}
+			// The cache answers a tag from what it holds when the upstream
+			// does not answer (offline, rate-limited): then the tag stays
+			// due, and the next run asks again.
 			if out[i].Err == nil && byTag {
-				w.Pins.set(c.Name, img, digest)
+				if upstreamAnswers(ctx, addr, ref.Context().RepositoryStr()) {
+					w.Pins.set(c.Name, img, digest)
+				} else {
+					out[i].Unanswered = true
+				}
 			}
 		}()
 	}
@@ -214,6 +228,26 @@ func fetchThrough(ctx context.Context, addr string, ref name.Reference, platform
 		}
 	}
 	return desc.Digest.String(), nil
+}
+
+// upstreamAnswers reports whether the pull-through cache at addr reaches
+// its upstream: asked for a manifest of repo by a digest nothing has, the
+// cache asks the upstream and passes on its 404; it answers otherwise
+// (500) when the upstream does not.
+func upstreamAnswers(ctx context.Context, addr, repo string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, fmt.Sprintf("http://%s/v2/%s/manifests/sha256:%064d", addr, repo, 0), nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Accept", strings.Join(manifestTypes, ", "))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusNotFound
 }
 
 // hasBlob asks the registry at addr whether repo has the blob.

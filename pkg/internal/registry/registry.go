@@ -4,8 +4,9 @@
 //
 // There is one local registry and one cache per upstream on a machine, and
 // every kindred cluster shares them: a second cluster pulls nothing again.
-// The registry listens on 127.0.0.1 only; nodes reach it by container name on
-// the kind network.
+// Each cache has an offline face (see Offline) that serves what the cache
+// holds without asking the upstream. All of them listen on 127.0.0.1 only;
+// nodes reach them by container name on the kind network.
 package registry
 
 import (
@@ -42,12 +43,12 @@ var Upstreams = map[string]string{
 	"ghcr.io":         "https://ghcr.io",
 }
 
-// Container is one registry container: the local registry, or a
-// pull-through cache of one upstream.
+// Container is one registry container: the local registry, a
+// pull-through cache of one upstream, or a cache's offline face.
 type Container struct {
 	Name     string
 	Image    string
-	HostPort int    // bound on 127.0.0.1; 0 publishes nothing
+	HostPort int    // bound on 127.0.0.1; 0 publishes a cache or face on a free loopback port, and the local registry on none
 	Host     string // for a cache: the upstream host it mirrors, like docker.io
 	Upstream string // for a cache: the upstream's endpoint
 	Volume   string // named volume with the registry's data
@@ -177,13 +178,19 @@ func (r Runtime) create(ctx context.Context, c Container) error {
 	}
 	if c.ReadOnly {
 		// Nothing to purge and nothing to accept: the volume is the cache's.
-		args = append(args, "-e", "REGISTRY_STORAGE_MAINTENANCE={uploadpurging: {enabled: false}, readonly: {enabled: true}}")
+		// And no memory of what it held: the cache deletes what it has kept
+		// for a week, and the face must not answer for it after.
+		args = append(args, "-e", "REGISTRY_STORAGE_MAINTENANCE={uploadpurging: {enabled: false}, readonly: {enabled: true}}",
+			"-e", "REGISTRY_STORAGE_CACHE={}")
 	}
 	args = append(args, c.Image)
-	// The volume is labelled with its own name: a cache's offline face
-	// mounts the cache's volume, whichever of the two is created first.
-	if _, err := r.run(ctx, "volume", "create", "--label", Label+"="+c.Volume, c.Volume); err != nil {
-		return fmt.Errorf("creating volume %s: %w", c.Volume, err)
+	// A cache's offline face mounts the cache's volume, whichever of the
+	// two is created first; the volume is labelled with its own name, and
+	// created only when missing (podman refuses to create it twice).
+	if _, err := r.run(ctx, "volume", "inspect", c.Volume); err != nil {
+		if _, err := r.run(ctx, "volume", "create", "--label", Label+"="+c.Volume, c.Volume); err != nil {
+			return fmt.Errorf("creating volume %s: %w", c.Volume, err)
+		}
 	}
 	if _, err := r.run(ctx, args...); err != nil {
 		// Leave nothing half-made: a container that failed to start would
