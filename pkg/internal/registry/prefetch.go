@@ -237,32 +237,31 @@ func fetchThrough(ctx context.Context, addr string, ref name.Reference, platform
 func upstreamAnswers(ctx context.Context, addr, repo string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, fmt.Sprintf("http://%s/v2/%s/manifests/sha256:%064d", addr, repo, 0), nil)
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Accept", strings.Join(manifestTypes, ", "))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusNotFound
+	code, err := head(ctx, fmt.Sprintf("http://%s/v2/%s/manifests/sha256:%064d", addr, repo, 0))
+	return err == nil && code == http.StatusNotFound
 }
 
 // hasBlob asks the registry at addr whether repo has the blob.
 func hasBlob(ctx context.Context, addr, repo, digest string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, fmt.Sprintf("http://%s/v2/%s/blobs/%s", addr, repo, digest), nil)
-	if err != nil {
-		return err
+	code, err := head(ctx, fmt.Sprintf("http://%s/v2/%s/blobs/%s", addr, repo, digest))
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("%s: blob %s of %s: %d %s", addr, digest, repo, code, http.StatusText(code))
 	}
+	return err
+}
+
+// head makes a HEAD request, accepting any manifest type, and returns the
+// status code.
+func head(ctx context.Context, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept", strings.Join(manifestTypes, ", "))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: blob %s of %s: %s", addr, digest, repo, resp.Status)
-	}
-	return nil
+	return resp.StatusCode, nil
 }

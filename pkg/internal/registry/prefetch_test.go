@@ -26,31 +26,8 @@ import (
 // upstream is gone. The upstream is a second registry container on a
 // network of the test's own; everything stays on this machine.
 func TestIntegrationPrefetchThroughCache(t *testing.T) {
-	imgs := testbed.RequireE2E(t)
-	t.Setenv("KINDRED_REGISTRY_IMAGE", imgs.Registry)
 	ctx := context.Background()
-	rt := registry.Runtime{Bin: "docker"}
-	id := fmt.Sprint(time.Now().UnixNano() % 1e6)
-	network := "kindred-test-net-" + id
-	up := registry.Local(testbed.FreePort(t))
-	up.Name, up.Volume = "kindred-test-upstream-"+id, "kindred-test-upstream-"+id
-	cache := registry.Cache("upstream.test")
-	cache.Name, cache.Volume = "kindred-test-cache-"+id, "kindred-test-cache-"+id
-	cache.Upstream = "http://" + up.Name + ":5000"
-	t.Cleanup(func() {
-		_ = rt.Remove(context.Background(), cache, true)
-		_ = rt.Remove(context.Background(), up, true)
-		_ = exec.Command("docker", "network", "rm", network).Run()
-	})
-	docker(t, "network", "create", network)
-	for _, c := range []registry.Container{up, cache} {
-		if _, err := rt.Ensure(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		if err := rt.Connect(ctx, c, network); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rt, up, cache, _ := upstreamAndCache(t)
 	waitV2(t, up.HostPort)
 
 	img, err := random.Image(64<<10, 3)
@@ -90,24 +67,76 @@ func TestIntegrationPrefetchThroughCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromCache, err := name.ParseReference(addr+"/team/app:1", name.Insecure)
+	want, _ := img.Digest()
+	if d := pull(t, addr+"/team/app:1", amd64); d != want {
+		t.Errorf("with its upstream gone the cache serves %s, want %s", d, want)
+	}
+}
+
+// upstreamAndCache runs, on a network of the test's own, a registry
+// standing in for an upstream, a pull-through cache of it, and the cache's
+// offline face.
+func upstreamAndCache(t *testing.T) (rt registry.Runtime, up, cache, offline registry.Container) {
+	t.Helper()
+	imgs := testbed.RequireE2E(t)
+	t.Setenv("KINDRED_REGISTRY_IMAGE", imgs.Registry)
+	ctx := context.Background()
+	rt = registry.Runtime{Bin: "docker"}
+	id := fmt.Sprint(time.Now().UnixNano() % 1e6)
+	network := "kindred-test-net-" + id
+	up = registry.Local(testbed.FreePort(t))
+	up.Name, up.Volume = "kindred-test-upstream-"+id, "kindred-test-upstream-"+id
+	cache = registry.Cache("upstream.test")
+	cache.Name, cache.Volume = "kindred-test-cache-"+id, "kindred-test-cache-"+id
+	cache.Upstream = "http://" + up.Name + ":5000"
+	offline = registry.Offline(cache)
+	t.Cleanup(func() {
+		for _, c := range []registry.Container{offline, cache, up} {
+			_ = rt.Remove(context.Background(), c, true)
+		}
+		_ = exec.Command("docker", "network", "rm", network).Run()
+	})
+	docker(t, "network", "create", network)
+	for _, c := range []registry.Container{up, offline, cache} {
+		if _, err := rt.Ensure(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Connect(ctx, c, network); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitV2(t, up.HostPort)
+	return rt, up, cache, offline
+}
+
+// pull reads the image at ref, with every layer, as a node would, and
+// returns its digest; what is not served fails the test.
+func pull(t *testing.T, ref string, platform v1.Platform) v1.Hash {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := remote.Image(fromCache, remote.WithPlatform(amd64))
+	img, err := remote.Image(r, remote.WithPlatform(platform))
 	if err != nil {
-		t.Fatalf("the cache does not serve the image with its upstream gone: %v", err)
+		t.Fatalf("%s is not served: %v", ref, err)
 	}
-	want, _ := img.Digest()
-	if d, _ := got.Digest(); d != want {
-		t.Errorf("digest %s, want %s", d, want)
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
 	}
-	layers, _ := got.Layers()
 	for _, l := range layers {
-		if _, err := l.Compressed(); err != nil {
-			t.Errorf("layer not in the cache: %v", err)
+		rc, err := l.Compressed()
+		if err == nil {
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+		}
+		if err != nil {
+			t.Fatalf("a layer of %s is not served: %v", ref, err)
 		}
 	}
+	d, _ := img.Digest()
+	return d
 }
 
 func setPlatform(img v1.Image) (v1.Image, error) {
@@ -125,33 +154,8 @@ func setPlatform(img v1.Image) (v1.Image, error) {
 // is older than the TTL (or the cache does not hold the image whole). The
 // upstream's access log counts what it was asked.
 func TestIntegrationOfflineFaceAndTagTTL(t *testing.T) {
-	imgs := testbed.RequireE2E(t)
-	t.Setenv("KINDRED_REGISTRY_IMAGE", imgs.Registry)
 	ctx := context.Background()
-	rt := registry.Runtime{Bin: "docker"}
-	id := fmt.Sprint(time.Now().UnixNano() % 1e6)
-	network := "kindred-test-net-" + id
-	up := registry.Local(testbed.FreePort(t))
-	up.Name, up.Volume = "kindred-test-upstream-"+id, "kindred-test-upstream-"+id
-	cache := registry.Cache("upstream.test")
-	cache.Name, cache.Volume = "kindred-test-cache-"+id, "kindred-test-cache-"+id
-	cache.Upstream = "http://" + up.Name + ":5000"
-	offline := registry.Offline(cache)
-	t.Cleanup(func() {
-		for _, c := range []registry.Container{offline, cache, up} {
-			_ = rt.Remove(context.Background(), c, true)
-		}
-		_ = exec.Command("docker", "network", "rm", network).Run()
-	})
-	docker(t, "network", "create", network)
-	for _, c := range []registry.Container{up, offline, cache} {
-		if _, err := rt.Ensure(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		if err := rt.Connect(ctx, c, network); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rt, up, cache, offline := upstreamAndCache(t)
 	waitV2(t, up.HostPort)
 	asked := func() int { // requests the upstream has answered
 		t.Helper()
@@ -212,27 +216,7 @@ func TestIntegrationOfflineFaceAndTagTTL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ref, err := name.ParseReference(addr+"/team/app:1", name.Insecure)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := remote.Image(ref, remote.WithPlatform(amd64))
-		if err != nil {
-			t.Fatalf("the offline face does not serve the tag: %v", err)
-		}
-		layers, _ := img.Layers()
-		for _, l := range layers {
-			rc, err := l.Compressed()
-			if err == nil {
-				_, err = io.Copy(io.Discard, rc)
-				rc.Close()
-			}
-			if err != nil {
-				t.Fatalf("the offline face does not serve a layer: %v", err)
-			}
-		}
-		d, _ := img.Digest()
-		return d
+		return pull(t, addr+"/team/app:1", amd64)
 	}
 
 	first := push(32 << 10)
