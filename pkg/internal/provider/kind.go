@@ -307,10 +307,10 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 			return acc, changed, err
 		}
 	}
-	// Images the caches hold whole (warmed or held) go into a new
-	// cluster's nodes while they turn Ready, all at once: from the caches
-	// that costs the upstream nothing, and the kubelet, which pulls one
-	// image at a time, finds them there.
+	// The stack's images the caches hold whole (warmed or held) go into a
+	// new cluster's nodes while they turn Ready, up to four at a time:
+	// from the caches that costs the upstream nothing, and the kubelet,
+	// which pulls one image at a time, finds them there.
 	var pulled chan error
 	if warmed != nil {
 		res := <-warmed
