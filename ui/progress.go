@@ -50,8 +50,14 @@ type Progress struct {
 	// cancelling is set once Ctrl-C asked the run to stop.
 	cancelling bool
 	finished   bool
-	summary    event.Summary
-	err        error
+	// lines waits to be printed above the page, one at a time and in
+	// order (see say); printing is set while one is on its way, and ended
+	// once the last line and the quit are.
+	lines    []string
+	printing bool
+	ended    bool
+	summary  event.Summary
+	err      error
 	// asking is the question on screen while the run waits for an answer.
 	asking *ConfirmMsg
 }
@@ -131,9 +137,44 @@ func (m *Progress) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.apply(msg.Event)
 	case DoneMsg:
 		m.finished, m.summary, m.err = true, msg.Summary, msg.Err
-		return m, tea.Sequence(tea.Println(m.final()), tea.Quit)
+		return m, m.next()
+	case printed:
+		m.printing = false
+		return m, m.next()
 	}
 	return m, nil
+}
+
+// printed says the line say sent last is out.
+type printed struct{}
+
+// say prints line above the page. tea.Println is a command, and commands
+// run side by side: lines of two updates could pass each other, and a
+// step's failure could lose the race with the quit. So lines go out one
+// at a time, each after the one before has been printed, and the page
+// quits only after the last.
+func (m *Progress) say(line string) tea.Cmd {
+	m.lines = append(m.lines, line)
+	return m.next()
+}
+
+// next sends the next line, or, once the run is done and every line is
+// out, the summary and the quit.
+func (m *Progress) next() tea.Cmd {
+	if m.printing || m.ended {
+		return nil
+	}
+	if len(m.lines) == 0 {
+		if !m.finished {
+			return nil
+		}
+		m.ended = true
+		return tea.Sequence(tea.Println(m.final()), tea.Quit)
+	}
+	line := m.lines[0]
+	m.lines = m.lines[1:]
+	m.printing = true
+	return tea.Sequence(tea.Println(line), func() tea.Msg { return printed{} })
 }
 
 // stop cancels the run, once.
@@ -220,10 +261,10 @@ func (m *Progress) apply(e event.Event) tea.Cmd {
 		if e.Removed {
 			s.status = "removed"
 		}
-		return tea.Println(m.line(s))
+		return m.say(m.line(s))
 	case event.StepFailed:
 		s.status, s.elapsed, s.detail = "failed", e.Elapsed, e.Message
-		return tea.Println(m.line(s))
+		return m.say(m.line(s))
 	case event.StepSkipped:
 		// Said once, with the others skipped for the same cause, at the end.
 		s.status, s.detail = "skipped", e.Message

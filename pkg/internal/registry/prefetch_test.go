@@ -27,7 +27,7 @@ import (
 // network of the test's own; everything stays on this machine.
 func TestIntegrationPrefetchThroughCache(t *testing.T) {
 	ctx := context.Background()
-	rt, up, cache, _ := upstreamAndCache(t)
+	rt, up, cache, offline := upstreamAndCache(t)
 	waitV2(t, up.HostPort)
 
 	img, err := random.Image(64<<10, 3)
@@ -62,6 +62,13 @@ func TestIntegrationPrefetchThroughCache(t *testing.T) {
 		t.Fatalf("prefetch through the cache: %+v", res[1])
 	}
 
+	// Once the offline face serves it all, the cache has stored it all (it
+	// stores a blob after sending it).
+	face, err := rt.HostAddr(ctx, offline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull(t, face+"/team/app:1", amd64)
 	docker(t, "stop", "-t", "1", up.Name)
 	addr, err := rt.HostAddr(ctx, cache)
 	if err != nil {
@@ -110,33 +117,48 @@ func upstreamAndCache(t *testing.T) (rt registry.Runtime, up, cache, offline reg
 }
 
 // pull reads the image at ref, with every layer, as a node would, and
-// returns its digest; what is not served fails the test.
+// returns its digest. A cache stores a blob once it has sent it, so a
+// pull right after a prefetch may find it missing for a moment: pull
+// tries for a few seconds before it fails the test.
 func pull(t *testing.T, ref string, platform v1.Platform) v1.Hash {
 	t.Helper()
+	var err error
+	for range 50 {
+		var d v1.Hash
+		if d, err = pullOnce(ref, platform); err == nil {
+			return d
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s is not served: %v", ref, err)
+	return v1.Hash{}
+}
+
+func pullOnce(ref string, platform v1.Platform) (v1.Hash, error) {
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
-		t.Fatal(err)
+		return v1.Hash{}, err
 	}
 	img, err := remote.Image(r, remote.WithPlatform(platform))
 	if err != nil {
-		t.Fatalf("%s is not served: %v", ref, err)
+		return v1.Hash{}, err
 	}
 	layers, err := img.Layers()
 	if err != nil {
-		t.Fatal(err)
+		return v1.Hash{}, err
 	}
 	for _, l := range layers {
 		rc, err := l.Compressed()
-		if err == nil {
-			_, err = io.Copy(io.Discard, rc)
-			rc.Close()
-		}
 		if err != nil {
-			t.Fatalf("a layer of %s is not served: %v", ref, err)
+			return v1.Hash{}, err
+		}
+		_, err = io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			return v1.Hash{}, fmt.Errorf("a layer: %w", err)
 		}
 	}
-	d, _ := img.Digest()
-	return d
+	return img.Digest()
 }
 
 func setPlatform(img v1.Image) (v1.Image, error) {
