@@ -189,6 +189,7 @@ type runner struct {
 	prev   *State
 	lock   *lock
 
+	outages outages  // whether the run saw the API server away
 	repairs sync.Map // step ID → what drift the step restored
 	// outcomes: step ID → whether the step changed anything (or failed).
 	outcomes sync.Map
@@ -226,7 +227,7 @@ func (r *runner) nodes() []*node {
 		n := &node{id: s.ID, kind: s.Kind, needs: s.Needs, repaired: func() string { return r.repairedOf(s.ID) }}
 		if s.Kind == plan.KindCluster {
 			n.run = func(ctx context.Context, progress func(string)) (bool, error) {
-				changed, err := retryTransient(ctx, progress, func() (bool, error) { return r.cluster(ctx, progress) })
+				changed, err := retryTransient(ctx, progress, &r.outages, func() (bool, error) { return r.cluster(ctx, progress) })
 				r.outcomes.Store(s.ID, changed || err != nil)
 				if err == nil {
 					r.startChecks(ctx)
@@ -243,7 +244,7 @@ func (r *runner) nodes() []*node {
 	// Removals depend on the recorded state, which the cluster step reads;
 	// they are decided then, so one node runs them all.
 	out = append(out, &node{id: "prune", kind: "prune", removes: true, needs: []string{stack.StepCluster}, run: func(ctx context.Context, progress func(string)) (bool, error) {
-		return retryTransient(ctx, progress, func() (bool, error) { return r.prune(ctx, progress) })
+		return retryTransient(ctx, progress, &r.outages, func() (bool, error) { return r.prune(ctx, progress) })
 	}})
 	return out
 }

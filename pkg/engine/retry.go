@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,25 +13,30 @@ import (
 	"kindred.dev/kindred/pkg/internal/ready"
 )
 
+// outages remembers that a run saw the API server away. Just after it
+// restarts, the kinds its CRDs serve are missing from discovery for a
+// moment, and a step that starts then saw no outage of its own: so a kind
+// not found is waited out in every step of a run that saw one.
+type outages struct{ seen atomic.Bool }
+
 // retryTransient runs fn again, with backoff, while it fails because the
 // API server is briefly away (a restart, an overload), so a run rides out
-// an outage instead of failing. Other errors return at once.
-func retryTransient(ctx context.Context, progress func(string), fn func() (bool, error)) (bool, error) {
+// an outage instead of failing. After an outage (in o, the run's), a kind
+// not found is waited out too. Other errors return at once.
+func retryTransient(ctx context.Context, progress func(string), o *outages, fn func() (bool, error)) (bool, error) {
 	delay := time.Second
-	changedAny, outage := false, false
+	changedAny := false
 	for attempt := 1; ; attempt++ {
 		changed, err := fn()
 		changedAny = changedAny || changed
 		if err == nil || attempt == 6 || ctx.Err() != nil {
 			return changedAny, err
 		}
-		// Just after an API server restarts, the kinds its CRDs serve are
-		// missing from discovery for a moment: after an outage, a kind
-		// not found is waited out too. Without one it fails at once.
-		if !transient(err) && !(outage && missingKind(err)) {
+		if transient(err) {
+			o.seen.Store(true)
+		} else if !o.seen.Load() || !missingKind(err) {
 			return changedAny, err
 		}
-		outage = true
 		progress("the API server did not answer (" + firstLine(err.Error()) + "); retrying")
 		select {
 		case <-ctx.Done():

@@ -26,7 +26,7 @@ func TestRetryOnlyAPIOutages(t *testing.T) {
 		t.Errorf("a webhook that refuses connections was taken for an API outage: %v", webhook)
 	}
 	calls := 0
-	_, err := retryTransient(context.Background(), func(string) {}, func() (bool, error) {
+	_, err := retryTransient(context.Background(), func(string) {}, &outages{}, func() (bool, error) {
 		calls++
 		return false, late
 	})
@@ -36,21 +36,22 @@ func TestRetryOnlyAPIOutages(t *testing.T) {
 }
 
 // A kind the API server does not serve is waited out only after an outage
-// (its CRDs come back a moment after it restarts); otherwise it fails at
-// once.
+// the run saw (its CRDs come back a moment after it restarts), in the step
+// that saw it or in another; otherwise it fails at once.
 func TestRetryMissingKindOnlyAfterAnOutage(t *testing.T) {
 	outage := fmt.Errorf("Get https://127.0.0.1:6443/api: dial tcp: %w", syscall.ECONNREFUSED)
 	missing := errors.New(`unable to build kubernetes objects from release manifest: resource mapping not found for name: "user" namespace: "" from "": no matches for kind "Widget" in version "test.kindred.dev/v1"`)
 	calls := 0
-	_, err := retryTransient(context.Background(), func(string) {}, func() (bool, error) {
+	_, err := retryTransient(context.Background(), func(string) {}, &outages{}, func() (bool, error) {
 		calls++
 		return false, missing
 	})
 	if err == nil || calls != 1 {
 		t.Errorf("a missing kind with no outage: %d calls, %v", calls, err)
 	}
+	run := &outages{}
 	calls = 0
-	_, err = retryTransient(context.Background(), func(string) {}, func() (bool, error) {
+	_, err = retryTransient(context.Background(), func(string) {}, run, func() (bool, error) {
 		calls++
 		switch calls {
 		case 1:
@@ -62,5 +63,17 @@ func TestRetryMissingKindOnlyAfterAnOutage(t *testing.T) {
 	})
 	if err != nil || calls != 3 {
 		t.Errorf("a missing kind after an outage: %d calls, %v", calls, err)
+	}
+	// Another step of the same run, started after the outage.
+	calls = 0
+	_, err = retryTransient(context.Background(), func(string) {}, run, func() (bool, error) {
+		calls++
+		if calls == 1 {
+			return false, missing
+		}
+		return true, nil
+	})
+	if err != nil || calls != 2 {
+		t.Errorf("a missing kind in a step that started after the run's outage: %d calls, %v", calls, err)
 	}
 }

@@ -203,7 +203,7 @@ func (r *runner) runStep(ctx context.Context, s *plan.Step, progress func(string
 		r.outcomes.Store(s.ID, false)
 		return false, r.record(ctx, s.ID, r.prev.Steps[s.ID], rec, false)
 	}
-	changed, err := retryTransient(ctx, progress, func() (bool, error) { return r.step(ctx, s, progress) })
+	changed, err := retryTransient(ctx, progress, &r.outages, func() (bool, error) { return r.step(ctx, s, progress) })
 	r.outcomes.Store(s.ID, changed || err != nil)
 	return changed, err
 }
