@@ -262,7 +262,7 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 				return acc, false, err
 			}
 			if n > 0 {
-				progress(fmt.Sprintf("started %d stopped node%s", n, map[bool]string{true: "", false: "s"}[n == 1]))
+				progress(fmt.Sprintf("started %d stopped node%s", n, plural(n)))
 				changed = true
 			} else {
 				restarted = time.Time{}
@@ -314,15 +314,18 @@ func (p *Kind) Ensure(ctx context.Context, st *stack.Stack, progress func(string
 	var pulled chan error
 	if warmed != nil {
 		res := <-warmed
-		progress(summarizePrefetch(res, p.Preloading, p.Log))
+		progress(summarizePrefetch(res, p.Preloading))
 		var whole []string // what the caches now hold whole
 		for _, f := range res {
 			if f.Cache != "" && f.Err == nil && p.Preloading.Layers {
 				whole = append(whole, f.Image)
 			}
+			if f.Unheld != nil && p.Log != nil {
+				p.Log.Debug("asked the upstream about a tag asked within the TTL: the cache does not hold the image whole", "image", f.Image, "err", f.Unheld)
+			}
 		}
 		if !exists && len(whole) > 0 {
-			progress(fmt.Sprintf("pulling %d image%s from the caches into the nodes", len(whole), map[bool]string{true: "", false: "s"}[len(whole) == 1]))
+			progress(fmt.Sprintf("pulling %d image%s from the caches into the nodes", len(whole), plural(len(whole))))
 			pulled = make(chan error, 1)
 			go func() { pulled <- kc.PullImages(ctx, cfg.Name, whole) }()
 		}
@@ -363,7 +366,7 @@ func fileExists(path string) bool {
 }
 
 // summarizePrefetch says how warming the caches went, naming failures.
-func summarizePrefetch(res []registry.Fetched, o clusterapi.Preload, log *slog.Logger) string {
+func summarizePrefetch(res []registry.Fetched, o clusterapi.Preload) string {
 	ok, held, unanswered, skipped := 0, 0, 0, 0
 	var failed []string
 	for _, f := range res {
@@ -372,17 +375,14 @@ func summarizePrefetch(res []registry.Fetched, o clusterapi.Preload, log *slog.L
 			skipped++
 		case f.Err != nil:
 			failed = append(failed, fmt.Sprintf("%s (%v)", f.Image, f.Err))
-		case f.Held:
-			held++
-			ok++
 		default:
 			ok++
+			if f.Held {
+				held++
+			}
 		}
 		if f.Unanswered {
 			unanswered++
-		}
-		if f.Unheld != nil && log != nil {
-			log.Debug("asked the upstream about a tag asked within the TTL: the cache does not hold the image whole", "image", f.Image, "err", f.Unheld)
 		}
 	}
 	msg := fmt.Sprintf("caches warmed with %d of %d images", ok, len(res))
@@ -407,6 +407,14 @@ func summarizePrefetch(res []registry.Fetched, o clusterapi.Preload, log *slog.L
 // pinsFile records when the caches, shared by every cluster on the
 // machine, last asked their upstreams about each image's tag.
 func pinsFile() string { return filepath.Join(StateDir(), "registry", "tags.json") }
+
+// plural is "s" unless n is 1.
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
 
 // shortDuration is d without zero minutes and seconds: 24h, not 24h0m0s.
 func shortDuration(d time.Duration) string {

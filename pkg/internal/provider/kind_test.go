@@ -26,7 +26,7 @@ func TestSummarizePrefetch(t *testing.T) {
 		{clusterapi.Preload{TagTTL: 90 * time.Minute},
 			"caches know the tags of 3 of 5 images (layers not fetched); 1 held, their tags asked upstream less than 1h30m ago; 1 as the caches hold them: the upstream did not answer; 1 from registries with no cache; not warmed: docker.io/team/gone:1 (manifest unknown)"},
 	} {
-		if got := summarizePrefetch(res, c.o, nil); got != c.want {
+		if got := summarizePrefetch(res, c.o); got != c.want {
 			t.Errorf("got  %s\nwant %s", got, c.want)
 		}
 	}
