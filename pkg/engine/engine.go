@@ -189,7 +189,7 @@ type runner struct {
 	prev   *State
 	lock   *lock
 
-	outages outages  // whether the run saw the API server away
+	outages outages  // whether to wait out a kind not found (retryTransient)
 	repairs sync.Map // step ID → what drift the step restored
 	// outcomes: step ID → whether the step changed anything (or failed).
 	outcomes sync.Map
@@ -269,6 +269,7 @@ func (r *runner) cluster(ctx context.Context, progress func(string)) (bool, erro
 	if r.kube, err = kube.New(rc); err != nil {
 		return false, err
 	}
+	r.outages.defines = r.kube.Defines // the later steps' retries read it
 	r.helm = &helm.Client{Kubeconfig: acc.Kubeconfig, Context: acc.Context, Log: r.cfg.Log,
 		Fetcher: &helm.Fetcher{CacheDir: r.cfg.CacheDir, Mirror: r.cfg.chartMirror(r.st)}}
 	for _, s := range r.plan.Steps {

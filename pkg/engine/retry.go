@@ -4,25 +4,56 @@ import (
 	"context"
 	"errors"
 	"io"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"kindred.dev/kindred/pkg/internal/ready"
 )
 
-// outages remembers that a run saw the API server away. Just after it
-// restarts, the kinds its CRDs serve are missing from discovery for a
-// moment, and a step that starts then saw no outage of its own: so a kind
-// not found is waited out in every step of a run that saw one.
-type outages struct{ seen atomic.Bool }
+// outages is what a run knows when it decides whether to wait out a kind
+// the API server says it does not serve. Discovery lags behind a CRD just
+// created and behind an API server just restarted, so for a moment a kind
+// its CRD defines is not found.
+type outages struct {
+	// seen: the run saw the API server away. After it, a kind not found
+	// is waited out in every step, even one that saw no outage of its own
+	// (and even where the run may not list CRDs).
+	seen atomic.Bool
+	// defines reports whether a CRD on the cluster serves a kind; nil
+	// where the run has no cluster to ask.
+	defines func(context.Context, schema.GroupVersionKind) (bool, error)
+}
+
+// waitsOut reports whether a missing kind in err is worth waiting for:
+// after an outage, or while a CRD on the cluster defines it.
+func (o *outages) waitsOut(ctx context.Context, err error) bool {
+	gvk, ok := missingKind(err)
+	switch {
+	case !ok:
+		return false
+	case o.seen.Load():
+		return true
+	case o.defines == nil || gvk.Kind == "":
+		return false
+	}
+	defined, derr := o.defines(ctx, gvk)
+	if derr != nil && transient(derr) {
+		o.seen.Store(true)
+		return true
+	}
+	return defined
+}
 
 // retryTransient runs fn again, with backoff, while it fails because the
 // API server is briefly away (a restart, an overload), so a run rides out
-// an outage instead of failing. After an outage (in o, the run's), a kind
-// not found is waited out too. Other errors return at once.
+// an outage instead of failing; and while it fails on a kind discovery
+// does not serve yet (o.waitsOut). Other errors return at once.
 func retryTransient(ctx context.Context, progress func(string), o *outages, fn func() (bool, error)) (bool, error) {
 	delay := time.Second
 	changedAny := false
@@ -34,10 +65,12 @@ func retryTransient(ctx context.Context, progress func(string), o *outages, fn f
 		}
 		if transient(err) {
 			o.seen.Store(true)
-		} else if !o.seen.Load() || !missingKind(err) {
+			progress("the API server did not answer (" + firstLine(err.Error()) + "); retrying")
+		} else if o.waitsOut(ctx, err) {
+			progress("the API server does not serve the kind yet (" + firstLine(err.Error()) + "); retrying")
+		} else {
 			return changedAny, err
 		}
-		progress("the API server did not answer (" + firstLine(err.Error()) + "); retrying")
 		select {
 		case <-ctx.Done():
 			return changedAny, err
@@ -47,10 +80,33 @@ func retryTransient(ctx context.Context, progress func(string), o *outages, fn f
 	}
 }
 
-// missingKind reports whether err is a kind the API server does not serve.
-func missingKind(err error) bool {
+// noMatch is how client-go words a kind it cannot map, wherever helm or
+// kubectl flattened the error into text.
+var noMatch = regexp.MustCompile(`no matches for kind "([^"]+)" in version "([^"]*)"`)
+
+// missingKind reports whether err is a kind the API server does not
+// serve, and which (its Kind empty where the error does not say).
+func missingKind(err error) (schema.GroupVersionKind, bool) {
+	var nm *meta.NoKindMatchError
+	if errors.As(err, &nm) {
+		return nm.GroupKind.WithVersion(firstOr(nm.SearchedVersions)), true
+	}
 	msg := err.Error()
-	return strings.Contains(msg, "no matches for kind") || strings.Contains(msg, "resource mapping not found")
+	if m := noMatch.FindStringSubmatch(msg); m != nil {
+		gv, perr := schema.ParseGroupVersion(m[2])
+		if perr != nil {
+			return schema.GroupVersionKind{}, true
+		}
+		return gv.WithKind(m[1]), true
+	}
+	return schema.GroupVersionKind{}, strings.Contains(msg, "resource mapping not found")
+}
+
+func firstOr(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }
 
 // transient reports whether err means the API server was briefly away. A

@@ -327,8 +327,7 @@ func (c *Client) StatusOf(ctx context.Context, gvk schema.GroupVersionKind) Stat
 	}
 	sk := BuiltIn
 	if m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil && gvk.Group != "" {
-		crd, err := c.Dynamic.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}).
-			Get(ctx, m.Resource.Resource+"."+gvk.Group, metav1.GetOptions{})
+		crd, err := c.Dynamic.Resource(crdResource).Get(ctx, m.Resource.Resource+"."+gvk.Group, metav1.GetOptions{})
 		switch {
 		case err == nil:
 			sk = CustomWithoutStatus
@@ -348,4 +347,31 @@ func (c *Client) StatusOf(ctx context.Context, gvk schema.GroupVersionKind) Stat
 	}
 	c.statusKinds.Store(gvk, sk)
 	return sk
+}
+
+var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// Defines reports whether a CRD on the cluster serves gvk. Discovery lags
+// behind a CRD just created and behind an API server just restarted: for
+// a moment the server says it has no such kind, while its CRD is there.
+func (c *Client) Defines(ctx context.Context, gvk schema.GroupVersionKind) (bool, error) {
+	crds, err := c.Dynamic.Resource(crdResource).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false, err
+	}
+	for _, crd := range crds.Items {
+		group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+		if group != gvk.Group || kind != gvk.Kind {
+			continue
+		}
+		versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+		for _, v := range versions {
+			vm, _ := v.(map[string]any)
+			if vm["name"] == gvk.Version && vm["served"] == true {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
