@@ -30,21 +30,7 @@ func TestIntegrationPrefetchThroughCache(t *testing.T) {
 	rt, up, cache, offline := upstreamAndCache(t)
 	waitV2(t, up.HostPort)
 
-	img, err := random.Image(64<<10, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err = setPlatform(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pushed, err := name.ParseReference(fmt.Sprintf("127.0.0.1:%d/team/app:1", up.HostPort), name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(pushed, img); err != nil {
-		t.Fatal(err)
-	}
+	want := pushApp(t, up.HostPort, 64<<10, 3)
 
 	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
 	var res []registry.Fetched
@@ -74,7 +60,6 @@ func TestIntegrationPrefetchThroughCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := img.Digest()
 	if d := pull(t, addr+"/team/app:1", amd64); d != want {
 		t.Errorf("with its upstream gone the cache serves %s, want %s", d, want)
 	}
@@ -161,14 +146,36 @@ func pullOnce(ref string, platform v1.Platform) (v1.Hash, error) {
 	return img.Digest()
 }
 
-func setPlatform(img v1.Image) (v1.Image, error) {
+// pushApp pushes a random linux/amd64 image of size bytes in layers
+// layers to the registry on 127.0.0.1:port as team/app:1, and returns its
+// digest.
+func pushApp(t *testing.T, port int, size, layers int64) v1.Hash {
+	t.Helper()
+	img, err := random.Image(size, layers)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
-	return mutate.ConfigFile(img, cf)
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(fmt.Sprintf("127.0.0.1:%d/team/app:1", port), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // A cache's offline face serves what the cache holds without asking the
@@ -189,25 +196,7 @@ func TestIntegrationOfflineFaceAndTagTTL(t *testing.T) {
 		}
 		return n
 	}
-	push := func(size int64) v1.Hash {
-		t.Helper()
-		img, err := random.Image(size, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if img, err = setPlatform(img); err != nil {
-			t.Fatal(err)
-		}
-		ref, err := name.ParseReference(fmt.Sprintf("127.0.0.1:%d/team/app:1", up.HostPort), name.Insecure)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(ref, img); err != nil {
-			t.Fatal(err)
-		}
-		d, _ := img.Digest()
-		return d
-	}
+	push := func(size int64) v1.Hash { return pushApp(t, up.HostPort, size, 2) }
 	const image = "upstream.test/team/app:1"
 	pinsFile := filepath.Join(t.TempDir(), "tags.json")
 	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
